@@ -1,0 +1,106 @@
+#include "common/check.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void rlvr_die(const char *file, int line, const char *fmt, ...) {
+    fprintf(stderr, "error: %s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(1);
+}
+
+void *malloc_check(size_t size, const char *file, int line) {
+    void *p = malloc(size ? size : 1);
+    if (!p) rlvr_die(file, line, "out of memory allocating %zu bytes (hint: reduce batch size, sequence length or model size)", size);
+    return p;
+}
+
+void *calloc_check(size_t n, size_t size, const char *file, int line) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) rlvr_die(file, line, "out of memory allocating %zu x %zu bytes (hint: reduce batch size, sequence length or model size)", n, size);
+    return p;
+}
+
+void *realloc_check(void *p, size_t size, const char *file, int line) {
+    void *q = realloc(p, size ? size : 1);
+    if (!q) rlvr_die(file, line, "out of memory reallocating to %zu bytes", size);
+    return q;
+}
+
+char *strdup_check(const char *s, const char *file, int line) {
+    size_t n = strlen(s) + 1;
+    char *p = malloc_check(n, file, line);
+    memcpy(p, s, n);
+    return p;
+}
+
+FILE *fopen_check(const char *path, const char *mode, const char *file, int line) {
+    FILE *f = fopen(path, mode);
+    if (!f) rlvr_die(file, line, "cannot open '%s' (mode %s): %s (hint: check the path exists and is %s)",
+                     path, mode, strerror(errno), mode[0] == 'r' ? "readable" : "writable");
+    return f;
+}
+
+void fread_check(void *ptr, size_t size, size_t n, FILE *f, const char *file, int line) {
+    size_t got = fread(ptr, size, n, f);
+    if (got != n) {
+        if (feof(f)) rlvr_die(file, line, "file ended early: wanted %zu items of %zu bytes, got %zu (hint: the file is truncated)", n, size, got);
+        rlvr_die(file, line, "read failed: %s", strerror(errno));
+    }
+}
+
+void fwrite_check(const void *ptr, size_t size, size_t n, FILE *f, const char *file, int line) {
+    if (fwrite(ptr, size, n, f) != n) rlvr_die(file, line, "write failed: %s (hint: disk full?)", strerror(errno));
+}
+
+void fclose_check(FILE *f, const char *file, int line) {
+    if (fclose(f) != 0) rlvr_die(file, line, "close failed: %s (hint: disk full?)", strerror(errno));
+}
+
+int rlvr_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+char *read_file_all(const char *path, size_t *len_out, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { rlvr_err(err, errlen, "cannot open '%s': %s", path, strerror(errno)); return NULL; }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) { fclose(f); rlvr_err(err, errlen, "out of memory reading '%s'", path); return NULL; }
+    for (;;) {
+        if (len + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); fclose(f); rlvr_err(err, errlen, "out of memory reading '%s'", path); return NULL; }
+            buf = nb; cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - 1 - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); rlvr_err(err, errlen, "read error on '%s'", path); return NULL; }
+    buf[len] = 0;
+    if (len_out) *len_out = len;
+    return buf;
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
