@@ -76,7 +76,8 @@ static void group_mu_sigma(const double *x, size_t n, const PplShapingParams *p,
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (x[i] >= lo && x[i] <= hi) { s += x[i]; k++; }
-    // k >= 1 always: the fence contains [Q1, Q3], which holds at least one value.
+    // k >= 1 for finite input (the fence holds a sample between Q1 and Q3); guard non-finite input anyway.
+    if (k == 0) { *mu = 0.0; *sigma = 1.0; return; }
     double m = s / (double)k, sq = 0.0;
     for (size_t i = 0; i < n; i++)
         if (x[i] >= lo && x[i] <= hi) sq += (x[i] - m) * (x[i] - m);
