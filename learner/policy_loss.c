@@ -178,7 +178,9 @@ void actor_loss(const float *logp, const float *old_logp, const float *adv, cons
     policy_loss(logp, old_logp, adv, mask, B, T, &p->pg, &out, &s.pg);
     float *w = mallocCheck((n ? n : 1) * sizeof(float));   // (B, T) aggregation weights
     agg_weights(mask, B, T, &p->pg.agg, w);
-    if (p->use_kl_loss && ref_logp) {
+    if (p->use_kl_loss && !ref_logp)
+        die("actor_loss: actor.use_kl_loss is on but no reference log-probs were passed (a learner bug: compute them with the frozen reference model)");
+    if (p->use_kl_loss) {
         float *kl = mallocCheck((n ? n : 1) * sizeof(float)), *dkl = mallocCheck((n ? n : 1) * sizeof(float));
         kl_penalty(logp, ref_logp, mask, n, p->kl_loss_type, kl, dkl);
         double kls = 0.0;
