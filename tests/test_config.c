@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/check.h"
 #include "common/config.h"
 #include "tests/harness.h"
 
@@ -311,6 +312,21 @@ static void test_config_files(void) {
     CHECK_NEAR(c.algorithm_ppl_shaping_alpha, 0.01, 0);
 }
 
+// docs/configuration.md lists every key (the table is generated from the schema; this keeps it so).
+static void test_docs(void) {
+    char *doc = read_file_all("docs/configuration.md", NULL, err, sizeof(err));
+    CHECK_MSG(doc != NULL, "%s", err);
+    if (!doc) return;
+    int n;
+    const CfgKey *k = config_schema(&n);
+    for (int i = 0; i < n; i++) {
+        char pat[300];
+        snprintf(pat, sizeof(pat), "| `%s` |", k[i].key);
+        CHECK_MSG(strstr(doc, pat) != NULL, "docs/configuration.md does not document %s", k[i].key);
+    }
+    free(doc);
+}
+
 int main(void) {
     test_schema();
     test_load_and_override();
@@ -319,5 +335,6 @@ int main(void) {
     test_round_trip();
     test_args();
     test_config_files();
+    test_docs();
     return tests_done();
 }
