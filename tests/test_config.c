@@ -261,6 +261,15 @@ static void test_args(void) {
     char *argv3[] = {"data.train_batch_size=6"};   // cross-key validation runs at the end
     config_defaults(&c);
     CHECK(config_parse_args(&c, 1, argv3, NULL, NULL, err, sizeof(err)) == -1 && contains(err, "ppo_mini_batch_size"));
+    char *argv4[] = {"rollout.n=oops", "--help-config"};   // help wins, nothing else is parsed
+    config_defaults(&c);
+    fflush(stdout);
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    int r = config_parse_args(&c, 2, argv4, NULL, NULL, err, sizeof(err));
+    fclose(stdout);
+    stdout = saved;
+    CHECK_EQ_INT(r, 1);
     remove(path);
 }
 
