@@ -433,6 +433,26 @@ WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg
     return d.bad;
 }
 
+int wire_peek_group_ids(const void *data, size_t len, const WireLimits *lim, uint64_t *prompt_id, uint64_t *lease_id) {
+    if (len == 0 || len > lim->max_msg_bytes) return -1;
+    size_t max_objects = 64 + (size_t)(lim->max_group > 0 ? lim->max_group : 1) * 48 + WIRE_MAX_MAP_KEYS * 4;
+    if (wire_msgpack_precheck(data, len, WIRE_MAX_DEPTH, max_objects, NULL, 0)) return -1;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = -1;
+    if (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && u.data.type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object *t = get(&u.data, "type"), *p = get(&u.data, "prompt_id"), *l = get(&u.data, "lease_id");
+        if (t && key_is(t, "group") && p && l && p->type == MSGPACK_OBJECT_POSITIVE_INTEGER && l->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            *prompt_id = p->via.u64;
+            *lease_id = l->via.u64;
+            rc = 0;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
 // ---- validation of values (also usable on messages built locally) -------------------------------
 static int tokens_ok(Dec *d, const int32_t *t, size_t n, const char *where) {
     int32_t vocab = d->lim->vocab_size;
