@@ -1,5 +1,6 @@
 // Decoding: size pre-check -> msgpack_unpack_next (zero-copy for str/bin) -> typed field extraction
 // -> wire_validate. Every rejection names the message type and field and says what was expected.
+#include <float.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stdarg.h>
@@ -462,6 +463,20 @@ static int tokens_ok(Dec *d, const int32_t *t, size_t n, const char *where) {
     return 0;
 }
 
+// Branch-free scans (they vectorise); the slow loops above only run to name the offending index.
+static int tokens_all_ok(const int32_t *t, size_t n, int32_t vocab) {
+    uint32_t lim = vocab > 0 ? (uint32_t)vocab : 0x80000000u;   // negative ids wrap to >= 2^31
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= (uint32_t)t[i] < lim;
+    return ok;
+}
+
+static int floats_all_in(const float *x, size_t n, float lo, float hi) {   // NaN fails both compares
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= (x[i] >= lo) & (x[i] <= hi);
+    return ok;
+}
+
 static int check_group(Dec *d, const WireGroup *g) {
     const WireLimits *L = d->lim;
     if (g->policy_version < 0) return fail(d, WIRE_BAD_VALUE, "'policy_version' = %lld must be >= 0", (long long)g->policy_version);
@@ -473,8 +488,10 @@ static int check_group(Dec *d, const WireGroup *g) {
             return fail(d, WIRE_BAD_LENGTH, "responses[%d] has %d tokens (1 to max_tokens=%d)", i, r->n_tokens, L->max_tokens);
         char where[48];
         snprintf(where, sizeof where, "responses[%d].tokens", i);
-        if (tokens_ok(d, r->tokens, (size_t)r->n_tokens, where)) return -1;
-        for (int t = 0; t < r->n_tokens; t++) {
+        size_t nt = (size_t)r->n_tokens;
+        if (!tokens_all_ok(r->tokens, nt, L->vocab_size) && tokens_ok(d, r->tokens, nt, where)) return -1;
+        if (floats_all_in(r->logprobs, nt, -FLT_MAX, 0.0f) && (!r->entropies || floats_all_in(r->entropies, nt, 0.0f, FLT_MAX))) {
+        } else for (int t = 0; t < r->n_tokens; t++) {
             float lp = r->logprobs[t];
             if (!isfinite(lp) || lp > 0.0f)
                 return fail(d, WIRE_BAD_VALUE, "responses[%d].logprobs[%d] = %g (log-probs must be finite and <= 0)", i, t, (double)lp);
