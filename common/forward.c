@@ -26,14 +26,15 @@ typedef struct { size_t off; size_t n; } Slot;
 // One description of every buffer, used by both acts_bytes and acts_init so they cannot disagree.
 #define ACTS_FIELDS(X) \
     X(rope_cos, (size_t)maxT * (D / 2)) X(rope_sin, (size_t)maxT * (D / 2)) \
-    X(resid, (size_t)(L + 1) * N * C) X(ln1, (size_t)L * N * C) X(ln1_rstd, (size_t)L * N) \
-    X(q, (size_t)L * N * H * D) X(k, (size_t)L * N * KV * D) X(v, (size_t)L * N * KV * D) \
-    X(att, (size_t)L * maxB * H * maxT * maxT) X(atty, (size_t)L * N * H * D) \
-    X(resid_mid, (size_t)L * N * C) X(ln2, (size_t)L * N * C) X(ln2_rstd, (size_t)L * N) \
-    X(gate, (size_t)L * N * I) X(up, (size_t)L * N * I) X(mlp_h, (size_t)L * N * I) \
+    X(resid, (size_t)(LS + 1) * N * C) X(ln1, (size_t)LS * N * C) X(ln1_rstd, (size_t)LS * N) \
+    X(q, (size_t)LS * N * H * D) X(k, (size_t)LS * N * KV * D) X(v, (size_t)LS * N * KV * D) \
+    X(att, (size_t)LS * maxB * H * maxT * maxT) X(atty, (size_t)LS * N * H * D) \
+    X(resid_mid, (size_t)LS * N * C) X(ln2, (size_t)LS * N * C) X(ln2_rstd, (size_t)LS * N) \
+    X(gate, (size_t)LS * N * I) X(up, (size_t)LS * N * I) X(mlp_h, (size_t)LS * N * I) \
     X(lnf, N * C) X(lnf_rstd, N) X(lse, N) X(logits, rows * V) \
-    X(dresid, N * C) X(dln, N * C) X(dq, N * H * D) X(dk, N * KV * D) X(dv, N * KV * D) \
-    X(dbig, N * (I > H * D ? I : H * D)) X(dgate, N * I) X(dup, N * I) X(dscratch, (size_t)nth * maxT)
+    X(dresid, TR * N * C) X(dln, TR * N * C) X(dq, TR * N * H * D) X(dk, TR * N * KV * D) \
+    X(dv, TR * N * KV * D) X(dbig, TR * N * (I > H * D ? I : H * D)) X(dgate, TR * N * I) X(dup, TR * N * I) \
+    X(dscratch, TR * (size_t)nth * maxT)
 
 static size_t head_rows_for(size_t V, size_t N) {
     size_t r = HEAD_CHUNK_FLOATS / V;
@@ -51,7 +52,8 @@ static int max_threads(void) {
 #endif
 }
 
-size_t acts_bytes(const ModelConfig *cfg, int maxB, int maxT) {
+static size_t bytes_of(const ModelConfig *cfg, int maxB, int maxT, int train) {
+    const size_t TR = train ? 1 : 0, LS = train ? (size_t)cfg->num_layers : 1;
     const size_t L = cfg->num_layers, C = cfg->hidden_size, H = cfg->num_heads, KV = cfg->num_kv_heads,
                  D = cfg->head_dim, I = cfg->intermediate_size, V = cfg->vocab_size;
     const size_t N = (size_t)maxB * maxT, rows = head_rows_for(V, N), nth = max_threads();
@@ -59,16 +61,22 @@ size_t acts_bytes(const ModelConfig *cfg, int maxB, int maxT) {
 #define ADD(name, count) total += (count) * sizeof(float);
     ACTS_FIELDS(ADD)
 #undef ADD
+    (void)L;
     return total + 2 * N * sizeof(int);
 }
 
-void acts_init(Acts *a, const ModelConfig *cfg, int maxB, int maxT) {
+size_t acts_bytes(const ModelConfig *cfg, int maxB, int maxT) { return bytes_of(cfg, maxB, maxT, 1); }
+size_t acts_bytes_eval(const ModelConfig *cfg, int maxB, int maxT) { return bytes_of(cfg, maxB, maxT, 0); }
+
+static void init_acts(Acts *a, const ModelConfig *cfg, int maxB, int maxT, int train) {
     if (maxB <= 0 || maxT <= 0) die("acts_init: batch shape (%d, %d) must be positive", maxB, maxT);
     memset(a, 0, sizeof(*a));
     const int L = cfg->num_layers, C = cfg->hidden_size, H = cfg->num_heads, KV = cfg->num_kv_heads,
               D = cfg->head_dim, I = cfg->intermediate_size, V = cfg->vocab_size;
     const size_t N = (size_t)maxB * maxT, rows = head_rows_for((size_t)V, N);
     const size_t nth = (size_t)max_threads();
+    const size_t TR = train ? 1 : 0, LS = train ? (size_t)L : 1;
+    a->train = train;
     a->maxB = maxB; a->maxT = maxT;
     a->L = L; a->C = C; a->H = H; a->KV = KV; a->D = D; a->I = I; a->V = V;
     a->head_rows = rows;
@@ -80,6 +88,9 @@ void acts_init(Acts *a, const ModelConfig *cfg, int maxB, int maxT) {
 #undef ALLOC
     rope_tables(a->rope_cos, a->rope_sin, maxT, D, cfg->rope_theta);
 }
+
+void acts_init(Acts *a, const ModelConfig *cfg, int maxB, int maxT) { init_acts(a, cfg, maxB, maxT, 1); }
+void acts_init_eval(Acts *a, const ModelConfig *cfg, int maxB, int maxT) { init_acts(a, cfg, maxB, maxT, 0); }
 
 void acts_free(Acts *a) {
     free(a->tokens);
@@ -116,20 +127,23 @@ void model_forward(const Model *m, Acts *a, const int *tokens, int B, int T) {
     embedding_forward(a->resid, tokens, w.embed_tokens, N, C);
     for (int l = 0; l < L; l++) {
         const LayerView *lw = &w.layers[l];
-        float *x = a->resid + (size_t)l * N * C;            // (N, C)
-        float *ln1 = a->ln1 + (size_t)l * N * C;            // (N, C)
-        float *q = a->q + (size_t)l * N * H * D;            // (N, H*D)
-        float *k = a->k + (size_t)l * N * KV * D;           // (N, KV*D)
-        float *v = a->v + (size_t)l * N * KV * D;           // (N, KV*D)
-        float *att = a->att + (size_t)l * B * H * T * T;    // (B, H, T, T)
-        float *atty = a->atty + (size_t)l * N * H * D;      // (N, H*D)
-        float *mid = a->resid_mid + (size_t)l * N * C;      // (N, C)
-        float *ln2 = a->ln2 + (size_t)l * N * C;            // (N, C)
-        float *gate = a->gate + (size_t)l * N * I, *up = a->up + (size_t)l * N * I;  // (N, I)
-        float *h = a->mlp_h + (size_t)l * N * I;            // (N, I)
-        float *xout = a->resid + (size_t)(l + 1) * N * C;   // (N, C)
+        // training keeps every layer (slot l); eval reuses slot 0 and ping-pongs the residual stream
+        const size_t sl = a->train ? (size_t)l : 0;
+        const size_t xi = a->train ? (size_t)l : (size_t)(l % 2), xo = a->train ? (size_t)l + 1 : (size_t)((l + 1) % 2);
+        float *x = a->resid + xi * N * C;                   // (N, C)
+        float *ln1 = a->ln1 + sl * N * C;                   // (N, C)
+        float *q = a->q + sl * N * H * D;                   // (N, H*D)
+        float *k = a->k + sl * N * KV * D;                  // (N, KV*D)
+        float *v = a->v + sl * N * KV * D;                  // (N, KV*D)
+        float *att = a->att + sl * B * H * T * T;           // (B, H, T, T)
+        float *atty = a->atty + sl * N * H * D;             // (N, H*D)
+        float *mid = a->resid_mid + sl * N * C;             // (N, C)
+        float *ln2 = a->ln2 + sl * N * C;                   // (N, C)
+        float *gate = a->gate + sl * N * I, *up = a->up + sl * N * I;  // (N, I)
+        float *h = a->mlp_h + sl * N * I;                   // (N, I)
+        float *xout = a->resid + xo * N * C;                // (N, C)
 
-        rmsnorm_forward(ln1, a->ln1_rstd + (size_t)l * N, x, lw->input_layernorm, N, C, eps);
+        rmsnorm_forward(ln1, a->ln1_rstd + sl * N, x, lw->input_layernorm, N, C, eps);
         linear_forward(q, ln1, lw->q_proj, lw->q_bias, N, C, H * D);
         linear_forward(k, ln1, lw->k_proj, lw->k_bias, N, C, KV * D);
         linear_forward(v, ln1, lw->v_proj, lw->v_bias, N, C, KV * D);
@@ -138,14 +152,15 @@ void model_forward(const Model *m, Acts *a, const int *tokens, int B, int T) {
         attention_forward(atty, att, q, k, v, B, T, H, KV, D);
         linear_forward(mid, atty, lw->o_proj, NULL, N, H * D, C);
         residual_forward(mid, mid, x, N * C);
-        rmsnorm_forward(ln2, a->ln2_rstd + (size_t)l * N, mid, lw->post_attention_layernorm, N, C, eps);
+        rmsnorm_forward(ln2, a->ln2_rstd + sl * N, mid, lw->post_attention_layernorm, N, C, eps);
         linear_forward(gate, ln2, lw->gate_proj, NULL, N, C, I);
         linear_forward(up, ln2, lw->up_proj, NULL, N, C, I);
         swiglu_forward(h, gate, up, N * I);
         linear_forward(xout, h, lw->down_proj, NULL, N, I, C);
         residual_forward(xout, xout, mid, N * C);
     }
-    rmsnorm_forward(a->lnf, a->lnf_rstd, a->resid + (size_t)L * N * C, w.norm, N, C, eps);
+    const size_t xl = a->train ? (size_t)L : (size_t)(L % 2);
+    rmsnorm_forward(a->lnf, a->lnf_rstd, a->resid + xl * N * C, w.norm, N, C, eps);
 }
 
 // ---- head -----------------------------------------------------------------------------------------
@@ -242,6 +257,7 @@ static void head_backward(const Model *m, Acts *a, const float *dlogp, float *dl
 
 void model_backward(Model *m, Acts *a, const float *dlogp) {
     if (!m->grads) die("model_backward: no gradient buffer; call model_alloc_train first");
+    if (!a->train) die("model_backward: these activations were made by acts_init_eval (forward only); use acts_init");
     if (!a->head_done) die("model_backward: call model_head after model_forward before model_backward");
     const int B = a->B, T = a->T, L = a->L, C = a->C, H = a->H, KV = a->KV, D = a->D, I = a->I;
     const size_t N = (size_t)B * T;

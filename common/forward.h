@@ -51,14 +51,19 @@ typedef struct {
     float *dgate, *dup;       // (B, T, I)
     float *dscratch;          // (nthreads, maxT) per-thread attention row
     int nthreads;
+    int train;                // 0: made by acts_init_eval, one layer's buffers reused, no backward
 } Acts;
 
 // Sizes the buffers for batches up to (maxB, maxT); aborts via die() on allocation failure.
 // maxT must be <= cfg->max_position_embeddings is NOT required (RoPE extrapolates), only > 0.
 void acts_init(Acts *a, const ModelConfig *cfg, int maxB, int maxT);
+// Forward-only variant (scoring, evaluation): per-layer buffers are stored for ONE layer and reused,
+// so memory is ~1/L of acts_init's; model_backward refuses such an Acts.
+void acts_init_eval(Acts *a, const ModelConfig *cfg, int maxB, int maxT);
 void acts_free(Acts *a);
 // Bytes acts_init would allocate (for planning micro-batch sizes).
 size_t acts_bytes(const ModelConfig *cfg, int maxB, int maxT);
+size_t acts_bytes_eval(const ModelConfig *cfg, int maxB, int maxT);
 
 // Trunk forward: tokens (B, T), every id in [0, V) (die() otherwise: callers validate untrusted
 // input first, see model_check_tokens). Fills a->lnf. B <= maxB, T <= maxT.

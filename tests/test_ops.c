@@ -309,6 +309,16 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
     }
     CHECK_MSG(worst < 2e-5, "head statistics off by %g", worst);
 
+    // forward-only activations (one layer stored) give bit-identical logits
+    Acts ae;
+    acts_init_eval(&ae, &cfg, B, T);
+    CHECK(acts_bytes_eval(&cfg, B, T) < acts_bytes(&cfg, B, T));
+    float logits_e[B * T * 11];
+    model_forward(&m, &ae, tokens, B, T);
+    model_logits(&m, &ae, logits_e);
+    CHECK(memcmp(logits, logits_e, sizeof(logits)) == 0);
+    acts_free(&ae);
+
     // determinism: identical inputs give bit-identical losses and gradients
     memset(m.grads, 0, m.num_params * sizeof(float));
     float l1 = model_ce(&m, &a, tokens, targets, mask, B, T, 1);
