@@ -123,8 +123,18 @@ def main():
         ref["adam.gradnorm"] = torch.tensor(norms, dtype=torch.float32)
         save_file(ref, os.path.join(out, "reference.safetensors"), metadata={"temperature": str(TEMP)})
         print(name, "loss", res.loss.item(), "adam", [round(x, 5) for x in losses], "norms", [round(x, 4) for x in norms])
-    # generation_config.json is irrelevant to the engine; drop it to keep the fixtures minimal
     for name in CONFIGS:
+        # transformers 5 writes rope_theta only inside "rope_parameters"; also write the top-level key
+        # that transformers 4 (and most hub checkpoints, e.g. Qwen2.5) use, so the fixtures load the same
+        # with readers of either convention. transformers 5 still reads rope_parameters.
+        cj = os.path.join(ROOT, name, "config.json")
+        with open(cj) as f:
+            conf = json.load(f)
+        conf["rope_theta"] = conf.get("rope_parameters", {}).get("rope_theta", conf.get("rope_theta"))
+        with open(cj, "w") as f:
+            json.dump(conf, f, indent=2, sort_keys=True)
+            f.write("\n")
+        # generation_config.json is irrelevant to the engine; drop it to keep the fixtures minimal
         gc = os.path.join(ROOT, name, "generation_config.json")
         if os.path.exists(gc):
             os.remove(gc)

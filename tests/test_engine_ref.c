@@ -84,6 +84,22 @@ static void run_fixture(const char *name) {
     if (st_open(&ref, path, err, sizeof(err)) != 0) { CHECK_MSG(0, "%s", err); return; }
     Model m;
     if (load_fixture_model(dir, &ref, &m) != 0) { CHECK_MSG(0, "%s: cannot load the model", name); st_close(&ref); return; }
+    // model_load (HF directory) must give the same config and weights as the fixture's own tables
+    Model ml;
+    if (model_load(dir, &ml, err, sizeof(err)) != 0) {
+        CHECK_MSG(0, "%s: model_load: %s", name, err);
+    } else {
+        const ModelConfig *x = &ml.cfg, *y = &m.cfg;
+        CHECK_MSG(x->arch == y->arch && x->vocab_size == y->vocab_size && x->hidden_size == y->hidden_size &&
+                  x->intermediate_size == y->intermediate_size && x->num_layers == y->num_layers &&
+                  x->num_heads == y->num_heads && x->num_kv_heads == y->num_kv_heads && x->head_dim == y->head_dim &&
+                  x->qkv_bias == y->qkv_bias && x->tie_word_embeddings == y->tie_word_embeddings &&
+                  x->rope_theta == y->rope_theta && x->rms_norm_eps == y->rms_norm_eps,
+                  "%s: model_load config differs (rope_theta %g vs %g)", name, x->rope_theta, y->rope_theta);
+        CHECK_MSG(ml.num_params == m.num_params && memcmp(ml.params, m.params, m.num_params * sizeof(float)) == 0,
+                  "%s: model_load weights differ", name);
+        model_free(&ml);
+    }
     model_alloc_train(&m);
     const StTensor *tt = st_find(&ref, "tokens");
     CHECK(tt && tt->ndim == 2);
