@@ -69,11 +69,11 @@ fi
 if [ "$MODE" = full ]; then
   section "build (cmake, Release, RLVR_CUDA=ON, -j$JOBS)"
   rm -rf build-gpu build-gpu-logs; mkdir -p build-gpu-logs
-  if ! timeout 200 cmake -S . -B build-gpu -DRLVR_CUDA=ON -DCMAKE_BUILD_TYPE=Release > build-gpu-logs/configure.log 2>&1; then
+  if ! timeout 90 cmake -S . -B build-gpu -DRLVR_CUDA=ON -DCMAKE_BUILD_TYPE=Release > build-gpu-logs/configure.log 2>&1; then
     cat build-gpu-logs/configure.log; echo "FATAL: configure failed"; exit 2
   fi
   grep -i "cuda" build-gpu-logs/configure.log || true
-  if ! timeout 200 cmake --build build-gpu -j"$JOBS" > build-gpu/build.log 2>&1; then
+  if ! timeout 170 cmake --build build-gpu -j"$JOBS" > build-gpu/build.log 2>&1; then
     tail -60 build-gpu/build.log; echo "FATAL: build failed (full log build-gpu/build.log)"; exit 2
   fi
   grep -A3 "warning" build-gpu/build.log | head -40 || true
@@ -122,7 +122,7 @@ if [ "$MODE" = full ]; then
   if grep -q "Skipped\|Not Run" build-gpu-logs/ctest-cuda.log; then echo "ERROR: CUDA tests SKIPPED on the GPU machine (no device visible?)"; STATUS=1; fi
   [ $rc -eq 0 ] || { echo "ERROR: ctest exit $rc: CUDA tests FAILED"; STATUS=1; }
   section "ctest: CPU engine tests on this machine"
-  (cd build-gpu && timeout 60 ctest -R '^test_(ops|engine_ref)$' --output-on-failure 2>&1 | tail -6)
+  (cd build-gpu && timeout 40 ctest -j4 -R '^test_(ops|engine_ref)$' --output-on-failure 2>&1 | tail -6)
 else
   for t in test_cuda_ops test_cuda_model; do
     echo "--- $t"
@@ -142,4 +142,5 @@ else
 fi
 
 section "done: $([ $STATUS = 0 ] && echo 'CUDA tests PASSED' || echo 'CUDA tests FAILED or SKIPPED') in $(( $(date +%s) - T_START )) s"
+[ -n "${OUT:-}" ] && sleep 1   # let tee flush the log
 exit $STATUS
