@@ -39,6 +39,9 @@ command -v cmake >/dev/null && cmake --version | head -1
 nproc
 
 section "dependencies"
+# Debian -dev packages carried in .gpu-deps/ (see tests/gpu/gpu_deps.sh) fill what the machine lacks.
+source "$ROOT/tests/gpu/gpu_deps.sh"
+gpu_deps_setup
 MISSING=()
 command -v nvcc >/dev/null || MISSING+=("nvcc (CUDA toolkit at /usr/local/cuda)")
 command -v cmake >/dev/null || MISSING+=("cmake")
