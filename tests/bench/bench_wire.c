@@ -2,7 +2,7 @@
 // log-probs and entropies) over ZeroMQ DEALER -> ROUTER on loopback tcp, against raw frames of the
 // same size over the same sockets. Payload GB/s = encoded message bytes / wall time.
 //
-//   build/bench/bench_wire [n_messages=2000] [G=8] [tokens=2048] [reps=7] [endpoint=tcp://127.0.0.1:*]
+//   build/bench/bench_wire [n_messages=2000] [G=8] [tokens=2048] [reps=15] [endpoint=tcp://127.0.0.1:*] [inplace|copy]
 //
 // Both paths use the same two sockets (the coordinator's options: ROUTER with ZMQ_MAXMSGSIZE and
 // ROUTER_MANDATORY), the same message count and size, and alternate run by run (wire, raw, wire, ...)
@@ -10,7 +10,8 @@
 // bytes of an encoded group (one copy into a new ZeroMQ message per send, as encoding is one write
 // pass into a new buffer); the receiver only receives. The wire path encodes each group into a fresh
 // buffer handed to ZeroMQ without a copy (wire_send) and the receiver decodes and validates each one
-// as the coordinator does (wire_decode_zmq: blobs read in place when aligned).
+// as the coordinator does (wire_decode_zmq: blobs read in place when aligned; `copy` uses
+// wire_decode instead, which copies every blob into memory the group owns, for comparison).
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ static void *send_main(void *arg) {
 }
 
 // Returns seconds for n messages; *in_place counts groups decoded without copying their blobs.
-static double run(void *router, void *dealer, int n, int raw, const uint8_t *raw_msg, size_t raw_len, const WireGroup *g,
+static double run(void *router, void *dealer, int n, int raw, int copy, const uint8_t *raw_msg, size_t raw_len, const WireGroup *g,
                   const WireLimits *lim, int *in_place) {
     Sender s = {dealer, n, raw, raw_msg, raw_len, g};
     pthread_t th;
@@ -56,7 +57,9 @@ static double run(void *router, void *dealer, int n, int raw, const uint8_t *raw
         if (!raw) {
             WireMsg m;
             char err[256];
-            if (wire_decode_zmq(&body, lim, &m, err, sizeof err) != WIRE_OK) die("decode: %s", err);
+            WireBad why = copy ? wire_decode(zmq_msg_data(&body), zmq_msg_size(&body), lim, &m, err, sizeof err)
+                               : wire_decode_zmq(&body, lim, &m, err, sizeof err);
+            if (why != WIRE_OK) die("decode: %s", err);
             const WireGroup *d = &m.u.group;
             if (d->n_responses != g->n_responses || d->responses[d->n_responses - 1].logprobs[5] > 0) die("impossible");
             *in_place += d->backing_ != NULL && d->arena_ == NULL;
@@ -84,8 +87,9 @@ int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 2000;
     int G = argc > 2 ? atoi(argv[2]) : 8;
     int T = argc > 3 ? atoi(argv[3]) : 2048;
-    int reps = argc > 4 ? atoi(argv[4]) : 7;
+    int reps = argc > 4 ? atoi(argv[4]) : 15;
     const char *ep = argc > 5 ? argv[5] : "tcp://127.0.0.1:*";
+    int copy = argc > 6 && strcmp(argv[6], "copy") == 0;
     if (n < 1 || G < 1 || T < 6 || reps < 1 || reps > 100) die("usage: bench_wire [n >= 1] [G >= 1] [tokens >= 6] [reps 1..100] [endpoint]");
     WireLimits lim;
     wire_limits_default(&lim);
@@ -112,8 +116,8 @@ int main(int argc, char **argv) {
     char actual[256], err[256];
     if (wire_bind(router, ep, actual, sizeof actual, err, sizeof err) || wire_connect(dealer, actual, err, sizeof err)) die("%s", err);
     int in_place;
-    run(router, dealer, n / 10 + 1, 0, raw.data, msg_len, &g, &lim, &in_place);   // warm up both paths
-    run(router, dealer, n / 10 + 1, 1, raw.data, msg_len, &g, &lim, &in_place);
+    run(router, dealer, n / 10 + 1, 0, copy, raw.data, msg_len, &g, &lim, &in_place);   // warm up both paths
+    run(router, dealer, n / 10 + 1, 1, copy, raw.data, msg_len, &g, &lim, &in_place);
     double *tw = mallocCheck((size_t)reps * sizeof *tw), *tr = mallocCheck((size_t)reps * sizeof *tr);
     double *ratio = mallocCheck((size_t)reps * sizeof *ratio);
     double best_wire = 1e30, best_raw = 1e30;
@@ -123,7 +127,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++) {
             int is_raw = k == 0 ? first_raw : !first_raw;
             int ip;
-            double t = run(router, dealer, n, is_raw, raw.data, msg_len, &g, &lim, &ip);
+            double t = run(router, dealer, n, is_raw, copy, raw.data, msg_len, &g, &lim, &ip);
             if (is_raw) tr[rep] = t; else { tw[rep] = t; in_place = ip; }
         }
         ratio[rep] = tr[rep] / tw[rep];
@@ -133,7 +137,8 @@ int main(int argc, char **argv) {
     }
     double total = (double)msg_len * n;
     double med_w = median(tw, reps), med_r = median(tr, reps), med_ratio = median(ratio, reps);
-    printf("endpoint %s, %d messages of %zu bytes (G=%d, %d tokens, tokens+logprobs+entropies), %d runs each\n", actual, n, msg_len, G, T, reps);
+    printf("endpoint %s, %d messages of %zu bytes (G=%d, %d tokens, tokens+logprobs+entropies), %d runs each, %s decode\n", actual, n,
+           msg_len, G, T, reps, copy ? "copying" : "in-place");
     printf("wire (encode+send+recv+decode): best %.3f s  %.2f GB/s  %.0f groups/s; median %.2f GB/s; %d/%d decoded in place\n",
            best_wire, total / best_wire / 1e9, n / best_wire, total / med_w / 1e9, in_place, n);
     printf("raw zmq frames, same bytes:     best %.3f s  %.2f GB/s; median %.2f GB/s\n", best_raw, total / best_raw / 1e9, total / med_r / 1e9);
