@@ -23,7 +23,7 @@
 static void usage(void) {
     fprintf(stderr,
             "usage: coord_harness --make-model PATH [--hidden 32 --layers 2 --heads 4 --kv-heads 2 --intermediate 64\n"
-            "                     --init-std 0.3 --model-seed 7]\n"
+            "                     --init-std 0.3 --model-seed 7] [--chain STR ... --fork STR ...]\n"
             "       coord_harness --run-dir DIR --model PATH [--prompts 6 --group 4 --max-tokens 24 --temperature 1\n"
             "                     --top-p 1 --top-k 0 --seed 1 --lease 2 --heartbeat 0.2 --staleness 1 --credits-cap 64\n"
             "                     --weights path|chunks|none --bump-after K --rdv-model --timeout 20 --out FILE.jsonl\n"
@@ -52,6 +52,53 @@ static int make_model(const char *path, int C, int L, int H, int KV, int I, floa
     char err[512];
     if (model_init(&m, &cfg, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
     model_init_random(&m, seed, std);
+    int rc = model_save_native(&m, path, err, sizeof err);
+    if (rc != 0) fprintf(stderr, "coord_harness: %s\n", err);
+    else printf("{\"model\": \"%s\", \"params\": %zu}\n", path, m.num_params);
+    model_free(&m);
+    return rc ? 1 : 0;
+}
+
+// A model whose next token depends only on the current one (all layers zero, so the residual stream
+// is the token's embedding): chains[k] = "abc" makes a -> b -> c near-certain, a final '$' stands for
+// EOS; forks[k] = "xyz" makes y and z equally likely after x. For tests that need known answers
+// ("=\\boxed{2}$").
+static int make_chain_model(const char *path, char **chains, int n_chains, char **forks, int n_forks) {
+    ModelConfig cfg;
+    model_config_default(&cfg);
+    cfg.arch = ARCH_LLAMA;
+    cfg.vocab_size = CHAR_TOK_VOCAB;
+    cfg.hidden_size = CHAR_TOK_VOCAB;   // one-hot embeddings
+    cfg.intermediate_size = 32;
+    cfg.num_layers = 1;
+    cfg.num_heads = 4;
+    cfg.num_kv_heads = 4;
+    cfg.head_dim = CHAR_TOK_VOCAB / 4;
+    cfg.max_position_embeddings = 4096;
+    cfg.bos_token_id = CHAR_TOK_BOS;
+    cfg.eos_token_id = CHAR_TOK_EOS;
+    cfg.pad_token_id = CHAR_TOK_PAD;
+    snprintf(cfg.tokenizer, sizeof cfg.tokenizer, "char");
+    Model m;
+    char err[512];
+    if (model_init(&m, &cfg, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
+    ModelView v;
+    model_view(&m, m.params, &v);
+    const int V = CHAR_TOK_VOCAB, C = CHAR_TOK_VOCAB;
+    for (int c = 0; c < C; c++) { v.layers[0].input_layernorm[c] = 1; v.layers[0].post_attention_layernorm[c] = 1; v.norm[c] = 1; }
+    for (int t = 0; t < V; t++) v.embed_tokens[(size_t)t * C + t] = 1;
+    const float big = 30.0f;
+    for (int k = 0; k < n_chains; k++) {
+        const unsigned char *s = (const unsigned char *)chains[k];
+        for (size_t i = 0; s[i] && s[i + 1]; i++) {
+            int next = s[i + 1] == '$' && !s[i + 2] ? CHAR_TOK_EOS : s[i + 1];
+            v.lm_head[(size_t)next * C + s[i]] = big;
+        }
+    }
+    for (int k = 0; k < n_forks; k++) {
+        const unsigned char *s = (const unsigned char *)forks[k];
+        for (size_t i = 1; s[0] && s[i]; i++) v.lm_head[(size_t)s[i] * C + s[0]] = big;
+    }
     int rc = model_save_native(&m, path, err, sizeof err);
     if (rc != 0) fprintf(stderr, "coord_harness: %s\n", err);
     else printf("{\"model\": \"%s\", \"params\": %zu}\n", path, m.num_params);
@@ -94,6 +141,8 @@ static int publish(Coordinator *c, const PubCtx *pc, Model *m, int64_t v, const 
 }
 
 int main(int argc, char **argv) {
+    char *chains[16], *forks[16];
+    int n_chains = 0, n_forks = 0;
     const char *make = NULL, *run_dir = NULL, *model_path = NULL, *out_path = NULL, *wmode = "path";
     int C = 32, L = 2, H = 4, KV = 2, I = 64, n_prompts = 6, G = 4, max_tokens = 24, top_k = 0, rdv_model = 0, bump_after = -1;
     double init_std = 0.3, temperature = 1.0, top_p = 1.0, lease = 2.0, heartbeat = 0.2, timeout = 20.0, status_every = 0, settle = 0.3;
@@ -105,6 +154,8 @@ int main(int argc, char **argv) {
         if (i + 1 >= argc) { usage(); return 2; }
         const char *v = argv[++i];
         if (!strcmp(a, "--make-model")) make = v;
+        else if (!strcmp(a, "--chain") && n_chains < 16) chains[n_chains++] = (char *)v;
+        else if (!strcmp(a, "--fork") && n_forks < 16) forks[n_forks++] = (char *)v;
         else if (!strcmp(a, "--hidden")) C = atoi(v);
         else if (!strcmp(a, "--layers")) L = atoi(v);
         else if (!strcmp(a, "--heads")) H = atoi(v);
@@ -133,6 +184,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--settle")) settle = atof(v);
         else { usage(); return 2; }
     }
+    if (make && (n_chains || n_forks)) return make_chain_model(make, chains, n_chains, forks, n_forks);
     if (make) return make_model(make, C, L, H, KV, I, (float)init_std, model_seed);
     if (!run_dir || !model_path || n_prompts < 1 || G < 1 || max_tokens < 1 ||
         (strcmp(wmode, "path") && strcmp(wmode, "chunks") && strcmp(wmode, "none"))) {
