@@ -22,8 +22,10 @@
 typedef struct {
     int maxB, maxT;           // capacity given to acts_init
     int B, T;                 // shape of the last model_forward
-    int L, C, H, KV, D, I, V; // copied from the config
-    size_t head_rows;         // rows of the (rows, V) logits chunk the head works in
+    int L, C, H, KV, D, FF, V; // from the config; FF = intermediate_size (not "I": <complex.h>,
+                              // which OpenBLAS's cblas.h includes, defines I as a macro)
+    size_t head_cols;         // vocabulary columns of the (B*T, cols) logits slice the head works in
+                              // (may be lowered after acts_init; tests do, to exercise the slicing)
     float temperature;        // of the last model_head (used by model_backward)
     int head_done;            // 1 after model_head, 0 after model_forward
 
@@ -41,7 +43,9 @@ typedef struct {
     float *gate, *up, *mlp_h; // (L, B, T, I)    pre-activation gate, up, silu(gate)*up
     float *lnf, *lnf_rstd;    // (B, T, C), (B, T)  final RMSNorm output (fed to lm_head)
     float *lse;               // (B, T) log-sum-exp of logits / temperature
-    float *logits;            // (head_rows, V) chunk scratch
+    float *logits;            // (B*T, head_cols) slice scratch
+    void *head_stats;         // (5, B*T) doubles: online softmax statistics; reused as (B*T) ints
+    float *hrows, *hgrad;     // (B*T, C) lnf rows with dlogp != 0, gathered, and their gradient
     // backward scratch
     float *dresid;            // (B, T, C)
     float *dln;               // (B, T, C)
@@ -78,7 +82,7 @@ int model_check_tokens(const ModelConfig *cfg, const int *tokens, size_t n, char
 //   hnorm[b][t]   = ||lnf[b][t]||_2 (input of lm_head)    (B, T)  may be NULL
 //   sumsq[b][t]   = sum_v p_v^2                           (B, T)  may be NULL
 // targets outside [0, V) (e.g. -100 or -1 for "no target") give logp 0 and must get dlogp 0.
-// Logits are computed (head_rows, V) at a time and never kept, so memory stays O(head_rows * V).
+// Logits are computed (B*T, head_cols) at a time and never kept, so memory stays O(B*T*head_cols).
 void model_head(const Model *m, Acts *a, const int *targets, float temperature,
                 float *logp, float *entropy, float *hnorm, float *sumsq);
 
