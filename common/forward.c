@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/check.h"
 #include "common/ops.h"
@@ -374,4 +375,25 @@ double model_flops_per_token(const ModelConfig *c, int T) {
     const double per_layer = 2.0 * (C * QD + 2.0 * C * KD + QD * C + 3.0 * C * I)
                              + 2.0 * 2.0 * QD * (T + 1) / 2.0;
     return c->num_layers * per_layer + 2.0 * C * V;
+}
+
+const char *engine_cpu_hint(void) {
+    const char *core = openblas_get_corename();
+    const int weak_core = core && (!strcmp(core, "Prescott") || !strcmp(core, "Core2") || !strcmp(core, "Nehalem"));
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    const int spin = !wait || strcasecmp(wait, "passive") != 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    const int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+#else
+    const int avx512 = 0, avx2 = 0;
+#endif
+    if (weak_core && (avx512 || avx2))
+        return avx512 ? "OpenBLAS picked its generic SSE3 sgemm kernel on an AVX-512 CPU: export OPENBLAS_CORETYPE=SkylakeX "
+                        "(and OMP_WAIT_POLICY=passive) before starting, for several times faster training"
+                      : "OpenBLAS picked its generic SSE3 sgemm kernel on an AVX2 CPU: export OPENBLAS_CORETYPE=Haswell "
+                        "(and OMP_WAIT_POLICY=passive) before starting, for several times faster training";
+    if (spin)
+        return "OMP_WAIT_POLICY is not 'passive': spinning OpenMP threads compete with OpenBLAS's threads; "
+               "export OMP_WAIT_POLICY=passive for faster CPU training";
+    return NULL;
 }

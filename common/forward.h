@@ -100,6 +100,12 @@ void model_backward(Model *m, Acts *a, const float *dlogp);
 float model_ce(Model *m, Acts *a, const int *tokens, const int *targets, const float *mask,
                int B, int T, int do_backward);
 
+// CPU set-up advice, or NULL when none: OpenBLAS 0.3.21 falls back to its slowest (Prescott, SSE3)
+// sgemm kernel on CPUs it cannot identify (e.g. Sapphire Rapids in a VM), ~5x slower than
+// OPENBLAS_CORETYPE=SkylakeX; and spinning OpenMP workers starve OpenBLAS's own threads unless
+// OMP_WAIT_POLICY=passive. Both are read at library load, so programs print this hint at start.
+const char *engine_cpu_hint(void);
+
 // Forward FLOPs per token of the trunk + head for a sequence of length T (matmuls only, causal
 // attention counted at half); training is ~3x this. For benchmarks.
 double model_flops_per_token(const ModelConfig *cfg, int T);

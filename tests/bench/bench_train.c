@@ -45,6 +45,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--batch")) B = v; else if (!strcmp(a, "--seq")) T = v;
         else if (!strcmp(a, "--steps")) steps = v; else die("unknown option %s", a);
     }
+    const char *hint = engine_cpu_hint();
+    if (hint) fprintf(stderr, "hint: %s\n", hint);
+    printf("OpenBLAS core %s, OMP_WAIT_POLICY=%s\n", openblas_get_corename(),
+           getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "(unset)");
     const double peak = sgemm_peak(2048, 3);
     printf("sgemm peak (2048^3, best of 3): %.1f GFLOP/s\n", peak);
     if (peak_only) return 0;
