@@ -289,6 +289,11 @@ void model_backward(Model *m, Acts *a, const float *dlogp) {
     ModelView w, gw;
     model_view(m, m->params, &w);
     model_view(m, m->grads, &gw);
+    if (max_threads() > a->nthreads) {  // omp_set_num_threads raised since acts_init: one row per thread
+        a->nthreads = max_threads();
+        free(a->dscratch);
+        a->dscratch = mallocCheck((size_t)a->nthreads * a->maxT * sizeof(float));
+    }
 
     // dln <- d/d(lnf); dresid = final RMSNorm backward (dresid is overwritten here, accumulated after)
     head_backward(a, dlogp, a->dln, &gw, &w);

@@ -59,7 +59,8 @@ typedef struct {
 } Acts;
 
 // Sizes the buffers for batches up to (maxB, maxT); aborts via die() on allocation failure.
-// maxT must be <= cfg->max_position_embeddings is NOT required (RoPE extrapolates), only > 0.
+// Memory is dominated by L*B*T*(6C + 3*H*D + 3I) floats plus the attention probabilities
+// L*B*H*T^2 (see acts_bytes). maxT may exceed max_position_embeddings (RoPE just extrapolates).
 void acts_init(Acts *a, const ModelConfig *cfg, int maxB, int maxT);
 // Forward-only variant (scoring, evaluation): per-layer buffers are stored for ONE layer and reused,
 // so memory is ~1/L of acts_init's; model_backward refuses such an Acts.
@@ -92,6 +93,8 @@ void model_logits(const Model *m, Acts *a, float *out);
 
 // Backward after model_forward + model_head. dlogp (B, T) = dLoss/dlogp[b][t] (0 where masked).
 // ACCUMULATES (+=) into m->grads (model_alloc_train first; zero it yourself between steps).
+// Only log-probs carry gradient: entropy / sumsq / hnorm are statistics (no entropy bonus).
+// Rows with dlogp == 0 cost nothing in the lm_head backward.
 void model_backward(Model *m, Acts *a, const float *dlogp);
 
 // Cross-entropy at temperature 1: mean over positions with mask != 0 of -log p(targets[b][t]).
