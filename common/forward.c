@@ -206,12 +206,14 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
                 se2[n] *= f * f;
             }
             mx[n] = m_new;
+            // exp in float (1 ulp, vectorisable), sums in double
+            const float mf = (float)m_new;
             double s = 0.0, sz = 0.0, s2 = 0.0;
             for (size_t j = 0; j < vc; j++) {
-                const double d = (double)z[j] - m_new, e = exp(d);
+                const float d = z[j] - mf, e = expf(d);
                 s += e;
-                sz += e * d;
-                s2 += e * e;
+                sz += (double)e * d;
+                s2 += (double)e * e;
             }
             se[n] += s; sez[n] += sz; se2[n] += s2;
             const int tg = a->targets[n];
