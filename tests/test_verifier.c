@@ -178,9 +178,10 @@ static void perturb(const char *g, char *out, size_t cap) {
 }
 
 static void check_benchmarks(void) {
-    const char *root = getenv("RLVR_ROOT");
+    // ctest runs C tests in the repository root; shared/ sits beside the repository (RLVR_DATA overrides)
+    const char *data = getenv("RLVR_DATA");
     char dir[1024];
-    snprintf(dir, sizeof(dir), "%s/../shared/data/benchmarks", root ? root : ".");
+    snprintf(dir, sizeof(dir), "%s/benchmarks", data ? data : "../shared/data");
     const char *files[] = {"math500.jsonl", "aime24.jsonl", "aime25.jsonl", "amc23.jsonl", "minerva_math.jsonl", "gsm8k.jsonl"};
     int total = 0;
     for (int f = 0; f < 6; f++) {
