@@ -3,7 +3,7 @@
 # worker's time split (generation / scoring / messaging), against the real coordinator
 # (tests/coord_harness). Not a ctest test.
 #   tests/bench/bench_rollout.sh [BUILD_DIR] [PROMPTS]
-# Env: SHAPES="demo wide" (default both), G (8), CREDITS (2), THREADS (1 per worker).
+# Env: SHAPES="demo wide" (default both), G (8), CREDITS (2), THREADS (1 per worker), EXTRA (more rollout args).
 #   demo: configs/demo_cpu.yaml's model (hidden 64, I 192, 2 layers, 4 heads / 2 KV, vocab 128), 16 new tokens
 #   wide: hidden 256, I 768, 4 layers, 8 heads / 4 KV, 128 new tokens
 set -euo pipefail
@@ -33,7 +33,7 @@ for shape in $shapes; do
     pids=()
     for i in $(seq 1 "$W"); do
       OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 "$rollout" --run-dir "$d" --id "b$i" --credits "$credits" \
-        --status-interval 0 --stats "$d/stats-$i.json" 2> "$d/worker-$i.log" &
+        ${EXTRA:-} --status-interval 0 --stats "$d/stats-$i.json" 2> "$d/worker-$i.log" &
       pids+=($!)
     done
     wait "$hp" || { echo "harness failed: $(tail -3 "$d/harness.err")" >&2; }
