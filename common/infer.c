@@ -53,38 +53,62 @@ void kv_cache_copy_slot(KVCache *c, int dst, int src) {
 // decode time vs 19% in the kernel); this kernel streams W once per call and is ~2x faster at 8 rows.
 //
 // Every output element is reduced in the same fixed order whatever the tile, the batch or the
-// thread count: 8 lanes over k = l, l+8, ... (k < K8), a fixed pairwise sum of the lanes, then the
-// k >= K8 tail in order. Tiles at the edges clamp their row/column pointers to a valid one and drop
+// thread count: VL lanes over k = l, l+VL, ..., a fixed pairwise sum of the lanes, then the tail
+// (K % VL) in order. Tiles at the edges clamp their row/column pointers to a valid one and drop
 // the extra results, so every element goes through the very same instruction sequence.
+// Lane width of the dot-product accumulators: 16 floats (one zmm) with AVX-512, else 8 (one ymm)
+// so that the 16 accumulators of a tile stay in registers. Fixed at compile time, so the summation
+// order is fixed for a given build.
+#ifdef __AVX512F__
+#define VL 16
+#else
+#define VL 8
+#endif
+typedef float vf __attribute__((vector_size(VL * 4)));
 typedef float v8f __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
 #define MM_TR 4   // rows per tile
 #define MM_TC 4   // output features per tile (16 accumulators + 4 weights + 1 input in registers)
 
-static inline float hsum8(v8f a) {
-    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+// Sum of the lanes in a fixed pairwise order (halves added until 4 lanes remain).
+static inline float hsum(vf a) {
+    v8f s8;
+#if VL == 16
+    v8f hi;
+    memcpy(&s8, &a, sizeof(v8f));
+    memcpy(&hi, (const char *)&a + sizeof(v8f), sizeof(v8f));
+    s8 += hi;
+#else
+    s8 = a;
+#endif
+    v4f s4, h4;
+    memcpy(&s4, &s8, sizeof(v4f));
+    memcpy(&h4, (const char *)&s8 + sizeof(v4f), sizeof(v4f));
+    s4 += h4;
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
 static void matmul_tile(float *out, const float *in, const float *W, int n, int K, int N, int i0, int j0) {
     const float *xr[MM_TR], *wr[MM_TC];
     for (int r = 0; r < MM_TR; r++) xr[r] = in + (size_t)imin(i0 + r, n - 1) * K;
     for (int c = 0; c < MM_TC; c++) wr[c] = W + (size_t)imin(j0 + c, N - 1) * K;
-    v8f acc[MM_TR][MM_TC];
+    vf acc[MM_TR][MM_TC];
     for (int r = 0; r < MM_TR; r++)
-        for (int c = 0; c < MM_TC; c++) acc[r][c] = (v8f){0};
-    const int K8 = K & ~7;
-    for (int k = 0; k < K8; k += 8) {
-        v8f wv[MM_TC];
-        for (int c = 0; c < MM_TC; c++) memcpy(&wv[c], wr[c] + k, sizeof(v8f));
+        for (int c = 0; c < MM_TC; c++) acc[r][c] = (vf){0};
+    const int KV_ = K - K % VL;
+    for (int k = 0; k < KV_; k += VL) {
+        vf wv[MM_TC];
+        for (int c = 0; c < MM_TC; c++) memcpy(&wv[c], wr[c] + k, sizeof(vf));
         for (int r = 0; r < MM_TR; r++) {
-            v8f xv;
-            memcpy(&xv, xr[r] + k, sizeof(v8f));
+            vf xv;
+            memcpy(&xv, xr[r] + k, sizeof(vf));
             for (int c = 0; c < MM_TC; c++) acc[r][c] += xv * wv[c];
         }
     }
     for (int r = 0; r < MM_TR; r++)
         for (int c = 0; c < MM_TC; c++) {
-            float sum = hsum8(acc[r][c]);
-            for (int k = K8; k < K; k++) sum += xr[r][k] * wr[c][k];
+            float sum = hsum(acc[r][c]);
+            for (int k = KV_; k < K; k++) sum += xr[r][k] * wr[c][k];
             if (i0 + r < n && j0 + c < N) out[(size_t)(i0 + r) * N + j0 + c] = sum;
         }
 }
@@ -137,7 +161,11 @@ static void attend_head(float *out, const float *q, const float *kbase, const fl
             memcpy(&kv, k + i, sizeof(v8f));
             acc += qv * kv;
         }
-        float d = hsum8(acc);
+        v4f s4, h4;
+        memcpy(&s4, &acc, sizeof(v4f));
+        memcpy(&h4, (const char *)&acc + sizeof(v4f), sizeof(v4f));
+        s4 += h4;
+        float d = (s4[0] + s4[2]) + (s4[1] + s4[3]);
         for (int i = D8; i < D; i++) d += q[i] * k[i];
         sc[t] = d * scale;
         m = fmaxf(m, sc[t]);
