@@ -11,7 +11,7 @@ AdamWConfig adamw_default(void) {
     return c;
 }
 
-void adamw_update(float *restrict params, const float *restrict grads, float *restrict m, float *restrict v,
+void adamw_update_scaled(float *restrict params, const float *restrict grads, float *restrict m, float *restrict v,
                   size_t n, const AdamWConfig *c, float lr, long step, float grad_scale) {
     const float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
     // Bias corrections in double, then the same operation order as torch's single-tensor AdamW
@@ -32,8 +32,17 @@ void adamw_update(float *restrict params, const float *restrict grads, float *re
     }
 }
 
-void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step, float grad_scale) {
-    adamw_update(m->params, m->grads, m->adam_m, m->adam_v, m->num_params, c, lr, step, grad_scale);
+void adamw_update(float *params, const float *grads, float *m, float *v, size_t n,
+                  const AdamWConfig *c, float lr, long step) {
+    adamw_update_scaled(params, grads, m, v, n, c, lr, step, 1.0f);
+}
+
+void model_adamw_step_scaled(Model *m, const AdamWConfig *c, float lr, long step, float grad_scale) {
+    adamw_update_scaled(m->params, m->grads, m->adam_m, m->adam_v, m->num_params, c, lr, step, grad_scale);
+}
+
+void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step) {
+    model_adamw_step_scaled(m, c, lr, step, 1.0f);
 }
 
 double grad_sqnorm(const float *g, size_t n) {

@@ -18,13 +18,17 @@ typedef struct {
 // betas 0.9 / 0.999, eps 1e-8, weight decay 0.01 (torch defaults).
 AdamWConfig adamw_default(void);
 
-// One AdamW step over n floats; step is the 1-based step count used for bias correction. The
-// gradient used is grads[i] * grad_scale (pass clip_coef(...) to clip without a separate pass over
-// the gradients, or 1). The arrays must not overlap.
+// One AdamW step over n floats; step is the 1-based step count used for bias correction.
 void adamw_update(float *params, const float *grads, float *m, float *v, size_t n,
-                  const AdamWConfig *c, float lr, long step, float grad_scale);
+                  const AdamWConfig *c, float lr, long step);
+// Same, with the gradient taken as grads[i] * grad_scale: pass clip_coef(norm, max_norm) to clip
+// without a separate pass over the gradients (bit-identical to grad_clip + adamw_update).
+// The arrays must not overlap.
+void adamw_update_scaled(float *params, const float *grads, float *m, float *v, size_t n,
+                         const AdamWConfig *c, float lr, long step, float grad_scale);
 // Over the whole model (params, grads, adam_m, adam_v).
-void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step, float grad_scale);
+void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step);
+void model_adamw_step_scaled(Model *m, const AdamWConfig *c, float lr, long step, float grad_scale);
 
 // Sum of squares of g (n), accumulated in double. Sum it across shards/ranks, then sqrt.
 double grad_sqnorm(const float *g, size_t n);

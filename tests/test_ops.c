@@ -386,7 +386,7 @@ static void test_adamw(void) {
     AdamWConfig c = {0.9f, 0.999f, 1e-8f, 0.1f};
     for (long step = 1; step <= 4; step++) {
         for (size_t i = 0; i < n; i++) g[i] = (float)(0.1 * (double)(i + 1) * (step % 2 ? 1 : -2));
-        adamw_update(p, g, mm, vv, n, &c, 1e-2f, step, 1.0f);
+        adamw_update(p, g, mm, vv, n, &c, 1e-2f, step);
         for (size_t i = 0; i < n; i++) {  // reference in double
             pd[i] *= 1.0 - 1e-2 * 0.1;
             md[i] = 0.9 * md[i] + 0.1 * g[i];
@@ -400,12 +400,12 @@ static void test_adamw(void) {
     float p1[5] = {1, 2, 3, 4, 5}, p2[5] = {1, 2, 3, 4, 5}, m1[5] = {0}, m2[5] = {0}, v1[5] = {0}, v2[5] = {0};
     float gs[5] = {0.3f, -0.2f, 0.7f, 0.01f, -1.5f}, gs2[5];
     for (int i = 0; i < 5; i++) gs2[i] = gs[i] * 0.37f;
-    adamw_update(p1, gs, m1, v1, 5, &c, 1e-2f, 1, 0.37f);
-    adamw_update(p2, gs2, m2, v2, 5, &c, 1e-2f, 1, 1.0f);
+    adamw_update_scaled(p1, gs, m1, v1, 5, &c, 1e-2f, 1, 0.37f);
+    adamw_update(p2, gs2, m2, v2, 5, &c, 1e-2f, 1);
     CHECK(memcmp(p1, p2, sizeof(p1)) == 0 && memcmp(v1, v2, sizeof(v1)) == 0);
     // weight decay applies to every entry: zero gradient still shrinks the parameter by lr * wd
     float pz = 2.0f, gz = 0.0f, mz = 0.0f, vz = 0.0f;
-    adamw_update(&pz, &gz, &mz, &vz, 1, &c, 1e-2f, 1, 1.0f);
+    adamw_update(&pz, &gz, &mz, &vz, 1, &c, 1e-2f, 1);
     CHECK_NEAR(pz, 2.0 * (1.0 - 1e-2 * 0.1), 1e-7);
 
     float gc[4] = {3.0f, 4.0f, 0.0f, 0.0f};
