@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,13 +98,31 @@ static int parse_config(const char *path, json_t *root, ModelConfig *c, char *er
         return -1;
 
     // Features that would change the computation: refuse instead of running a different model.
-    json_t *rs = json_object_get(root, "rope_scaling");
-    if (rs && !json_is_null(rs)) {
-        json_t *ty = json_is_object(rs) ? json_object_get(rs, "rope_type") : NULL;
-        if (!ty && json_is_object(rs)) ty = json_object_get(rs, "type");
-        return rlvr_err(err, errlen, "config '%s': rope_scaling (%s) is not supported, only plain RoPE "
-                        "(hint: use a model without RoPE scaling, or set rope_scaling to null if you only need the original context length)",
-                        path, json_is_string(ty) ? json_string_value(ty) : "non-null");
+    // transformers < 5 writes rope_theta + rope_scaling; transformers 5 writes rope_parameters
+    // {"rope_theta": ..., "rope_type": "default"}. A rope type of "default" is plain RoPE in both.
+    for (int i = 0; i < 2; i++) {
+        const char *key = i ? "rope_parameters" : "rope_scaling";
+        json_t *rs = json_object_get(root, key);
+        if (!rs || json_is_null(rs)) continue;
+        if (!json_is_object(rs)) return rlvr_err(err, errlen, "config '%s': %s must be an object or null", path, key);
+        json_t *ty = json_object_get(rs, "rope_type");
+        if (!ty) ty = json_object_get(rs, "type");
+        if (!json_is_string(ty) || strcmp(json_string_value(ty), "default") != 0)
+            return rlvr_err(err, errlen, "config '%s': %s (rope_type %s) is not supported, only plain RoPE "
+                            "(hint: use a model without RoPE scaling, or set %s to null if you only need the original context length)",
+                            path, key, json_is_string(ty) ? json_string_value(ty) : "missing", key);
+        if (i == 1 && json_object_get(rs, "rope_theta") && get_float(path, rs, "rope_theta", c->rope_theta, &c->rope_theta, err, errlen))
+            return -1;
+    }
+    json_t *lt = json_object_get(root, "layer_types");
+    if (lt && !json_is_null(lt)) {
+        if (!json_is_array(lt)) return rlvr_err(err, errlen, "config '%s': layer_types must be a list", path);
+        for (size_t i = 0; i < json_array_size(lt); i++) {
+            json_t *x = json_array_get(lt, i);
+            if (!json_is_string(x) || strcmp(json_string_value(x), "full_attention") != 0)
+                return rlvr_err(err, errlen, "config '%s': layer_types[%zu] is %s; only \"full_attention\" is supported (no sliding-window layers)",
+                                path, i, json_is_string(x) ? json_string_value(x) : "not a string");
+        }
     }
     int flag = 0;
     if (get_bool(path, root, "use_sliding_window", 0, &flag, err, errlen)) return -1;
@@ -156,6 +175,11 @@ int hf_config_load(const char *path, ModelConfig *c, char *err, size_t errlen) {
 }
 
 void hf_format_float(float v, char *buf, size_t cap) {
+    // Integral values as Python prints them (1000000.0, not 1e+06).
+    if (fabsf(v) < 1e15f && v == (float)(long long)v) {
+        snprintf(buf, cap, "%.1f", (double)v);
+        return;
+    }
     for (int p = 6; p <= 9; p++) {
         snprintf(buf, cap, "%.*g", p, (double)v);
         if (strtof(buf, NULL) == v) break;

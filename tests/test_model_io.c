@@ -215,6 +215,14 @@ static void test_half_and_extras(void) {
     CHECK_MSG(model_load(dir, &b, err, sizeof(err)) == 0, "%s", err);
     CHECK(same_model(&m, &b));
     model_free(&b);
+    // transformers 5 layout: rope_parameters instead of a top-level rope_theta, layer_types.
+    patch_file(P("half/config.json"), "\"rope_theta\": 1000000.0,", "\"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"default\"}, "
+               "\"layer_types\": [\"full_attention\", \"full_attention\"],");
+    patch_file(P("half/config.json"), "\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"default\"}");
+    m.cfg.rope_theta = 500000.0f;
+    CHECK_MSG(model_load(dir, &b, err, sizeof(err)) == 0, "%s", err);
+    CHECK(same_model(&m, &b));
+    model_free(&b);
     free(expect);
     model_free(&m);
 
@@ -359,7 +367,9 @@ static void test_bad_hf(void) {
         {"\"vocab_size\": 37,", "\"vocab_size\": 37", "not valid JSON"},
         {"Qwen2ForCausalLM", "MistralForCausalLM", "unsupported architecture 'MistralForCausalLM'"},
         {"\"model_type\": \"qwen2\"", "\"model_type\": \"llama\"", "does not match"},
-        {"\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}", "rope_scaling (yarn)"},
+        {"\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}", "rope_scaling (rope_type yarn)"},
+        {"\"rope_scaling\": null", "\"rope_parameters\": {\"rope_type\": \"llama3\", \"rope_theta\": 5e5}", "rope_parameters (rope_type llama3)"},
+        {"\"rope_scaling\": null", "\"layer_types\": [\"full_attention\", \"sliding_attention\"]", "layer_types[1] is sliding_attention"},
         {"\"use_sliding_window\": false", "\"use_sliding_window\": true", "use_sliding_window"},
         {"\"hidden_size\": 16", "\"hidden_size\": \"16\"", "'hidden_size' must be an integer"},
         {"\"vocab_size\": 37,", "", "'vocab_size' is missing"},

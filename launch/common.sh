@@ -1,0 +1,31 @@
+# Sourced by the launch scripts: paths and the mpirun flags this machine needs.
+RLVR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RLVR_BUILD="${RLVR_BUILD:-$RLVR_ROOT/build}"
+RLVR_BIN="${RLVR_BIN:-$RLVR_BUILD/bin}"
+
+# mpirun refuses to run as root without these, and refuses more ranks than cores without
+# --oversubscribe (Open MPI counts cores, and a laptop or CI box has few).
+rlvr_mpirun_flags() {
+  local np="$1" flags=()
+  if [ "$(id -u)" -eq 0 ]; then flags+=(--allow-run-as-root); fi
+  if [ "$np" -gt "$(nproc)" ] || [ "$np" -gt 1 ]; then flags+=(--oversubscribe); fi
+  # Shared-memory + self transports: no network interfaces are probed on one machine.
+  flags+=(--mca btl self,vader --mca pml ob1 --bind-to none)
+  echo "${flags[@]}"
+}
+
+rlvr_ensure_built() {
+  if [ ! -x "$RLVR_BIN/learner" ] || [ ! -x "$RLVR_BIN/rollout" ] || [ ! -x "$RLVR_BIN/rlvr" ]; then
+    "$RLVR_ROOT/launch/setup.sh"
+    "$RLVR_ROOT/launch/build.sh" "$RLVR_BUILD"
+  fi
+}
+
+# Waits up to $2 seconds for the learner's rendezvous file in run dir $1.
+rlvr_wait_rendezvous() {
+  local dir="$1" timeout="${2:-120}" t=0
+  while [ ! -s "$dir/rendezvous.json" ]; do
+    sleep 0.2; t=$((t + 1))
+    if [ $t -ge $((timeout * 5)) ]; then echo "no rendezvous file in $dir after ${timeout}s (is the learner running? see $dir/logs/learner.log)" >&2; return 1; fi
+  done
+}

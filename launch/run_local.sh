@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs a whole training job on this machine: the learner on N MPI ranks plus M rollout workers.
+# Everything it started is stopped on exit or Ctrl-C (the learner gets SIGTERM and checkpoints).
+#   launch/run_local.sh --config FILE --run-dir DIR [--np N] [--workers M] [--resume] [key=value ...]
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+config="" dir="" np=2 workers=2 threads=1 resume=() overrides=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --config) config="$2"; shift 2 ;;
+    --run-dir) dir="$2"; shift 2 ;;
+    --np) np="$2"; shift 2 ;;
+    --workers) workers="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --resume) resume=(--resume); shift ;;
+    *=*) overrides+=("$1"); shift ;;
+    *) echo "run_local.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$config" ] && [ -n "$dir" ] || { echo "run_local.sh: --config FILE and --run-dir DIR are required" >&2; exit 2; }
+rlvr_ensure_built
+mkdir -p "$dir/logs"
+rm -f "$dir/rendezvous.json"
+learner_pid=""
+cleanup() {
+  trap - EXIT INT TERM
+  "$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --stop || true
+  if [ -n "$learner_pid" ] && kill -0 "$learner_pid" 2>/dev/null; then
+    kill -TERM "$learner_pid" 2>/dev/null || true
+    wait "$learner_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'echo "interrupted: stopping workers and checkpointing the learner" >&2; exit 130' INT TERM
+# shellcheck disable=SC2046
+OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
+  mpirun -np "$np" $(rlvr_mpirun_flags "$np") "$RLVR_BIN/learner" --config "$config" --run-dir "$dir" \
+  "${resume[@]}" "${overrides[@]}" 2>&1 | tee -a "$dir/logs/learner.log" &
+learner_pid=$!
+rlvr_wait_rendezvous "$dir" 300
+"$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --workers "$workers" --threads "$threads"
+wait "$learner_pid"
