@@ -396,7 +396,17 @@ static void test_adamw(void) {
         }
     }
     for (size_t i = 0; i < n; i++) CHECK_NEAR(p[i], pd[i], 1e-6);
-    CHECK_NEAR(pd[3], -0.0, 1e-9 + 0.05);  // weight decay applies to every entry (p[3] moves only by Adam)
+    // grad_scale equals scaling the gradients first (clip folded into the update), bit for bit
+    float p1[5] = {1, 2, 3, 4, 5}, p2[5] = {1, 2, 3, 4, 5}, m1[5] = {0}, m2[5] = {0}, v1[5] = {0}, v2[5] = {0};
+    float gs[5] = {0.3f, -0.2f, 0.7f, 0.01f, -1.5f}, gs2[5];
+    for (int i = 0; i < 5; i++) gs2[i] = gs[i] * 0.37f;
+    adamw_update_scaled(p1, gs, m1, v1, 5, &c, 1e-2f, 1, 0.37f);
+    adamw_update(p2, gs2, m2, v2, 5, &c, 1e-2f, 1);
+    CHECK(memcmp(p1, p2, sizeof(p1)) == 0 && memcmp(v1, v2, sizeof(v1)) == 0);
+    // weight decay applies to every entry: zero gradient still shrinks the parameter by lr * wd
+    float pz = 2.0f, gz = 0.0f, mz = 0.0f, vz = 0.0f;
+    adamw_update(&pz, &gz, &mz, &vz, 1, &c, 1e-2f, 1);
+    CHECK_NEAR(pz, 2.0 * (1.0 - 1e-2 * 0.1), 1e-7);
 
     float gc[4] = {3.0f, 4.0f, 0.0f, 0.0f};
     const double norm = sqrt(grad_sqnorm(gc, 4));
@@ -406,6 +416,8 @@ static void test_adamw(void) {
     CHECK_NEAR(gc[1], 4.0 / (5.0 + 1e-6), 1e-6);
     CHECK_NEAR(grad_clip(gc, 4, 0.5, 1.0f), 1.0, 0);
     CHECK_NEAR(grad_clip(gc, 4, NAN, 1.0f), 0.0, 0);
+    CHECK_NEAR(clip_coef(10.0, 0.0f), 1.0, 0);
+    CHECK_NEAR(clip_coef(10.0, 2.0f), 2.0 / (10.0 + 1e-6), 1e-7);
     // the blocked sum of squares matches a plain one on a long vector
     float *big = rand_buf(100003, 1.0f);
     double plain = 0.0;

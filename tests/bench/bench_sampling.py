@@ -9,7 +9,8 @@ Two baselines, both fp32 with a KV cache, temperature 1, no top-k/top-p, exactly
   loop:     a hand-written loop: prefill the G rows once, then one forward per step with
             past_key_values, softmax / multinomial sampling, and the token log-prob + entropy (what the
             C engine also returns)
-tokens/s = G * N / wall time (prefill included), best of --reps.
+tokens/s = G * N / wall time (prefill included), best of --reps; also tokens per CPU-second of the
+process (all threads), steadier on a shared machine.
 """
 import argparse
 import time
@@ -61,12 +62,13 @@ def main():
         best = 0.0
         with torch.inference_mode():
             for r in range(a.reps):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 n = fn()
-                dt = time.perf_counter() - t0
+                dt, cpu = time.perf_counter() - t0, time.process_time() - c0
                 tps = a.G * n / dt
                 best = max(best, tps)
-                print(f"{name} rep {r}: {a.G * n} tokens in {dt:.3f} s = {tps:.1f} tokens/s")
+                print(f"{name} rep {r}: {a.G * n} tokens in {dt:.3f} s = {tps:.1f} tokens/s "
+                      f"(CPU {cpu:.3f} s, {a.G * n / cpu:.1f} tokens per CPU-second)")
         print(f"{name} best: {best:.1f} tokens/s")
 
 

@@ -85,8 +85,8 @@ int main(int argc, char **argv) {
         loss = (float)(sum / cnt);
         model_backward(&m, &a, dlogp);
         double t2 = now_seconds();
-        model_clip_grad_norm(&m, 1.0f);
-        model_adamw_step(&m, &oc, 1e-4f, s + 1);
+        const double norm = model_grad_norm(&m);
+        model_adamw_step_scaled(&m, &oc, 1e-4f, s + 1, clip_coef(norm, 1.0f));
         double t3 = now_seconds();
         free(logp);
         if (s == 0) continue;

@@ -18,7 +18,7 @@ torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 cfg = Qwen2Config(vocab_size=a.vocab, hidden_size=a.hidden, intermediate_size=a.inter, num_hidden_layers=a.layers,
                   num_attention_heads=a.heads, num_key_value_heads=a.kv, max_position_embeddings=max(2048, a.seq),
-                  tie_word_embeddings=False, use_sliding_window=False, attn_implementation="eager")
+                  tie_word_embeddings=False, use_sliding_window=False)  # default attention: SDPA
 model = Qwen2ForCausalLM(cfg).float().train()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
 tokens = torch.randint(0, a.vocab, (a.batch, a.seq))
