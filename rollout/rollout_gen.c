@@ -57,7 +57,7 @@ static int config_same(const ModelConfig *a, const ModelConfig *b) {
     return a->arch == b->arch && a->vocab_size == b->vocab_size && a->hidden_size == b->hidden_size &&
            a->intermediate_size == b->intermediate_size && a->num_layers == b->num_layers && a->num_heads == b->num_heads &&
            a->num_kv_heads == b->num_kv_heads && a->head_dim == b->head_dim && a->qkv_bias == b->qkv_bias &&
-           a->tie_word_embeddings == b->tie_word_embeddings;
+           a->tie_word_embeddings == b->tie_word_embeddings && a->rope_theta == b->rope_theta && a->rms_norm_eps == b->rms_norm_eps;
 }
 
 int rollout_engine_load_weights(RolloutEngine *e, const char *path, int64_t version, char *err, size_t errlen) {
@@ -65,15 +65,12 @@ int rollout_engine_load_weights(RolloutEngine *e, const char *path, int64_t vers
     if (model_load(path, &m, err, errlen) != 0) return -1;
     int rc = 0;
     if (!config_same(&m.cfg, &e->model.cfg) || m.num_params != e->model.num_params)
-        rc = rlvr_err(err, errlen, "weights '%s' (version %lld): architecture differs from this worker's model (%d layers x %d hidden vs "
-                      "%d x %d); start the worker with the run's model", path, (long long)version, m.cfg.num_layers, m.cfg.hidden_size,
-                      e->model.cfg.num_layers, e->model.cfg.hidden_size);
+        rc = rlvr_err(err, errlen, "weights '%s' (version %lld): architecture differs from this worker's model (%d layers x %d hidden, "
+                      "rope_theta %g vs %d x %d, rope_theta %g); start the worker with the run's model", path, (long long)version,
+                      m.cfg.num_layers, m.cfg.hidden_size, (double)m.cfg.rope_theta, e->model.cfg.num_layers, e->model.cfg.hidden_size,
+                      (double)e->model.cfg.rope_theta);
     else
         rc = rollout_engine_set_weights(e, m.params, m.num_params, version, err, errlen);
-    if (rc == 0) {   // RoPE / norm settings travel with the file: keep them current
-        e->model.cfg.rope_theta = m.cfg.rope_theta;
-        e->model.cfg.rms_norm_eps = m.cfg.rms_norm_eps;
-    }
     model_free(&m);
     return rc;
 }

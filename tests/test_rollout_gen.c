@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/check.h"
 #include "common/infer.h"
@@ -277,6 +278,26 @@ static void test_engine_errors(void) {
     CHECK(rollout_generate(&e, &p, 1, &g, NULL, err, sizeof err) == -1);   // no weights version yet
     CHECK(rollout_engine_load_weights(&e, "/nonexistent/model.h5", 1, err, sizeof err) == -1);
     CHECK(strstr(err, "/nonexistent/model.h5") != NULL);
+    // An HDF5 snapshot of the same architecture installs; another architecture is refused.
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/test_rollout_gen_%d.h5", (int)getpid());
+    Model m2;
+    tiny_model(&m2, 5);
+    CHECK(model_save_native(&m2, path, err, sizeof err) == 0);
+    CHECK_MSG(rollout_engine_load_weights(&e, path, 9, err, sizeof err) == 0, "%s", err);
+    CHECK_EQ_INT(e.version, 9);
+    CHECK(memcmp(e.model.params, m2.params, m2.num_params * sizeof(float)) == 0);
+    CHECK(rollout_generate(&e, &p, 1, &g, NULL, err, sizeof err) == 0);
+    CHECK_EQ_INT(g.policy_version, 9);
+    wire_group_free(&g);
+    model_free(&m2);
+    tiny_model(&m2, 5);
+    m2.cfg.rope_theta = 500.0f;
+    CHECK(model_save_native(&m2, path, err, sizeof err) == 0);
+    CHECK(rollout_engine_load_weights(&e, path, 10, err, sizeof err) == -1);
+    CHECK(strstr(err, "architecture") != NULL && e.version == 9);
+    model_free(&m2);
+    remove(path);
     rollout_engine_free(&e);
 }
 
