@@ -46,6 +46,8 @@ int verify_math(const char *gold, const char *response, char *extracted, size_t 
 int verify_math_opts(const char *gold, const char *response, const MathVerifyOpts *opts,
                      char *extracted, size_t cap);
 int verify_arith(const char *gold, const char *response, char *extracted, size_t cap);
+// Bare-answer form of the arith rule: both are integers ("-12", spaces around allowed) and equal.
+int arith_answer_equal(const char *gold, const char *answer);
 
 // Dispatcher by name ("math" | "arith"): 1 correct, 0 incorrect, -1 unknown verifier name.
 int verify(const char *verifier_name, const char *gold, const char *response, char *extracted, size_t cap);

@@ -320,7 +320,7 @@ static int expr_equal(Cmp *c, const VNode *g, const VNode *p) {
         if (c->o.exact_rationals) {
             char cg[96], cp[96];
             if (vx_literal_canon(g, cg, sizeof(cg)) && vx_literal_canon(p, cp, sizeof(cp))) return !strcmp(cg, cp);
-            int64_t gn, gd, pn, pd;
+            __int128 gn, gd, pn, pd;
             if (vx_rational(g, &gn, &gd) && vx_rational(p, &pn, &pd)) return gn == pn && gd == pd;
         }
         double complex a = vx_eval(g, NULL), b = vx_eval(p, NULL);
@@ -563,14 +563,17 @@ static int parse_int_text(const char *s, int *neg, const char **d, size_t *nd) {
     return 1;
 }
 
-int verify_arith(const char *gold, const char *response, char *extracted, size_t cap) {
-    char *ans = extract_answer(response, extracted, cap);
-    if (!ans || !gold) { free(ans); return 0; }
-    int ng, np, r = 0;
+int arith_answer_equal(const char *gold, const char *answer) {
+    int ng, np;
     const char *dg, *dp;
     size_t lg, lp;
-    if (parse_int_text(gold, &ng, &dg, &lg) && parse_int_text(ans, &np, &dp, &lp))
-        r = ng == np && lg == lp && !strncmp(dg, dp, lg);
+    if (!gold || !answer || !parse_int_text(gold, &ng, &dg, &lg) || !parse_int_text(answer, &np, &dp, &lp)) return 0;
+    return ng == np && lg == lp && !strncmp(dg, dp, lg);
+}
+
+int verify_arith(const char *gold, const char *response, char *extracted, size_t cap) {
+    char *ans = extract_answer(response, extracted, cap);
+    int r = ans ? arith_answer_equal(gold, ans) : 0;
     free(ans);
     return r;
 }

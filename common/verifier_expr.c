@@ -203,7 +203,7 @@ static VNode *single_arg(P *p) {
 
 static int starts_factor(P *p) {
     char c = peek(p);
-    if (is_letter(c) || is_digit(c) || c == '(' || c == '.') return 1;
+    if (is_letter(c) || is_digit(c) || c == '(' || c == '[' || c == '.') return 1;
     if (c == '|') return p->abs_depth == 0;
     if (c == '\\') {
         const char *name;
@@ -560,22 +560,24 @@ uint64_t vx_vars(const VNode *e) {
 }
 
 // ---- exact rationals ---------------------------------------------------------------------------
-static int64_t gcd64(int64_t a, int64_t b) {
+static __int128 gcd128(__int128 a, __int128 b) {
     if (a < 0) a = -a;
     if (b < 0) b = -b;
-    while (b) { int64_t t = a % b; a = b; b = t; }
+    while (b) { __int128 t = a % b; a = b; b = t; }
     return a;
 }
-typedef struct { int64_t n, d; } Rat;
+typedef __int128 i128;
+#define I128_MIN ((i128)((unsigned __int128)1 << 127))
+typedef struct { i128 n, d; } Rat;
 static int rat_norm(Rat *r) {
     if (r->d == 0) return 0;
-    if (r->d < 0) { if (r->n == INT64_MIN || r->d == INT64_MIN) return 0; r->n = -r->n; r->d = -r->d; }
-    int64_t g = gcd64(r->n, r->d);
+    if (r->d < 0) { if (r->n == I128_MIN || r->d == I128_MIN) return 0; r->n = -r->n; r->d = -r->d; }
+    i128 g = gcd128(r->n, r->d);
     if (g > 1) { r->n /= g; r->d /= g; }
     return 1;
 }
 static int rat_lit(const char *s, int n, Rat *r) {
-    int64_t m = 0, d = 1;
+    i128 m = 0, d = 1;
     int i = 0, seen_dot = 0;
     for (; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
         if (s[i] == '.') { seen_dot = 1; continue; }
@@ -584,7 +586,7 @@ static int rat_lit(const char *s, int n, Rat *r) {
     }
     if (i < n) {
         int ex = atoi(s + i + 1);
-        if (ex > 18 || ex < -18) return 0;
+        if (ex > 38 || ex < -38) return 0;
         for (; ex > 0; ex--) if (__builtin_mul_overflow(m, 10, &m)) return 0;
         for (; ex < 0; ex++) if (__builtin_mul_overflow(d, 10, &d)) return 0;
     }
@@ -595,11 +597,11 @@ static int rat_eval(const VNode *e, Rat *r) {
     Rat a, b;
     switch (e->op) {
     case N_NUM: return e->lit ? rat_lit(e->lit, e->litlen, r) : 0;
-    case N_NEG: if (!rat_eval(e->a, &a) || a.n == INT64_MIN) return 0; r->n = -a.n; r->d = a.d; return 1;
+    case N_NEG: if (!rat_eval(e->a, &a) || a.n == I128_MIN) return 0; r->n = -a.n; r->d = a.d; return 1;
     case N_ADD: case N_SUB: {
         if (!rat_eval(e->a, &a) || !rat_eval(e->b, &b)) return 0;
-        if (e->op == N_SUB) { if (b.n == INT64_MIN) return 0; b.n = -b.n; }
-        int64_t x, y, z;
+        if (e->op == N_SUB) { if (b.n == I128_MIN) return 0; b.n = -b.n; }
+        i128 x, y, z;
         if (__builtin_mul_overflow(a.n, b.d, &x) || __builtin_mul_overflow(b.n, a.d, &y) ||
             __builtin_add_overflow(x, y, &z) || __builtin_mul_overflow(a.d, b.d, &r->d)) return 0;
         r->n = z;
@@ -607,24 +609,24 @@ static int rat_eval(const VNode *e, Rat *r) {
     }
     case N_MUL: case N_DIV: {
         if (!rat_eval(e->a, &a) || !rat_eval(e->b, &b)) return 0;
-        if (e->op == N_DIV) { if (b.n == 0) return 0; int64_t t = b.n; b.n = b.d; b.d = t; if (!rat_norm(&b)) return 0; }
+        if (e->op == N_DIV) { if (b.n == 0) return 0; i128 t = b.n; b.n = b.d; b.d = t; if (!rat_norm(&b)) return 0; }
         if (__builtin_mul_overflow(a.n, b.n, &r->n) || __builtin_mul_overflow(a.d, b.d, &r->d)) return 0;
         return rat_norm(r);
     }
     case N_POW: {
-        if (!rat_eval(e->a, &a) || !rat_eval(e->b, &b) || b.d != 1 || b.n > 64 || b.n < -64) return 0;
-        int64_t k = b.n < 0 ? -b.n : b.n;
+        if (!rat_eval(e->a, &a) || !rat_eval(e->b, &b) || b.d != 1 || b.n > 127 || b.n < -127) return 0;
+        int k = (int)(b.n < 0 ? -b.n : b.n);
         Rat acc = {1, 1};
-        for (int64_t t = 0; t < k; t++)
+        for (int t = 0; t < k; t++)
             if (__builtin_mul_overflow(acc.n, a.n, &acc.n) || __builtin_mul_overflow(acc.d, a.d, &acc.d)) return 0;
-        if (b.n < 0) { if (acc.n == 0) return 0; int64_t t = acc.n; acc.n = acc.d; acc.d = t; }
+        if (b.n < 0) { if (acc.n == 0) return 0; i128 t = acc.n; acc.n = acc.d; acc.d = t; }
         *r = acc;
         return rat_norm(r);
     }
     default: return 0;
     }
 }
-int vx_rational(const VNode *e, int64_t *num, int64_t *den) {
+int vx_rational(const VNode *e, __int128 *num, __int128 *den) {
     Rat r;
     if (!rat_eval(e, &r)) return 0;
     *num = r.n; *den = r.d;

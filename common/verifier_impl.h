@@ -55,8 +55,8 @@ VNode *vx_new(VExprCtx *c, int op, VNode *a, VNode *b);
 VNode *vx_parse(VExprCtx *c, const char *s, size_t len);
 // Evaluates with vars[k] the value of variable k; NaN on domain errors, overflow or non-finite values.
 double complex vx_eval(const VNode *e, const double complex *vars);
-// Exact rational value when the expression is integers/decimals with + - * / and integer powers.
-int vx_rational(const VNode *e, int64_t *num, int64_t *den);
+// Exact rational value (128-bit numerator and denominator) when the expression is integers/decimals with + - * / and integer powers.
+int vx_rational(const VNode *e, __int128 *num, __int128 *den);
 // Bit set of variables used (bit k = variable k); bit 63 = uses unbased \log.
 uint64_t vx_vars(const VNode *e);
 // 1 when e is a (signed) decimal literal; fills its canonical form "d.ddd e N" in buf.

@@ -218,8 +218,11 @@ static char *unwrap_text(const char *s) {
                 size_t a = j + 1, z = e - 1;
                 while (a < z && s[a] == ' ') a++;
                 while (z > a && s[z - 1] == ' ') z--;
-                if ((z - a == 3 && !strncmp(s + a, "and", 3)) || (z - a == 2 && !strncmp(s + a, "or", 2)))
-                    vs_putc(&b, ',');
+                if ((z - a == 3 && !strncmp(s + a, "and", 3)) || (z - a == 2 && !strncmp(s + a, "or", 2))) {
+                    size_t k = b.n;
+                    while (k > 0 && b.s[k - 1] == ' ') k--;
+                    if (!(k > 0 && b.s[k - 1] == ',')) vs_putc(&b, ',');   // "2, 3, \text{and} 4"
+                }
                 else {
                     vs_putc(&b, ' ');
                     vs_putn(&b, s + j + 1, e - 1 - (j + 1));
@@ -288,6 +291,32 @@ static void drop_thousands(char *s) {
     s[w] = '\0';
 }
 
+// Inside a {...} group (e.g. \frac{1}{29,322,216}) a comma between digit groups of three is a
+// thousands separator: such a group cannot hold a list. Escaped set braces \{ \} are left alone.
+static void drop_thousands_in_groups(char *s) {
+    char *t = malloc(strlen(s) + 1);
+    if (!t) return;
+    strcpy(t, s);
+    int depth = 0;
+    size_t w = 0;
+    for (size_t r = 0; t[r]; r++) {
+        char ch = t[r];
+        if (ch == '\\' && (t[r + 1] == '{' || t[r + 1] == '}')) { s[w++] = t[r++]; s[w++] = t[r]; continue; }
+        if (ch == '{') depth++;
+        else if (ch == '}') depth--;
+        if (ch == ',' && depth > 0 && r > 0 && is_digit(t[r - 1]) && is_digit(t[r + 1]) && is_digit(t[r + 2]) &&
+            is_digit(t[r + 3]) && !is_digit(t[r + 4])) {
+            size_t k = r;
+            int lead = 0;
+            while (k > 0 && is_digit(t[k - 1])) k--, lead++;
+            if (lead <= 3 && (k == 0 || t[k - 1] == '{' || t[k - 1] == ',')) continue;
+        }
+        s[w++] = ch;
+    }
+    s[w] = '\0';
+    free(t);
+}
+
 static void strip_unit_words(char *s) {
     for (int rep = 0; rep < 2; rep++) {
         size_t n = strlen(s);
@@ -323,6 +352,8 @@ char *vnorm_full(const char *light) {
             }
         }
     }
+    // "np.arcsin(x)" (NumPy spelling in some gold answers)
+    for (char *p; (p = strstr(u, "np.")) != NULL && (p == u || !is_letter(p[-1]));) memmove(p, p + 3, strlen(p + 3) + 1);
     strip_unit_words(u);
     char *c = collapse_spaces(u);
     free(u);
@@ -330,6 +361,7 @@ char *vnorm_full(const char *light) {
     // thousands separators written as "{,}"
     for (char *p; (p = strstr(c, "{,}")) != NULL;) { p[0] = ','; memmove(p + 1, p + 3, strlen(p + 3) + 1); }
     drop_thousands(c);
+    drop_thousands_in_groups(c);
     strip_trailing_periods(c);
     return c;
 }

@@ -1,0 +1,126 @@
+// rlvr grade: grade predictions against gold answers.
+//   input : JSON Lines {"gold": ..., "prediction": ...} from a file argument or stdin ("-")
+//   output: one line per input line, {"correct": true|false, "extracted": "..."}, or {"error": "..."}
+//           for a malformed line (the stream continues).
+// A prediction containing \boxed is graded by its last box (an unclosed last box grades incorrect);
+// otherwise the whole string is the answer.
+#include "common/verifier.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: rlvr grade [options] [FILE|-]\n"
+        "  Reads JSON Lines {\"gold\": ..., \"prediction\": ...} (stdin when FILE is absent or '-') and writes\n"
+        "  {\"correct\": true|false, \"extracted\": \"...\"} per line, or {\"error\": \"...\"} for a bad line.\n"
+        "options:\n"
+        "  --verifier math|arith   which verifier (default math)\n"
+        "  --rel-tol X             relative tolerance for numbers (default 1e-9); setting it also turns\n"
+        "                          off exact comparison of rationals, so 0.33 vs 1/3 can pass at 1e-2\n"
+        "  --sym-tol X             relative tolerance per point for expressions with variables (1e-8)\n");
+}
+
+static void emit_error(long lineno, const char *msg) {
+    json_t *o = json_object();
+    char buf[512];
+    snprintf(buf, sizeof(buf), "line %ld: %s", lineno, msg);
+    json_object_set_new(o, "error", json_string(buf));
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s) { puts(s); free(s); }
+    json_decref(o);
+}
+
+static char *number_text(json_t *v) {
+    char buf[64];
+    if (json_is_integer(v)) snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+    else {
+        double x = json_real_value(v);
+        for (int prec = 1; prec <= 17; prec++) { snprintf(buf, sizeof(buf), "%.*g", prec, x); if (strtod(buf, NULL) == x) break; }
+    }
+    return strdup(buf);
+}
+
+int cmd_grade(int argc, char **argv) {
+    const char *path = NULL, *verifier = "math";
+    MathVerifyOpts opts;
+    math_verify_opts_default(&opts);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if ((!strcmp(a, "--verifier") || !strcmp(a, "--rel-tol") || !strcmp(a, "--sym-tol")) && i + 1 >= argc) {
+            fprintf(stderr, "rlvr grade: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--verifier")) verifier = argv[++i];
+        else if (!strcmp(a, "--rel-tol") || !strcmp(a, "--sym-tol")) {
+            char *end;
+            double x = strtod(argv[i + 1], &end);
+            if (*end || !(x >= 0 && x < 1)) { fprintf(stderr, "rlvr grade: %s '%s': expected a number in [0, 1)\n", a, argv[i + 1]); return 2; }
+            if (!strcmp(a, "--rel-tol")) { opts.rel_tol = x; opts.exact_rationals = 0; } else opts.sym_tol = x;
+            i++;
+        } else if (a[0] == '-' && a[1]) { fprintf(stderr, "rlvr grade: unknown option '%s'\n", a); usage(stderr); return 2; }
+        else if (path) { fprintf(stderr, "rlvr grade: more than one input file ('%s', '%s')\n", path, a); return 2; }
+        else path = a;
+    }
+    if (!verifier_known(verifier)) { fprintf(stderr, "rlvr grade: unknown verifier '%s' (known: math, arith)\n", verifier); return 2; }
+    FILE *f = stdin;
+    if (path && strcmp(path, "-")) {
+        f = fopen(path, "rb");
+        if (!f) { fprintf(stderr, "rlvr grade: cannot open '%s' (expected a JSON Lines file)\n", path); return 1; }
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long lineno = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t k = 0;
+        while (k < (size_t)len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
+        if (k == (size_t)len) continue;
+        json_error_t je;
+        json_t *j = json_loadb(line, (size_t)len, 0, &je);
+        if (!j) { char m[300]; snprintf(m, sizeof(m), "invalid JSON: %s", je.text); emit_error(lineno, m); continue; }
+        json_t *jg = json_object_get(j, "gold"), *jp = json_object_get(j, "prediction");
+        if (!json_is_object(j) || !jg || !jp) {
+            emit_error(lineno, "expected an object with \"gold\" and \"prediction\"");
+            json_decref(j);
+            continue;
+        }
+        if (!(json_is_string(jg) || json_is_number(jg)) || !(json_is_string(jp) || json_is_number(jp))) {
+            emit_error(lineno, "\"gold\" and \"prediction\" must be strings or numbers");
+            json_decref(j);
+            continue;
+        }
+        char *gold = json_is_string(jg) ? strdup(json_string_value(jg)) : number_text(jg);
+        char *pred = json_is_string(jp) ? strdup(json_string_value(jp)) : number_text(jp);
+        json_decref(j);
+        if (!gold || !pred) { free(gold); free(pred); emit_error(lineno, "out of memory"); continue; }
+        // The answer: the last box of a response, or the whole string when there is no box.
+        char *ans = NULL;
+        if (boxed_count(pred)) {
+            size_t st, n;
+            if (find_boxed_last(pred, &st, &n)) { ans = malloc(n + 1); if (ans) { memcpy(ans, pred + st, n); ans[n] = '\0'; } }
+        } else ans = strdup(pred);
+        char *g = gold;
+        size_t gs, gn;
+        if (boxed_count(gold) && find_boxed_last(gold, &gs, &gn)) { g = gold + gs; gold[gs + gn] = '\0'; }
+        int correct = 0;
+        if (ans) correct = !strcmp(verifier, "math") ? math_answer_equal(g, ans, &opts) : arith_answer_equal(g, ans);
+        const char *extracted = ans ? ans : "";
+        json_t *o = json_object();
+        json_object_set_new(o, "correct", json_boolean(correct));
+        json_t *je2 = json_string(extracted);
+        json_object_set_new(o, "extracted", je2 ? je2 : json_string(""));
+        char *s = json_dumps(o, JSON_COMPACT);
+        if (s) { puts(s); free(s); }
+        json_decref(o);
+        free(gold); free(pred); free(ans);
+    }
+    free(line);
+    if (f != stdin) fclose(f);
+    fflush(stdout);
+    return 0;
+}
