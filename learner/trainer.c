@@ -162,12 +162,13 @@ void trainer_prepare(Trainer *t, RlBatch *b, long step, long plateau_step, int64
     }
 
     // rewards: the learner's reward format from the worker's verdict, then DAPO overlong shaping
-    double rsum = 0, csum = 0, lsum = 0, lmax = 0, clipped = 0, bv = 0, cjk = 0, stale = 0, ppl = 0;
+    double rsum = 0, ssum = 0, csum = 0, lsum = 0, lmax = 0, clipped = 0, bv = 0, cjk = 0, stale = 0, ppl = 0;
     for (int r = 0; r < R; r++) {
         double s = reward_from_correct(b->correct[r], t->rf);
+        rsum += s;
         if (c->reward_overlong_buffer_enable) s += overlong_penalty(b->resp_len[r], &t->ovl);
         b->score[r] = (float)s;
-        rsum += s; csum += b->correct[r] ? 1 : 0;
+        ssum += s; csum += b->correct[r] ? 1 : 0;
         lsum += b->resp_len[r];
         if (b->resp_len[r] > lmax) lmax = b->resp_len[r];
         clipped += b->finish[r] == WIRE_FINISH_LENGTH;
@@ -178,7 +179,7 @@ void trainer_prepare(Trainer *t, RlBatch *b, long step, long plateau_step, int64
         ppl += exp(b->ln_ppl[r]);
     }
     double Rd = R > 0 ? R : 1;
-    st->reward_mean = rsum / Rd; st->accuracy = csum / Rd;
+    st->reward_mean = rsum / Rd; st->score_mean = ssum / Rd; st->accuracy = csum / Rd;
     st->resp_len_mean = lsum / Rd; st->resp_len_max = lmax; st->clip_len_frac = clipped / Rd;
     st->quality_boxed_violation = bv / Rd; st->quality_cjk = cjk / Rd;
     st->staleness_mean = stale / Rd; st->ppl_mean = ppl / Rd;
@@ -204,7 +205,9 @@ void trainer_prepare(Trainer *t, RlBatch *b, long step, long plateau_step, int64
 
 double trainer_optimizer_step(Trainer *t, int *skipped) {
     Model *m = t->m;
+    double t0 = now_seconds();
     if (t->d->size > 1) dist_allreduce_sum_f32(m->grads, m->num_params);
+    t->time_allreduce += now_seconds() - t0;
     double norm = sqrt(grad_sqnorm(m->grads, m->num_params));
     *skipped = 0;
     if (!isfinite(norm)) { *skipped = 1; return norm; }

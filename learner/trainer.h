@@ -29,6 +29,7 @@ typedef struct {
     AdamWConfig adam;
     LrSchedule sched;
     long opt_step;            // optimizer steps taken so far (AdamW t - 1)
+    double time_allreduce;    // seconds spent in the gradient all-reduce (accumulates; callers reset)
     ActorLossParams lossp;
     GrpoParams grpo;
     PplShapingParams ppl;
