@@ -1,0 +1,48 @@
+// CPU fp32 reference ops of the LLaMA / Qwen2 transformer, each forward with its backward beside it.
+// N = B*T rows. Backward functions ACCUMULATE (+=) into every gradient they write (parameter grads
+// and input grads alike) unless noted, so residual branches and tied weights add up for free.
+// GEMMs go through cblas_sgemm; other loops use OpenMP.
+#pragma once
+#include <stddef.h>
+
+// out[n] = wte[tokens[n]]: out (N, C), wte (V, C).
+void embedding_forward(float *out, const int *tokens, const float *wte, size_t N, int C);
+// dwte[tokens[n]] += dout[n]: dwte (V, C), dout (N, C).
+void embedding_backward(float *dwte, const float *dout, const int *tokens, size_t N, int C);
+
+// out = x * rstd * w with rstd = 1/sqrt(mean(x^2) + eps): out, x (N, C), w (C), rstd (N) stored.
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int C, float eps);
+// dx += ..., dw += ...: dx, dout, x (N, C), dw, w (C), rstd (N).
+void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                      const float *rstd, size_t N, int C);
+
+// out = x W^T + b: out (N, OC), x (N, IC), W (OC, IC) (HF layout), b (OC) or NULL. Overwrites out.
+void linear_forward(float *out, const float *x, const float *W, const float *b, size_t N, int IC, int OC);
+// dx += dout W (if dx), dW += dout^T x, db += sum_n dout (if db): dout (N, OC).
+void linear_backward(float *dx, float *dW, float *db, const float *dout, const float *x, const float *W,
+                     size_t N, int IC, int OC);
+
+// cos/sin tables (T, D/2): angle(t, i) = t * theta^(-2i/D), computed in double then rounded.
+void rope_tables(float *cos_t, float *sin_t, int T, int D, float theta);
+// In-place rotation of x (B, T, NH, D), HF rotate_half convention: pairs (i, i + D/2).
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int NH, int D);
+// In place: dx = R^T dx (the rotation is orthogonal, so backward is the inverse rotation).
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int NH, int D);
+
+// Causal grouped-query attention. q (B, T, H, D), k/v (B, T, KV, D); query head h reads kv head
+// h / (H/KV); scale 1/sqrt(D). att (B, H, T, T) receives softmax probabilities (row t, cols 0..t;
+// the rest is left untouched). out (B, T, H, D) overwritten.
+void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                       int B, int T, int H, int KV, int D);
+// dq, dk, dv += ... ; dout (B, T, H, D). scratch: nthreads * T floats (one row per OpenMP thread).
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                        const float *q, const float *k, const float *v, float *scratch,
+                        int B, int T, int H, int KV, int D);
+
+// out = silu(gate) * up, all (N, I).
+void swiglu_forward(float *out, const float *gate, const float *up, size_t n);
+// dgate, dup OVERWRITTEN (not accumulated): they are fresh per layer.
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+
+// out = a + b (n). Backward of a residual add is the identity on both branches, so it has no function.
+void residual_forward(float *out, const float *a, const float *b, size_t n);
