@@ -163,6 +163,13 @@ start() {
   # private, hence the modes.
   mkdir -p "$dir"/{munge,key,state,run,log}
   chmod 755 "$dir" "$dir/munge"
+  local a
+  a=$(cd "$dir" && pwd -P)
+  while a=$(dirname "$a"); [ "$a" != / ]; do
+    [ "$(( 8#$(stat -c %a "$a") & 1 ))" -eq 1 ] \
+      || { say "munged needs every directory above its socket searchable by all: chmod o+x $a, or set RLVR_SLURM_DIR elsewhere"; exit 1; }
+  done
+  [ ${#dir} -le 80 ] || { say "RLVR_SLURM_DIR '$dir' is too long for a Unix socket path (keep it under 80 characters)"; exit 1; }
   chmod 700 "$dir/key"
   [ -s "$dir/key/munge.key" ] || mungekey --create --keyfile="$dir/key/munge.key"
   local port n
@@ -197,19 +204,55 @@ wait_gone() {
   ! pid_alive "$f"
 }
 
+# The slurmstepd processes of this cluster (one per running job step): they inherit SLURM_CONF from
+# our slurmd, which tells them apart from those of another Slurm on the machine. Plain /proc reads:
+# pgrep (procps) is not in every container image.
+our_stepds() {
+  local d p
+  for d in /proc/[0-9]*; do
+    p="${d#/proc/}"
+    [ "$(cat "$d/comm" 2>/dev/null)" = slurmstepd ] || continue
+    { tr '\0' '\n' < "$d/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$conf" && echo "$p"
+  done
+  return 0
+}
+
+# Every descendant of the processes given.
+descendants() {
+  local d p ppid
+  [ $# -gt 0 ] || return 0
+  for d in /proc/[0-9]*; do
+    p="${d#/proc/}"
+    # Field 4 of /proc/PID/stat, counted after the ")" that closes the command name.
+    ppid=$({ sed 's/.*) [A-Za-z] \([0-9]*\).*/\1/' "$d/stat"; } 2>/dev/null) || continue
+    case " $* " in *" $ppid "*) echo "$p"; descendants "$p" ;; esac
+  done
+}
+
 stop_daemons() {
-  local quiet="${1:-}" f jobs i=0
+  local quiet="${1:-}" f jobs i=0 left
   if [ -f "$conf" ] && pid_alive "$dir/run/slurmctld.pid"; then
-    # Cancel every job first: `scontrol shutdown` would leave the jobs' processes (slurmstepd) running.
-    jobs=$(SLURM_CONF="$conf" squeue -h -o %A 2>/dev/null || true)
-    if [ -n "$jobs" ]; then
-      # shellcheck disable=SC2086
-      SLURM_CONF="$conf" scancel $jobs 2>/dev/null || true
-      while [ -n "$(SLURM_CONF="$conf" squeue -h -o %A 2>/dev/null)" ] && [ $i -lt 150 ]; do
-        sleep 0.1; i=$((i + 1))
-      done
-    fi
+    # Cancel every job first, and wait until their steps are gone: `scontrol shutdown` would leave the
+    # jobs' processes running. Tasks get TERM, then KILL after KillWait (5 s).
+    jobs=$(SLURM_CONF="$conf" squeue -h -o %i 2>/dev/null || true)   # 12_3 form: scancel rejects raw array task ids
+    # shellcheck disable=SC2086
+    [ -z "$jobs" ] || SLURM_CONF="$conf" scancel $jobs 2>/dev/null || true
+    while { [ -n "$(SLURM_CONF="$conf" squeue -h -o %i 2>/dev/null)" ] || [ -n "$(our_stepds)" ]; } && [ $i -lt 100 ]; do
+      sleep 0.1; i=$((i + 1))
+    done
     SLURM_CONF="$conf" scontrol shutdown >/dev/null 2>&1 || true
+  fi
+  # Steps that outlived their slurmd (it was stopped or died mid-job): end them and their tasks.
+  left=$(our_stepds)
+  if [ -n "$left" ]; then
+    # shellcheck disable=SC2086
+    left="$left $(descendants $left)"
+    say "ending job processes left behind: $(echo $left)"
+    # shellcheck disable=SC2086
+    kill -TERM $left 2>/dev/null || true
+    sleep 1
+    # shellcheck disable=SC2086
+    kill -KILL $left 2>/dev/null || true
   fi
   for f in "$dir"/run/slurmd-*.pid "$dir/run/slurmctld.pid" "$dir/munge/munged.pid"; do
     pid_alive "$f" || continue
