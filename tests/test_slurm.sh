@@ -3,7 +3,9 @@
 # this machine (launch/slurm/local_cluster.sh; its own munged, slurm.conf, ports and directories).
 #  1. learner.sbatch (2 ranks, srun --mpi=pmix) and rollout_pool.sbatch (a 2-task array, submitted
 #     first) train a few steps of configs/demo_cpu.yaml; metrics.jsonl has every step; the workers'
-#     logs show groups sent; cancelling one array task mid-run does not stop training.
+#     logs show groups sent; cancelling one array task mid-run does not stop training; USR1 to the
+#     batch shell reaches the ranks (checkpoint); a resubmitted learner resumes and the surviving
+#     worker serves it; a job chained with --dependency cancels the pool.
 #  2. hetjob.sbatch: `sbatch --test-only` accepts it as written, and a small instance of it (sizes
 #     given on the command line) trains to the end with its own workers.
 # Exit 77 (skipped) when the cluster cannot run here (not root, no slurm-wlm/munge) or the programs
@@ -24,6 +26,8 @@ for f in launch/slurm/*.sbatch launch/slurm/local_cluster.sh; do
 done
 [ "$(id -u)" -eq 0 ] || skip "needs root (slurmd runs jobs as root here)"
 for p in learner rollout; do [ -x "$bin/$p" ] || skip "$bin/$p is not built"; done
+# The learner binds 0.0.0.0 and names this host in the rendezvous file, as on a real cluster.
+getent hosts "$(hostname)" >/dev/null || skip "this host's name '$(hostname)' does not resolve (add it to /etc/hosts)"
 
 tmp=$(mktemp -d /tmp/rlvr-slurm-test.XXXXXX)   # short path: munged's socket lives under it
 chmod 755 "$tmp"                                 # munged wants its socket's directories searchable by all
@@ -117,10 +121,22 @@ grep -q "worker '[^']*-$pool-1' left" "$log" || fail "$log does not show worker 
 say "learner COMPLETED: $n steps in metrics.jsonl, a SIGUSR1 checkpoint, worker $pool-1 left mid-run"
 wait_for 15 "array task ${pool}_1 to end" finished "${pool}_1"
 [ "$(job_state "${pool}_1")" = CANCELLED ] || fail "array task ${pool}_1 is $(job_state "${pool}_1"), expected CANCELLED"
-# Workers outlive the learner (they wait for a restarted one): shrinking the pool to zero ends them.
+# Workers outlive the learner: the remaining one serves a resubmitted learner, which resumes from the
+# final checkpoint (learner.sbatch always passes --resume) and trains 2 more steps. A job chained
+# after it cancels the pool, as docs/slurm.md suggests.
 [ "$(job_state "${pool}_0")" = RUNNING ] || fail "array task ${pool}_0 is $(job_state "${pool}_0"), expected RUNNING"
-scancel "${pool}_0"
-wait_for 15 "array task ${pool}_0 to end" finished "${pool}_0"
+learner2=$(RUN_DIR="$run" CONFIG=configs/demo_cpu.yaml sbatch --parsable --ntasks-per-node=2 --cpus-per-task=1 \
+  --output="$run/logs/learner-%j.out" launch/slurm/learner.sbatch "${overrides[@]}" trainer.total_training_steps=$((steps + 2)))
+sbatch --parsable --dependency="afterany:$learner2" --output=/dev/null --wrap "scancel $pool" >/dev/null
+say "resubmitted the learner ($learner2) for 2 more steps, pool cancellation chained after it"
+wait_for 60 "job $learner2 to end" finished "$learner2"
+[ "$(job_state "$learner2")" = COMPLETED ] || fail "learner job $learner2 ended $(job_state "$learner2") (exit $(job_exit "$learner2"))"
+grep -q "resum.*step $steps" "$run/logs/learner-$learner2.out" || fail "learner $learner2 did not resume from step $steps"
+n=$(metric_steps "$run")
+[ "$n" -eq $((steps + 2)) ] || fail "metrics.jsonl has $n steps after the resumed run, expected $((steps + 2))"
+wait_for 20 "array task ${pool}_0 to be cancelled by the chained job" finished "${pool}_0"
+[ "$(job_state "${pool}_0")" = CANCELLED ] || fail "array task ${pool}_0 is $(job_state "${pool}_0"), expected CANCELLED"
+say "resumed learner COMPLETED at step $n; the chained job cancelled the pool"
 for t in 0 1; do
   f="$run/logs/rollout-${pool}_$t.out"
   grep -q '"stop_reason": "signal"' "$f" || fail "$f: the worker did not stop cleanly on scancel's SIGTERM"
