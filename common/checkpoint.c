@@ -136,7 +136,7 @@ static int write_string(hid_t loc, const char *name, const char *s) {
 // Per-tensor CRCs of one parameter-layout buffer, in parallel (the checksum pass must not dominate
 // the save time of a 7B model).
 static void tensor_crcs(const Model *m, const float *base, uint32_t *out) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (m->num_params > ((size_t)1 << 22))
     for (int i = 0; i < m->num_tensors; i++)
         out[i] = checkpoint_crc32c(0, base + m->tensors[i].offset, m->tensors[i].numel * sizeof(float));
 }
@@ -415,6 +415,7 @@ static int verify_dataset(hid_t d, const char *name, VisitCtx *v) {
         uint64_t row = total / dims[0];
         hsize_t rows = row ? (hsize_t)((64u << 20) / row) : dims[0];
         if (rows == 0) rows = 1;
+        if (rows > dims[0]) rows = dims[0];
         unsigned char *buf = mallocCheck((rows * row) > 0 ? rows * row : 1);
         for (hsize_t r0 = 0; r0 < dims[0] && rc == 0; r0 += rows) {
             hsize_t cnt[8], start[8] = {0};

@@ -65,12 +65,13 @@ int checkpoint_write(const char *path, const CheckpointState *st, char *err, siz
 int checkpoint_save(const char *dir, const CheckpointState *st, int max_keep, char *path_out, size_t path_len,
                     char *err, size_t errlen);
 
-// Reads a checkpoint into st. st->model must point to a Model the caller owns (its contents are
-// replaced: model_init'ed from the file; adam_m/adam_v allocated and read when present and not
+// Reads a checkpoint into st. st->model must point to an EMPTY Model the caller owns (zeroed or
+// model_free'd; it is model_init'ed from the file; adam_m/adam_v allocated and read when present and not
 // CKPT_LOAD_MODEL_ONLY, grads allocated only in that case too). Every dataset read is checked against
 // its CRC. The other buffers are malloc'd: free them with checkpoint_state_free (which does not free
 // the model). On failure returns -1, st is left empty (model freed), err names the file and problem.
 int checkpoint_load(const char *path, CheckpointState *st, int flags, char *err, size_t errlen);
+// Loads only read the file, so every learner rank may load the same checkpoint at once.
 void checkpoint_state_free(CheckpointState *st);
 
 // Checks magic, version, completeness and the required datasets (full = 0: cheap, metadata only);

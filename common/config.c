@@ -806,6 +806,8 @@ int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
 
 int config_parse_args(RlvrConfig *c, int argc, char **argv, char **rest, int *nrest, char *err, size_t errlen) {
     if (nrest) *nrest = 0;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help-config")) { config_print_help(stdout); return 1; }
     // Files first, in order; then the flags and overrides, in order.
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *file = NULL;
@@ -835,7 +837,7 @@ int config_parse_args(RlvrConfig *c, int argc, char **argv, char **rest, int *nr
             continue;
         }
         if (rest) { rest[(*nrest)++] = argv[i]; continue; }
-        return rlvr_err(err, errlen, "command line: unknown argument '%s' (expected --config FILE, --run-dir DIR, --resume or key.sub=value)", a);
+        return rlvr_err(err, errlen, "command line: unknown argument '%s' (expected --config FILE, --run-dir DIR, --resume, --help-config or key.sub=value)", a);
     }
     return config_validate(c, err, errlen);
 }

@@ -205,6 +205,8 @@ int config_validate(const RlvrConfig *c, char *err, size_t errlen);
 // (= trainer.resume=true) and `key.sub=value` overrides, applied after all files in the order given.
 // Then config_validate(). Any other argument is copied to rest[] (capacity argc; *nrest set) when
 // rest is non-NULL, and is an error otherwise. Starts from *c: call config_defaults() first.
+// Returns 0 (ready), -1 (err filled: print it, exit 2), or 1 when --help-config was given: the key
+// table has been printed to stdout and the program should exit 0.
 int config_parse_args(RlvrConfig *c, int argc, char **argv, char **rest, int *nrest, char *err, size_t errlen);
 
 // The value of one key as text (the same text the YAML printer writes); -1 when the key is unknown.

@@ -92,7 +92,7 @@ int coord_save_state(Coordinator *c, uint8_t **blob, size_t *len) {
     // order of restore: results the trainer had not taken and leased prompts (older), then the queue
     size_t n = c->r_n + c->leases.n + c->q_n;
     int32_t *requeues = mallocCheck((n ? n : 1) * sizeof(int32_t));
-    msgpack_pack_map(&pk, 7);
+    msgpack_pack_map(&pk, 8);
     pk_str(&pk, "magic"); pk_str(&pk, COORD_MAGIC);
     pk_str(&pk, "format"); msgpack_pack_int(&pk, COORD_FORMAT);
     pk_str(&pk, "incarnation"); msgpack_pack_uint32(&pk, c->incarnation);

@@ -358,6 +358,7 @@ static void *client_main(void *arg) {
             c->last_wreq = now;   // give the fresh subscription a moment before asking for a re-publish
         }
         double hb = c->cfg.heartbeat_s > 0 ? c->cfg.heartbeat_s : (c->have_welcome ? c->welcome.heartbeat_s : 1.0);
+        if (c->hb_due > now + hb) c->hb_due = now + hb;   // the welcome may shorten the interval
         if (c->hb_now || now >= c->hb_due) {
             c->hb_now = 0;
             c->hb_due = now + hb;
@@ -437,7 +438,7 @@ WireClient *wire_client_open(const WireClientConfig *cfg, char *err, size_t errl
     c->as.version = -1;
     c->want_version = -1;
     c->ready_version = c->taken_version = -1;
-    c->hb_due = wall() + 1.0;
+    c->hb_due = wall();
     c->rdv_checked = wall();
     push_hello_locked(c);
     if (pthread_create(&c->th, NULL, client_main, c) != 0) die("client: pthread_create failed");

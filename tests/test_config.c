@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/check.h"
 #include "common/config.h"
 #include "tests/harness.h"
 
@@ -260,6 +261,15 @@ static void test_args(void) {
     char *argv3[] = {"data.train_batch_size=6"};   // cross-key validation runs at the end
     config_defaults(&c);
     CHECK(config_parse_args(&c, 1, argv3, NULL, NULL, err, sizeof(err)) == -1 && contains(err, "ppo_mini_batch_size"));
+    char *argv4[] = {"rollout.n=oops", "--help-config"};   // help wins, nothing else is parsed
+    config_defaults(&c);
+    fflush(stdout);
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    int r = config_parse_args(&c, 2, argv4, NULL, NULL, err, sizeof(err));
+    fclose(stdout);
+    stdout = saved;
+    CHECK_EQ_INT(r, 1);
     remove(path);
 }
 
@@ -311,6 +321,21 @@ static void test_config_files(void) {
     CHECK_NEAR(c.algorithm_ppl_shaping_alpha, 0.01, 0);
 }
 
+// docs/configuration.md lists every key (the table is generated from the schema; this keeps it so).
+static void test_docs(void) {
+    char *doc = read_file_all("docs/configuration.md", NULL, err, sizeof(err));
+    CHECK_MSG(doc != NULL, "%s", err);
+    if (!doc) return;
+    int n;
+    const CfgKey *k = config_schema(&n);
+    for (int i = 0; i < n; i++) {
+        char pat[300];
+        snprintf(pat, sizeof(pat), "| `%s` |", k[i].key);
+        CHECK_MSG(strstr(doc, pat) != NULL, "docs/configuration.md does not document %s", k[i].key);
+    }
+    free(doc);
+}
+
 int main(void) {
     test_schema();
     test_load_and_override();
@@ -319,5 +344,6 @@ int main(void) {
     test_round_trip();
     test_args();
     test_config_files();
+    test_docs();
     return tests_done();
 }
