@@ -39,7 +39,7 @@ def check(cond, msg):
 def env():
     e = dict(os.environ)
     e.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
-             OPENBLAS_NUM_THREADS="1", OMPI_MCA_odls_base_sigkill_timeout="30")
+             OPENBLAS_NUM_THREADS="1", OMPI_MCA_odls_base_sigkill_timeout="3")
     e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
     return e
 

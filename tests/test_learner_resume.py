@@ -7,6 +7,7 @@
 """
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,10 +59,16 @@ def main(tmp):
     learner.send_signal(signal.SIGUSR1)
     wait_for(lambda: "(SIGUSR1" in log_text(run), 20, "a SIGUSR1 checkpoint")
     wait_for(lambda: len(metrics(run)) >= 3, 40, "step 3")
-    learner.send_signal(signal.SIGTERM)
+    # as Slurm does (scancel --signal=TERM): the signal goes to every rank; they checkpoint, finalize
+    # and exit 0, so mpirun exits 0 too
+    ranks = subprocess.run(["pgrep", "-P", str(learner.pid)], capture_output=True, text=True).stdout.split()
+    check(len(ranks) == 2, "found the 2 rank processes under mpirun: %r" % ranks)
+    for r in ranks:
+        os.kill(int(r), signal.SIGTERM)
     rc = finish(learner, 30)
     stop(ws)
     check(rc == 0, "SIGTERM: exit code 0 (got %s)" % rc)
+    check("stopped by signal" in log_text(run), "the learner reports it stopped on the signal")
     n = len(metrics(run))
     check("(SIGTERM" in log_text(run), "SIGTERM checkpoint logged")
     check(os.path.exists(os.path.join(run, "checkpoints", "ckpt_%06d.h5" % n)), "SIGTERM checkpoint at step %d exists" % n)
