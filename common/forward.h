@@ -22,8 +22,10 @@
 typedef struct {
     int maxB, maxT;           // capacity given to acts_init
     int B, T;                 // shape of the last model_forward
-    int L, C, H, KV, D, I, V; // copied from the config
-    size_t head_rows;         // rows of the (rows, V) logits chunk the head works in
+    int L, C, H, KV, D, FF, V; // from the config; FF = intermediate_size (not "I": <complex.h>,
+                              // which OpenBLAS's cblas.h includes, defines I as a macro)
+    size_t head_cols;         // vocabulary columns of the (B*T, cols) logits slice the head works in
+                              // (may be lowered after acts_init; tests do, to exercise the slicing)
     float temperature;        // of the last model_head (used by model_backward)
     int head_done;            // 1 after model_head, 0 after model_forward
 
@@ -41,7 +43,9 @@ typedef struct {
     float *gate, *up, *mlp_h; // (L, B, T, I)    pre-activation gate, up, silu(gate)*up
     float *lnf, *lnf_rstd;    // (B, T, C), (B, T)  final RMSNorm output (fed to lm_head)
     float *lse;               // (B, T) log-sum-exp of logits / temperature
-    float *logits;            // (head_rows, V) chunk scratch
+    float *logits;            // (B*T, head_cols) slice scratch
+    void *head_stats;         // (5, B*T) doubles: online softmax statistics; reused as (B*T) ints
+    float *hrows, *hgrad;     // (B*T, C) lnf rows with dlogp != 0, gathered, and their gradient
     // backward scratch
     float *dresid;            // (B, T, C)
     float *dln;               // (B, T, C)
@@ -55,7 +59,8 @@ typedef struct {
 } Acts;
 
 // Sizes the buffers for batches up to (maxB, maxT); aborts via die() on allocation failure.
-// maxT must be <= cfg->max_position_embeddings is NOT required (RoPE extrapolates), only > 0.
+// Memory is dominated by L*B*T*(6C + 3*H*D + 3I) floats plus the attention probabilities
+// L*B*H*T^2 (see acts_bytes). maxT may exceed max_position_embeddings (RoPE just extrapolates).
 void acts_init(Acts *a, const ModelConfig *cfg, int maxB, int maxT);
 // Forward-only variant (scoring, evaluation): per-layer buffers are stored for ONE layer and reused,
 // so memory is ~1/L of acts_init's; model_backward refuses such an Acts.
@@ -78,7 +83,7 @@ int model_check_tokens(const ModelConfig *cfg, const int *tokens, size_t n, char
 //   hnorm[b][t]   = ||lnf[b][t]||_2 (input of lm_head)    (B, T)  may be NULL
 //   sumsq[b][t]   = sum_v p_v^2                           (B, T)  may be NULL
 // targets outside [0, V) (e.g. -100 or -1 for "no target") give logp 0 and must get dlogp 0.
-// Logits are computed (head_rows, V) at a time and never kept, so memory stays O(head_rows * V).
+// Logits are computed (B*T, head_cols) at a time and never kept, so memory stays O(B*T*head_cols).
 void model_head(const Model *m, Acts *a, const int *targets, float temperature,
                 float *logp, float *entropy, float *hnorm, float *sumsq);
 
@@ -88,6 +93,8 @@ void model_logits(const Model *m, Acts *a, float *out);
 
 // Backward after model_forward + model_head. dlogp (B, T) = dLoss/dlogp[b][t] (0 where masked).
 // ACCUMULATES (+=) into m->grads (model_alloc_train first; zero it yourself between steps).
+// Only log-probs carry gradient: entropy / sumsq / hnorm are statistics (no entropy bonus).
+// Rows with dlogp == 0 cost nothing in the lm_head backward.
 void model_backward(Model *m, Acts *a, const float *dlogp);
 
 // Cross-entropy at temperature 1: mean over positions with mask != 0 of -log p(targets[b][t]).
@@ -95,6 +102,12 @@ void model_backward(Model *m, Acts *a, const float *dlogp);
 // do_backward != 0 it also accumulates dLoss/dparams into m->grads.
 float model_ce(Model *m, Acts *a, const int *tokens, const int *targets, const float *mask,
                int B, int T, int do_backward);
+
+// CPU set-up advice, or NULL when none: OpenBLAS 0.3.21 falls back to its slowest (Prescott, SSE3)
+// sgemm kernel on CPUs it cannot identify (e.g. Sapphire Rapids in a VM), ~5x slower than
+// OPENBLAS_CORETYPE=SkylakeX; and spinning OpenMP workers starve OpenBLAS's own threads unless
+// OMP_WAIT_POLICY=passive. Both are read at library load, so programs print this hint at start.
+const char *engine_cpu_hint(void);
 
 // Forward FLOPs per token of the trunk + head for a sequence of length T (matmuls only, causal
 // attention counted at half); training is ~3x this. For benchmarks.

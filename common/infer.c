@@ -1,15 +1,12 @@
 // Incremental decoding with a KV cache (see common/infer.h for the design and the shapes).
 #include "common/infer.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/check.h"
-
-#define RB INFER_ROW_BLOCK
 
 static int imax(int a, int b) { return a > b ? a : b; }
 static int imin(int a, int b) { return a < b ? a : b; }
@@ -37,39 +34,95 @@ void kv_cache_free(KVCache *c) {
 
 void kv_cache_copy_slot(KVCache *c, int dst, int src) {
     if (dst == src) return;
-    const size_t n = (size_t)c->len[src] * c->KV * c->D;
-    for (int l = 0; l < c->L; l++) {
-        memcpy(kv_cache_at(c, c->k, dst, l, 0), kv_cache_at(c, c->k, src, l, 0), n * sizeof(float));
-        memcpy(kv_cache_at(c, c->v, dst, l, 0), kv_cache_at(c, c->v, src, l, 0), n * sizeof(float));
-    }
+    const size_t n = (size_t)c->len[src] * c->D;
+    for (int l = 0; l < c->L; l++)
+        for (int g = 0; g < c->KV; g++) {
+            memcpy(kv_cache_head(c, c->k, dst, l, g), kv_cache_head(c, c->k, src, l, g), n * sizeof(float));
+            memcpy(kv_cache_head(c, c->v, dst, l, g), kv_cache_head(c, c->v, src, l, g), n * sizeof(float));
+        }
     c->len[dst] = c->len[src];
 }
 
 // ---- kernels (forward only; each row is computed on its own, in a fixed order) --------------------
 
 // out (n, N) = in (n, K) @ W^T + bias, W (N, K) in HF layout, bias (N) or NULL.
-// sgemm is always called with M = RB rows (a short last block is padded with zeros) so that a row's
-// result does not depend on how many other rows there are or where it sits (batch invariance).
-static void matmul_rows(Infer *s, float *out, const float *in, const float *W, const float *bias,
-                        int n, int K, int N) {
-    for (int r0 = 0; r0 < n; r0 += RB) {
-        const int m = imin(RB, n - r0);
-        if (m == RB) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, RB, N, K, 1.0f, in + (size_t)r0 * K, K,
-                        W, K, 0.0f, out + (size_t)r0 * N, N);
-        } else {
-            memset(s->pad_in, 0, (size_t)RB * K * sizeof(float));
-            memcpy(s->pad_in, in + (size_t)r0 * K, (size_t)m * K * sizeof(float));
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, RB, N, K, 1.0f, s->pad_in, K,
-                        W, K, 0.0f, s->pad_out, N);
-            memcpy(out + (size_t)r0 * N, s->pad_out, (size_t)m * N * sizeof(float));
+//
+// Our own kernel instead of cblas_sgemm, for two measured reasons: (1) OpenBLAS 0.3.21 sgemm is not
+// batch invariant (a row's result changes with the number of rows M), and (2) for the few rows of a
+// decode step it spends about twice as long packing W as multiplying (perf: sgemm_incopy 37% of the
+// decode time vs 19% in the kernel); this kernel streams W once per call and is ~2x faster at 8 rows.
+//
+// Every output element is reduced in the same fixed order whatever the tile, the batch or the
+// thread count: VL lanes over k = l, l+VL, ..., a fixed pairwise sum of the lanes, then the tail
+// (K % VL) in order. Tiles at the edges clamp their row/column pointers to a valid one and drop
+// the extra results, so every element goes through the very same instruction sequence.
+// Lane width of the dot-product accumulators: 16 floats (one zmm) with AVX-512, else 8 (one ymm)
+// so that the 16 accumulators of a tile stay in registers. Fixed at compile time, so the summation
+// order is fixed for a given build.
+#ifdef __AVX512F__
+#define VL 16
+#else
+#define VL 8
+#endif
+typedef float vf __attribute__((vector_size(VL * 4)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+#define MM_TR 4   // rows per tile
+#define MM_TC 4   // output features per tile (16 accumulators + 4 weights + 1 input in registers)
+
+// Sum of the lanes in a fixed pairwise order (halves added until 4 lanes remain).
+static inline float hsum(vf a) {
+    v8f s8;
+#if VL == 16
+    v8f hi;
+    memcpy(&s8, &a, sizeof(v8f));
+    memcpy(&hi, (const char *)&a + sizeof(v8f), sizeof(v8f));
+    s8 += hi;
+#else
+    s8 = a;
+#endif
+    v4f s4, h4;
+    memcpy(&s4, &s8, sizeof(v4f));
+    memcpy(&h4, (const char *)&s8 + sizeof(v4f), sizeof(v4f));
+    s4 += h4;
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+static void matmul_tile(float *out, const float *in, const float *W, int n, int K, int N, int i0, int j0) {
+    const float *xr[MM_TR], *wr[MM_TC];
+    for (int r = 0; r < MM_TR; r++) xr[r] = in + (size_t)imin(i0 + r, n - 1) * K;
+    for (int c = 0; c < MM_TC; c++) wr[c] = W + (size_t)imin(j0 + c, N - 1) * K;
+    vf acc[MM_TR][MM_TC];
+    for (int r = 0; r < MM_TR; r++)
+        for (int c = 0; c < MM_TC; c++) acc[r][c] = (vf){0};
+    const int KV_ = K - K % VL;
+    for (int k = 0; k < KV_; k += VL) {
+        vf wv[MM_TC];
+        for (int c = 0; c < MM_TC; c++) memcpy(&wv[c], wr[c] + k, sizeof(vf));
+        for (int r = 0; r < MM_TR; r++) {
+            vf xv;
+            memcpy(&xv, xr[r] + k, sizeof(vf));
+            for (int c = 0; c < MM_TC; c++) acc[r][c] += xv * wv[c];
         }
     }
-    if (bias) {
-        #pragma omp parallel for schedule(static) if (n > 1)
+    for (int r = 0; r < MM_TR; r++)
+        for (int c = 0; c < MM_TC; c++) {
+            float sum = hsum(acc[r][c]);
+            for (int k = KV_; k < K; k++) sum += xr[r][k] * wr[c][k];
+            if (i0 + r < n && j0 + c < N) out[(size_t)(i0 + r) * N + j0 + c] = sum;
+        }
+}
+
+static void matmul_rows(float *out, const float *in, const float *W, const float *bias, int n, int K, int N) {
+    const int ntj = (N + MM_TC - 1) / MM_TC;
+    // Threads split the output features; a few microseconds of fork/join is only worth it for
+    // enough work.
+    #pragma omp parallel for schedule(static) if ((size_t)n * N * K >= 131072)
+    for (int tj = 0; tj < ntj; tj++)
+        for (int i0 = 0; i0 < n; i0 += MM_TR) matmul_tile(out, in, W, n, K, N, i0, tj * MM_TC);
+    if (bias)
         for (int i = 0; i < n; i++)
             for (int j = 0; j < N; j++) out[(size_t)i * N + j] += bias[j];
-    }
 }
 
 // out (C) = x (C) / sqrt(mean(x^2) + eps) * w (C), as HF LlamaRMSNorm / Qwen2RMSNorm in fp32.
@@ -92,16 +145,28 @@ static void rope_head(float *x, const float *cs, const float *sn, int D) {
 }
 
 // Attention of one query head q (D) over positions 0..npos-1 of one KV head in the cache of a slot:
-// kbase/vbase point at (slot, layer, t = 0, kv head g); consecutive positions are `stride` floats apart.
+// kbase/vbase (npos, D) are the cached keys / values of that head.
 // out (D); sc (npos) scratch.
-static void attend_head(float *out, const float *q, const float *kbase, const float *vbase, size_t stride,
+static void attend_head(float *out, const float *q, const float *kbase, const float *vbase,
                         int npos, int D, float *sc) {
     const float scale = 1.0f / sqrtf((float)D);
     float m = -INFINITY;
+    const int D8 = D & ~7;
     for (int t = 0; t < npos; t++) {
-        const float *k = kbase + (size_t)t * stride;
-        float d = 0.0f;
-        for (int i = 0; i < D; i++) d += q[i] * k[i];
+        const float *k = kbase + (size_t)t * D;
+        v8f acc = {0};   // 8 lanes in a fixed order (vectorised and still deterministic)
+        for (int i = 0; i < D8; i += 8) {
+            v8f qv, kv;
+            memcpy(&qv, q + i, sizeof(v8f));
+            memcpy(&kv, k + i, sizeof(v8f));
+            acc += qv * kv;
+        }
+        v4f s4, h4;
+        memcpy(&s4, &acc, sizeof(v4f));
+        memcpy(&h4, (const char *)&acc + sizeof(v4f), sizeof(v4f));
+        s4 += h4;
+        float d = (s4[0] + s4[2]) + (s4[1] + s4[3]);
+        for (int i = D8; i < D; i++) d += q[i] * k[i];
         sc[t] = d * scale;
         m = fmaxf(m, sc[t]);
     }
@@ -110,8 +175,16 @@ static void attend_head(float *out, const float *q, const float *kbase, const fl
     const float inv = 1.0f / z;
     for (int i = 0; i < D; i++) out[i] = 0.0f;
     for (int t = 0; t < npos; t++) {
-        const float p = sc[t] * inv, *v = vbase + (size_t)t * stride;
-        for (int i = 0; i < D; i++) out[i] += p * v[i];
+        const float p = sc[t] * inv, *v = vbase + (size_t)t * D;
+        const v8f pv = {p, p, p, p, p, p, p, p};
+        for (int i = 0; i < D8; i += 8) {
+            v8f o, vv;
+            memcpy(&o, out + i, sizeof(v8f));
+            memcpy(&vv, v + i, sizeof(v8f));
+            o += pv * vv;
+            memcpy(out + i, &o, sizeof(v8f));
+        }
+        for (int i = D8; i < D; i++) out[i] += p * v[i];
     }
 }
 
@@ -128,7 +201,7 @@ int infer_init(Infer *s, const Model *m, int max_batch, int max_seq, char *err, 
     model_view(m, m->params, &s->w);
     const int C = cfg->hidden_size, V = cfg->vocab_size, FF = cfg->intermediate_size, D = cfg->head_dim;
     const int QD = cfg->num_heads * D, KD = cfg->num_kv_heads * D;
-    s->max_rows = imax(((max_batch + RB - 1) / RB) * RB, 64);
+    s->max_rows = imax(max_batch, 64);
     const size_t R = (size_t)s->max_rows;
     s->rope_cos = mallocCheck((size_t)max_seq * (D / 2) * sizeof(float));
     s->rope_sin = mallocCheck((size_t)max_seq * (D / 2) * sizeof(float));
@@ -152,9 +225,6 @@ int infer_init(Infer *s, const Model *m, int max_batch, int max_seq, char *err, 
     s->proj = mallocCheck(R * imax(C, FF) * sizeof(float));
     s->nthreads = omp_get_max_threads();
     s->scores = mallocCheck((size_t)s->nthreads * max_seq * sizeof(float));
-    const int kin = imax(imax(C, QD), FF), nout = imax(imax(V, FF), imax(QD, C));
-    s->pad_in = mallocCheck((size_t)RB * kin * sizeof(float));
-    s->pad_out = mallocCheck((size_t)RB * nout * sizeof(float));
     s->hidden_out = mallocCheck((size_t)max_batch * C * sizeof(float));
     s->logits = mallocCheck((size_t)max_batch * V * sizeof(float));
     s->samp = mallocCheck((size_t)s->nthreads * sizeof(SamplerScratch));
@@ -167,7 +237,7 @@ void infer_free(Infer *s) {
     free(s->rope_cos); free(s->rope_sin);
     free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->att);
     free(s->gate); free(s->up); free(s->proj); free(s->scores);
-    free(s->pad_in); free(s->pad_out); free(s->hidden_out); free(s->logits);
+    free(s->hidden_out); free(s->logits);
     if (s->samp)
         for (int t = 0; t < s->nthreads; t++) sampler_scratch_free(&s->samp[t]);
     free(s->samp);
@@ -184,53 +254,59 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
     const float eps = cfg->rms_norm_eps;
     const ModelView *w = &s->w;
     KVCache *c = &s->cache;
-    const size_t stride = (size_t)KV * D;
+    // Parallel regions cost a few microseconds each (more on a busy machine): only open them when a
+    // loop has enough work. Attention work grows with the positions attended.
+    const int par = (size_t)R * (C + FF) >= 65536;
+    size_t att_work = 0;
+    for (int i = 0; i < R; i++) att_work += (size_t)(pos[i] + 1) * H * D;
+    const int par_att = att_work >= 65536;
 
     for (int i = 0; i < R; i++)
         memcpy(s->x + (size_t)i * C, w->embed_tokens + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
 
     for (int l = 0; l < cfg->num_layers; l++) {
         const LayerView *lw = &w->layers[l];
-        #pragma omp parallel for schedule(static) if (R > 1)
+        #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++)
             rmsnorm_row(s->xn + (size_t)i * C, s->x + (size_t)i * C, lw->input_layernorm, C, eps);
-        matmul_rows(s, s->q, s->xn, lw->q_proj, lw->q_bias, R, C, QD);
-        matmul_rows(s, s->k, s->xn, lw->k_proj, lw->k_bias, R, C, KD);
-        matmul_rows(s, s->v, s->xn, lw->v_proj, lw->v_bias, R, C, KD);
-        #pragma omp parallel for schedule(static) if (R > 1)
+        matmul_rows(s->q, s->xn, lw->q_proj, lw->q_bias, R, C, QD);
+        matmul_rows(s->k, s->xn, lw->k_proj, lw->k_bias, R, C, KD);
+        matmul_rows(s->v, s->xn, lw->v_proj, lw->v_bias, R, C, KD);
+        #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             const float *cs = s->rope_cos + (size_t)pos[i] * (D / 2), *sn = s->rope_sin + (size_t)pos[i] * (D / 2);
             for (int h = 0; h < H; h++) rope_head(s->q + (size_t)i * QD + (size_t)h * D, cs, sn, D);
             for (int g = 0; g < KV; g++) rope_head(s->k + (size_t)i * KD + (size_t)g * D, cs, sn, D);
-            memcpy(kv_cache_at(c, c->k, slots[i], l, pos[i]), s->k + (size_t)i * KD, (size_t)KD * sizeof(float));
-            memcpy(kv_cache_at(c, c->v, slots[i], l, pos[i]), s->v + (size_t)i * KD, (size_t)KD * sizeof(float));
+            for (int g = 0; g < KV; g++) {
+                memcpy(kv_cache_head(c, c->k, slots[i], l, g) + (size_t)pos[i] * D, s->k + (size_t)i * KD + (size_t)g * D, (size_t)D * sizeof(float));
+                memcpy(kv_cache_head(c, c->v, slots[i], l, g) + (size_t)pos[i] * D, s->v + (size_t)i * KD + (size_t)g * D, (size_t)D * sizeof(float));
+            }
         }
-        #pragma omp parallel for schedule(dynamic, 1) if (R * H > 1)
+        #pragma omp parallel for schedule(dynamic, 1) if (par_att)
         for (int ih = 0; ih < R * H; ih++) {
             const int i = ih / H, h = ih % H, g = h / hpg;
             float *sc = s->scores + (size_t)omp_get_thread_num() * c->T;
             attend_head(s->att + (size_t)i * QD + (size_t)h * D, s->q + (size_t)i * QD + (size_t)h * D,
-                        kv_cache_at(c, c->k, slots[i], l, 0) + (size_t)g * D,
-                        kv_cache_at(c, c->v, slots[i], l, 0) + (size_t)g * D, stride, pos[i] + 1, D, sc);
+                        kv_cache_head(c, c->k, slots[i], l, g), kv_cache_head(c, c->v, slots[i], l, g), pos[i] + 1, D, sc);
         }
-        matmul_rows(s, s->proj, s->att, lw->o_proj, NULL, R, QD, C);
-        #pragma omp parallel for schedule(static) if (R > 1)
+        matmul_rows(s->proj, s->att, lw->o_proj, NULL, R, QD, C);
+        #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *x = s->x + (size_t)i * C;
             const float *p = s->proj + (size_t)i * C;
             for (int j = 0; j < C; j++) x[j] += p[j];
             rmsnorm_row(s->xn + (size_t)i * C, x, lw->post_attention_layernorm, C, eps);
         }
-        matmul_rows(s, s->gate, s->xn, lw->gate_proj, NULL, R, C, FF);
-        matmul_rows(s, s->up, s->xn, lw->up_proj, NULL, R, C, FF);
-        #pragma omp parallel for schedule(static) if (R > 1)
+        matmul_rows(s->gate, s->xn, lw->gate_proj, NULL, R, C, FF);
+        matmul_rows(s->up, s->xn, lw->up_proj, NULL, R, C, FF);
+        #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *g = s->gate + (size_t)i * FF;
             const float *u = s->up + (size_t)i * FF;
             for (int j = 0; j < FF; j++) g[j] = g[j] / (1.0f + expf(-g[j])) * u[j];   // silu(gate) * up
         }
-        matmul_rows(s, s->proj, s->gate, lw->down_proj, NULL, R, FF, C);
-        #pragma omp parallel for schedule(static) if (R > 1)
+        matmul_rows(s->proj, s->gate, lw->down_proj, NULL, R, FF, C);
+        #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *x = s->x + (size_t)i * C;
             const float *p = s->proj + (size_t)i * C;
@@ -264,7 +340,7 @@ void infer_forward(Infer *s, int n, const int *slots, const int *pos, const int 
         forward_chunk(s, R, r0, slots + r0, pos + r0, tokens + r0, n_out, out_rows);
     }
     if (n_out > 0)
-        matmul_rows(s, logits_out, s->hidden_out, s->w.lm_head, NULL, n_out, cfg->hidden_size, cfg->vocab_size);
+        matmul_rows(logits_out, s->hidden_out, s->w.lm_head, NULL, n_out, cfg->hidden_size, cfg->vocab_size);
 }
 
 // ---- generation ------------------------------------------------------------------------------------
@@ -384,7 +460,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             o[b].n = 0;
             o[b].finish = FINISH_NONE;
         }
-        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1)
+        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V >= 65536)
         for (int b = 0; b < nw; b++)
             sample_into(s, p, s->logits + (size_t)prow[b] * V, &rng[b], &o[b]);
         // Decode: one row per unfinished slot per step.
@@ -400,7 +476,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             }
             if (n == 0) break;
             infer_forward(s, n, slots, pos, toks, n, outr, s->logits);
-            #pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V >= 65536)
             for (int i = 0; i < n; i++)
                 sample_into(s, p, s->logits + (size_t)i * V, &rng[slots[i]], &o[slots[i]]);
         }

@@ -14,13 +14,14 @@
 // slot has its own length, and a step feeds one row (slot, position, token) per active slot.
 //
 // Batch invariance: the tokens, log-probs and entropies of a request are bit-for-bit the same
-// whatever else is in the batch and in whatever order. Every op is row-wise in a fixed order, and
-// the projections call cblas_sgemm on fixed blocks of INFER_ROW_BLOCK rows (the last block padded
-// with zero rows): OpenBLAS computes a row of an M = INFER_ROW_BLOCK product independently of the
-// other rows and of its position in the block (checked by tests/test_infer.c; a plain sgemm with a
-// varying M is NOT batch invariant in OpenBLAS 0.3.21).
+// whatever else is in the batch, in whatever order, and whatever the thread count. Every op is
+// row-wise with a fixed reduction order; the batched projections (all rows of a step at once, each
+// weight matrix streamed once per step) use our own register-tiled kernel whose per-element
+// summation order does not depend on the tile, the batch or the threads (common/infer.c explains
+// why not cblas_sgemm: OpenBLAS 0.3.21 sgemm results change with the number of rows M, and it is
+// slower for the few rows of a decode step). Checked bit-for-bit by tests/test_infer.c.
 //
-// Memory: the KV cache is (B, L, T, KV, D) floats for K and the same for V; logits are only kept for
+// Memory: the KV cache is (B, L, KV, T, D) floats for K and the same for V; logits are only kept for
 // the current step, (B, V); activations are (R, max(C, H*D, I)) for R rows per chunk.
 #pragma once
 #include <stddef.h>
@@ -29,14 +30,13 @@
 #include "common/model.h"
 #include "common/sampler.h"
 
-#define INFER_ROW_BLOCK 8     // rows per sgemm call (see "Batch invariance" above)
 #define INFER_MAX_STOP 16     // stop tokens per generation call
 
 // ---- KV cache --------------------------------------------------------------------------------------
 typedef struct {
     int B, L, T, KV, D;  // slots, layers, max positions per slot, KV heads, head dim
-    float *k;            // (B, L, T, KV, D)
-    float *v;            // (B, L, T, KV, D)
+    float *k;            // (B, L, KV, T, D): a head's positions are contiguous for the attention scan
+    float *v;            // (B, L, KV, T, D)
     int *len;            // (B) positions filled in each slot
 } KVCache;
 
@@ -45,9 +45,9 @@ int kv_cache_init(KVCache *c, const ModelConfig *cfg, int B, int T, char *err, s
 void kv_cache_free(KVCache *c);
 // Copies the first len[src] positions of slot src into slot dst (all layers) and sets len[dst].
 void kv_cache_copy_slot(KVCache *c, int dst, int src);
-// k (or v) of slot b, layer l, position t: (KV, D).
-static inline float *kv_cache_at(const KVCache *c, float *base, int b, int l, int t) {
-    return base + ((((size_t)b * c->L + l) * c->T + t) * c->KV) * c->D;
+// k (or v) of slot b, layer l, KV head g: (T, D), position t at offset t * D.
+static inline float *kv_cache_head(const KVCache *c, float *base, int b, int l, int g) {
+    return base + (((size_t)b * c->L + l) * c->KV + g) * c->T * c->D;
 }
 
 // ---- engine state ----------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ typedef struct {
     const Model *model;
     ModelView w;             // typed views into model->params
     KVCache cache;           // (B slots, max_seq)
-    int max_rows;            // rows per forward chunk (>= B, multiple of INFER_ROW_BLOCK)
+    int max_rows;            // rows per forward chunk, max(B, 64)
     float *rope_cos, *rope_sin;  // (T, D/2) HF rotate_half convention, inv_freq = theta^(-2i/D)
     // Activations for one chunk of R = max_rows rows.
     float *x;                // (R, C) residual stream
@@ -66,11 +66,10 @@ typedef struct {
     float *gate, *up;        // (R, I)
     float *proj;             // (R, max(C, I)) projection output before the residual add
     float *scores;           // (threads, T) attention scores per thread
-    float *pad_in, *pad_out; // (INFER_ROW_BLOCK, max(C, H*D, I)), (INFER_ROW_BLOCK, max(V, I, H*D, C)) padded block
     float *hidden_out;       // (B, C) final-normed hidden of the rows whose logits are wanted
     float *logits;           // (B, V) logits of the current step
     SamplerScratch *samp;    // (threads) sampler scratch
-    int nthreads;
+    int nthreads;            // OpenMP threads at init
 } Infer;
 
 // Creates the state for up to max_batch concurrent sequences of up to max_seq positions each
@@ -83,6 +82,8 @@ void infer_free(Infer *s);
 // row's K/V is written to the cache at (slot, pos) and it attends to positions 0..pos of its slot, so
 // pos[i] must be the slot's current length (or the next position of the same slot in this call: rows of
 // one slot must come in increasing, consecutive positions). Slot lengths are advanced.
+// Threads: OpenMP (OMP_NUM_THREADS) for every loop, projections included; loops with little work
+// run on the calling thread. Not reentrant: one Infer per thread.
 // Logits of the rows listed in out_rows (n_out <= B row indices into 0..n-1) are written to
 // logits_out (n_out, V); logits_out may be s->logits. Any n >= 1 is accepted (processed in chunks).
 void infer_forward(Infer *s, int n, const int *slots, const int *pos, const int *tokens,

@@ -21,15 +21,25 @@ AdamWConfig adamw_default(void);
 // One AdamW step over n floats; step is the 1-based step count used for bias correction.
 void adamw_update(float *params, const float *grads, float *m, float *v, size_t n,
                   const AdamWConfig *c, float lr, long step);
+// Same, with the gradient taken as grads[i] * grad_scale: pass clip_coef(norm, max_norm) to clip
+// without a separate pass over the gradients (bit-identical to grad_clip + adamw_update).
+// The arrays must not overlap.
+void adamw_update_scaled(float *params, const float *grads, float *m, float *v, size_t n,
+                         const AdamWConfig *c, float lr, long step, float grad_scale);
 // Over the whole model (params, grads, adam_m, adam_v).
 void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step);
+void model_adamw_step_scaled(Model *m, const AdamWConfig *c, float lr, long step, float grad_scale);
 
 // Sum of squares of g (n), accumulated in double. Sum it across shards/ranks, then sqrt.
 double grad_sqnorm(const float *g, size_t n);
-// Scales g by max_norm / (norm + 1e-6) when norm > max_norm (torch clip_grad_norm_), where norm is
-// the already-reduced global L2 norm. Returns the factor applied (1 when not clipped). A non-finite
-// norm leaves g untouched and returns 0: the caller should skip the step (verl does).
+// The clipping factor of torch's clip_grad_norm_ for an already-reduced global L2 norm:
+// max_norm / (norm + 1e-6) when that is < 1, else 1 (and 1 when max_norm <= 0). A non-finite norm
+// gives 0: the caller should skip the step (verl does).
+float clip_coef(double norm, float max_norm);
+// Scales g in place by clip_coef(norm, max_norm) (unless 0 or 1) and returns the factor.
 float grad_clip(float *g, size_t n, double norm, float max_norm);
+// Global L2 norm of m->grads.
+double model_grad_norm(const Model *m);
 // Global norm of m->grads, clipped in place; returns the pre-clip norm. max_norm <= 0: no clipping.
 double model_clip_grad_norm(Model *m, float max_norm);
 

@@ -446,7 +446,16 @@ static void handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, do
     char err[256];
     WireMsg m;
     WireBad why = wire_decode(zmq_msg_data(body), blen, &c->cfg.lim, &m, err, sizeof err);
-    if (why != WIRE_OK) { bad(c, ident, ilen, w, why, err, 0); return; }
+    if (why != WIRE_OK) {
+        // A rejected group still ends its lease when it names one this worker holds: the worker has
+        // finished with it, and waiting for expiry would stall the prompt while heartbeats continue.
+        uint64_t pid = 0, lid = 0;
+        Lease *L;
+        int has_ids = w && wire_peek_group_ids(zmq_msg_data(body), blen, &c->cfg.lim, &pid, &lid) == 0;
+        bad(c, ident, ilen, w, why, err, has_ids ? pid : 0);
+        if (has_ids && (L = u64map_get(&c->leases, lid)) != NULL && L->w == w && L->p->id == pid) lease_revoke(c, L);
+        return;
+    }
     if (!w && m.type != WIRE_HELLO) {
         if (m.type != WIRE_GOODBYE)
             bad(c, ident, ilen, NULL, WIRE_BAD_UNKNOWN_WORKER, "send hello first (the coordinator may have restarted)",

@@ -208,6 +208,20 @@ static int collect(Learner *L, GroupList *out, StepHeader *h, char *err, size_t 
     return HDR_OK;
 }
 
+// RUN_DIR/batches.jsonl: the prompt ids each step trained on (audit trail: no prompt used twice).
+static void log_batch_ids(Learner *L, const CoordGroup *g, int n) {
+    char path[LEARNER_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/batches.jsonl", L->run_dir);
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    fprintf(f, "{\"step\":%ld,\"prompt_ids\":[", L->step + 1);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)g[i].prompt_id);
+    fprintf(f, "],\"versions\":[");
+    for (int i = 0; i < n; i++) fprintf(f, "%s%lld", i ? "," : "", (long long)g[i].group.policy_version);
+    fprintf(f, "]}\n");
+    fclose(f);
+}
+
 void learner_publish(Learner *L) {
     if (L->d.rank != 0 || !L->coord) return;
     char err[1024];
@@ -270,7 +284,10 @@ int learner_grpo(Learner *L) {
             h.status = collect(L, &groups, &h, err, sizeof err);
             if (h.status == HDR_OK) {
                 if (rl_batch_from_groups(groups.g, groups.n, &b, err, sizeof err) != 0) h.status = HDR_FATAL;
-                else packed = rl_batch_pack(&b, &h.packed_len);
+                else {
+                    packed = rl_batch_pack(&b, &h.packed_len);
+                    log_batch_ids(L, groups.g, groups.n);
+                }
             }
             if (h.status == HDR_FATAL) fprintf(stderr, "error: learner: step %ld: %s\n", L->step + 1, err);
             glist_free(&groups);

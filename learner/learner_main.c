@@ -14,6 +14,8 @@
 #include "common/check.h"
 #include "learner/learner.h"
 
+static void on_alarm_exit(int sig) { (void)sig; _exit(0); }
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: mpirun -np N learner --config FILE --run-dir DIR [--resume] [key.sub=value ...]\n"
@@ -227,6 +229,14 @@ int main(int argc, char **argv) {
     model_free(&L->model);
     if (L->has_ref) model_free(&L->ref);
     if (rc != 0) { fflush(stdout); dist_abort(rc); }
+    if (learner_sigterm) {
+        // When mpirun forwarded the SIGTERM it is already tearing the job down and MPI_Finalize can
+        // block on its runtime until the SIGKILL; when the signal came straight to the ranks (Slurm),
+        // finalize works. The checkpoint is on disk either way: finalize with a short deadline.
+        fflush(stdout); fflush(stderr);
+        signal(SIGALRM, on_alarm_exit);
+        alarm(2);
+    }
     dist_finalize(&L->d);
     return 0;
 }

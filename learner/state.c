@@ -4,6 +4,7 @@
 // plateau_step + 1 (0: none), mode (0 grpo, 1 sft)]. /rng holds the learner's Rng (4 words). The
 // metrics history (every metrics.jsonl line so far) rides in /metrics, so a resumed run rewrites
 // metrics.jsonl to exactly the checkpointed steps and feeds the stage detector the same history.
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,7 +89,21 @@ int learner_resume(Learner *L) {
     dist_bcast(path, sizeof path, 0);
     if (found < 0) return -1;
     if (found == 0) {
-        learner_log(L, "resume: no complete checkpoint in %s; starting from scratch", L->ckpt_dir);
+        // none usable: refuse to silently start over when checkpoint files exist but all are bad
+        int32_t bad = 0;
+        if (L->d.rank == 0) {
+            DIR *dir = opendir(L->ckpt_dir);
+            struct dirent *e;
+            while (dir && (e = readdir(dir)) != NULL)
+                if (strncmp(e->d_name, "ckpt_", 5) == 0 && strstr(e->d_name, ".h5") && !strstr(e->d_name, ".tmp")) bad++;
+            if (dir) closedir(dir);
+            if (bad)
+                fprintf(stderr, "error: resume: none of the %d checkpoint file(s) in %s is usable (each is named above with "
+                        "its problem); move them away to start from scratch, or restore a good copy\n", bad, L->ckpt_dir);
+        }
+        dist_bcast(&bad, sizeof bad, 0);
+        if (bad) return -1;
+        learner_log(L, "resume: no checkpoint in %s; starting from scratch", L->ckpt_dir);
         return 0;
     }
     if (L->d.rank != 0) {

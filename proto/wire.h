@@ -179,6 +179,11 @@ int wire_encode(const WireMsg *m, WireBuf *out);
 // A decoded weights chunk's data points into `data`, which must outlive *out.
 WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg *out, char *err, size_t errlen);
 
+// For a message that failed wire_decode: if it is still a well-formed msgpack map of type "group"
+// with unsigned prompt_id and lease_id, returns 0 and sets them (so the receiver can end that lease
+// instead of waiting for it to expire); -1 otherwise.
+int wire_peek_group_ids(const void *data, size_t len, const WireLimits *lim, uint64_t *prompt_id, uint64_t *lease_id);
+
 // Field checks shared by decode and by senders that want to check what they are about to send.
 WireBad wire_validate(const WireMsg *m, const WireLimits *lim, char *err, size_t errlen);
 

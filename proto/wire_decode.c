@@ -1,5 +1,6 @@
 // Decoding: size pre-check -> msgpack_unpack_next (zero-copy for str/bin) -> typed field extraction
 // -> wire_validate. Every rejection names the message type and field and says what was expected.
+#include <float.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stdarg.h>
@@ -433,6 +434,26 @@ WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg
     return d.bad;
 }
 
+int wire_peek_group_ids(const void *data, size_t len, const WireLimits *lim, uint64_t *prompt_id, uint64_t *lease_id) {
+    if (len == 0 || len > lim->max_msg_bytes) return -1;
+    size_t max_objects = 64 + (size_t)(lim->max_group > 0 ? lim->max_group : 1) * 48 + WIRE_MAX_MAP_KEYS * 4;
+    if (wire_msgpack_precheck(data, len, WIRE_MAX_DEPTH, max_objects, NULL, 0)) return -1;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = -1;
+    if (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && u.data.type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object *t = get(&u.data, "type"), *p = get(&u.data, "prompt_id"), *l = get(&u.data, "lease_id");
+        if (t && key_is(t, "group") && p && l && p->type == MSGPACK_OBJECT_POSITIVE_INTEGER && l->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            *prompt_id = p->via.u64;
+            *lease_id = l->via.u64;
+            rc = 0;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
 // ---- validation of values (also usable on messages built locally) -------------------------------
 static int tokens_ok(Dec *d, const int32_t *t, size_t n, const char *where) {
     int32_t vocab = d->lim->vocab_size;
@@ -440,6 +461,20 @@ static int tokens_ok(Dec *d, const int32_t *t, size_t n, const char *where) {
         if (t[i] < 0 || (vocab > 0 && t[i] >= vocab))
             return fail(d, WIRE_BAD_VALUE, "%s[%zu] = %d is not a token id (vocab_size %d)", where, i, t[i], vocab);
     return 0;
+}
+
+// Branch-free scans (they vectorise); the slow loops above only run to name the offending index.
+static int tokens_all_ok(const int32_t *t, size_t n, int32_t vocab) {
+    uint32_t lim = vocab > 0 ? (uint32_t)vocab : 0x80000000u;   // negative ids wrap to >= 2^31
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= (uint32_t)t[i] < lim;
+    return ok;
+}
+
+static int floats_all_in(const float *x, size_t n, float lo, float hi) {   // NaN fails both compares
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= (x[i] >= lo) & (x[i] <= hi);
+    return ok;
 }
 
 static int check_group(Dec *d, const WireGroup *g) {
@@ -453,8 +488,10 @@ static int check_group(Dec *d, const WireGroup *g) {
             return fail(d, WIRE_BAD_LENGTH, "responses[%d] has %d tokens (1 to max_tokens=%d)", i, r->n_tokens, L->max_tokens);
         char where[48];
         snprintf(where, sizeof where, "responses[%d].tokens", i);
-        if (tokens_ok(d, r->tokens, (size_t)r->n_tokens, where)) return -1;
-        for (int t = 0; t < r->n_tokens; t++) {
+        size_t nt = (size_t)r->n_tokens;
+        if (!tokens_all_ok(r->tokens, nt, L->vocab_size) && tokens_ok(d, r->tokens, nt, where)) return -1;
+        if (floats_all_in(r->logprobs, nt, -FLT_MAX, 0.0f) && (!r->entropies || floats_all_in(r->entropies, nt, 0.0f, FLT_MAX))) {
+        } else for (int t = 0; t < r->n_tokens; t++) {
             float lp = r->logprobs[t];
             if (!isfinite(lp) || lp > 0.0f)
                 return fail(d, WIRE_BAD_VALUE, "responses[%d].logprobs[%d] = %g (log-probs must be finite and <= 0)", i, t, (double)lp);

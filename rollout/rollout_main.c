@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
     char err[2048];
     int rc = worker_run(&cfg, &g_stop, &st, err, sizeof err);
     if (rc != 0) fprintf(stderr, "rollout: %s\n", err);
-    char js[2048];
+    char js[4096];
     worker_stats_json(&st, js, sizeof js);
     if (!cfg.quiet) fprintf(stderr, "rollout %s: stats %s\n", cfg.id[0] ? cfg.id : "", js);
     if (cfg.stats_path[0]) {

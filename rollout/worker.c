@@ -34,6 +34,7 @@ typedef struct {
     WireAssign *pend;              // (npend) assignments received, not yet generated
     int npend, cap_pend;
     double t0, last_status;
+    double t_first_gen, recv_before, send_before, wwait_before;   // start of the active window
     uint64_t last_groups, last_tokens;
 } Worker;
 
@@ -190,7 +191,13 @@ static void send_groups(Worker *w, WireGroup *g, int n) {
         }
         wire_group_free(&g[j]);
     }
-    w->st->send_s += now_seconds() - t0;
+    double t1 = now_seconds();
+    WorkerStats *st = w->st;
+    st->send_s += t1 - t0;
+    st->active_s = t1 - w->t_first_gen;
+    st->active_recv_s = st->recv_s - w->recv_before;
+    st->active_send_s = st->send_s - w->send_before;
+    st->active_weights_wait_s = st->weights_wait_s - w->wwait_before;
 }
 
 // One round: gather assignments, pick a compatible batch, make sure the weights are recent enough,
@@ -210,6 +217,10 @@ static int round_once(Worker *w, char *err, size_t errlen) {
     st->recv_s += now_seconds() - t0;
     if (r < 0) { snprintf(st->stop_reason, sizeof st->stop_reason, "client closed"); return 0; }
     if (!w->npend || *w->stop) return 1;   // stopping: the goodbye hands back what is pending
+    // A welcome always precedes its session's assignments: look again now that they are here.
+    uint64_t rw = st->rewinds;
+    if (check_rewind(w, err, errlen) != 0) return -1;
+    if (st->rewinds != rw) return 1;
 
     // The batch: the oldest assignment plus every compatible one, within the sample budget.
     long left = cfg->max_prompts > 0 ? cfg->max_prompts - (long)st->groups_sent : w->npend;
@@ -251,6 +262,12 @@ static int round_once(Worker *w, char *err, size_t errlen) {
     }
     if (cfg->gen_delay > 0) sleep_s(cfg->gen_delay);
 
+    if (w->t_first_gen == 0) {
+        w->t_first_gen = now_seconds();
+        w->recv_before = st->recv_s;
+        w->send_before = st->send_s;
+        w->wwait_before = st->weights_wait_s;
+    }
     WireGroup *groups = callocCheck((size_t)nb, sizeof *groups);
     char e2[1024];
     int rc = rollout_generate(&w->eng, batch, nb, groups, &st->t, e2, sizeof e2);
@@ -368,19 +385,20 @@ int worker_run(const WorkerConfig *cfg, volatile sig_atomic_t *stop, WorkerStats
 
 int worker_stats_json(const WorkerStats *st, char *buf, size_t len) {
     const RolloutTimers *t = &st->t;
-    double busy = t->gen_s + t->score_s + st->send_s + st->recv_s + st->weights_wait_s + t->weights_s;
-    if (busy <= 0) busy = 1e-9;
+    double act = st->active_s > 0 ? st->active_s : 1e-9;
     double wall = st->wall_s > 0 ? st->wall_s : 1e-9;
     int n = snprintf(buf, len,
                      "{\"groups\": %llu, \"groups_failed\": %llu, \"samples\": %llu, \"tokens\": %llu, \"correct\": %llu, "
                      "\"wall_s\": %.3f, \"groups_per_s\": %.4f, \"tokens_per_s\": %.1f, \"gen_s\": %.3f, \"score_s\": %.3f, "
                      "\"send_s\": %.3f, \"recv_wait_s\": %.3f, \"weights_wait_s\": %.3f, \"weights_install_s\": %.3f, "
-                     "\"share_gen\": %.4f, \"share_score\": %.4f, \"share_msg\": %.4f, \"weights_installed\": %llu, "
+                     "\"active_s\": %.3f, \"active_groups_per_s\": %.4f, \"active_tokens_per_s\": %.1f, "
+                     "\"share_gen\": %.4f, \"share_score\": %.4f, \"share_msg\": %.4f, \"share_weights_wait\": %.4f, \"weights_installed\": %llu, "
                      "\"rewinds\": %llu, \"policy_version\": %lld, \"stop_reason\": \"%s\"}",
                      (unsigned long long)st->groups_sent, (unsigned long long)st->groups_failed, (unsigned long long)t->samples,
                      (unsigned long long)t->tokens, (unsigned long long)t->correct, st->wall_s, (double)st->groups_sent / wall,
                      (double)t->tokens / wall, t->gen_s, t->score_s, st->send_s, st->recv_s, st->weights_wait_s, t->weights_s,
-                     t->gen_s / busy, t->score_s / busy, (st->send_s + st->recv_s) / busy, (unsigned long long)st->weights_installed,
+                     st->active_s, (double)st->groups_sent / act, (double)t->tokens / act, t->gen_s / act, t->score_s / act,
+                     (st->active_send_s + st->active_recv_s) / act, st->active_weights_wait_s / act, (unsigned long long)st->weights_installed,
                      (unsigned long long)st->rewinds, (long long)st->policy_version, st->stop_reason);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }

@@ -43,6 +43,10 @@ typedef struct {
     double recv_s;         // waiting for assignments (idle or blocked on the coordinator)
     double send_s;         // encoding + queueing groups
     double weights_wait_s; // waiting for a weights version an assignment needs
+    // The active window, from the start of the first generation to the last group sent (what
+    // throughput and the time split are measured over: start-up, the first weights fetch and the idle
+    // tail after the last group are left out).
+    double active_s, active_recv_s, active_send_s, active_weights_wait_s;
     uint64_t groups_sent, groups_failed, weights_installed, rewinds;
     int64_t policy_version;
     char stop_reason[64];

@@ -252,6 +252,7 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
         }
     Acts a;
     acts_init(&a, &cfg, B + 1, T + 2);  // larger capacity than used: strides must follow the actual shape
+    if (tie) a.head_cols = 4;  // vocabulary slices 4 + 4 + 3: online softmax across slices
     ModelCtx ctx = {&m, &a, tokens, targets, mask, coef, B, T, 0.7f};
     char name[96];
 
@@ -346,7 +347,7 @@ static void test_head_chunks(void) {
     m.params[5 * 8 + 0] = 400.0f;  // token 5 gets a huge logit wherever lnf[0] is large
     Acts a;
     acts_init(&a, &cfg, 2, 80);
-    CHECK(a.head_rows < 160);  // the chunk loop really runs more than once
+    CHECK(a.head_cols < 70000);  // the slice loop really runs more than once
     int tokens[160], targets[160];
     for (int i = 0; i < 160; i++) { tokens[i] = (i * 7919) % 70000; targets[i] = (i * 104729) % 70000; }
     float logp[160], ent[160];
@@ -355,6 +356,22 @@ static void test_head_chunks(void) {
     int finite = 1;
     for (int i = 0; i < 160; i++) finite &= isfinite(logp[i]) && isfinite(ent[i]) && logp[i] <= 0 && ent[i] >= -1e-4f;
     CHECK(finite);
+    // a few rows against a direct double computation over the full logits
+    float *lg = malloc((size_t)160 * 70000 * sizeof(float));
+    model_logits(&m, &a, lg);
+    double worst = 0.0, maxz = 0.0;
+    for (int n = 0; n < 160; n += 13) {
+        const float *z = lg + (size_t)n * 70000;
+        double mx = -1e30, se = 0.0, ez = 0.0;
+        for (int j = 0; j < 70000; j++) mx = fmax(mx, z[j]);
+        for (int j = 0; j < 70000; j++) { const double e = exp(z[j] - mx); se += e; ez += e * (z[j] - mx); }
+        worst = fmax(worst, fabs(z[targets[n]] - mx - log(se) - logp[n]));
+        worst = fmax(worst, fabs(log(se) - ez / se - ent[n]));
+        maxz = fmax(maxz, mx);
+    }
+    CHECK_MSG(worst < 1e-4, "multi-slice head off by %g", worst);
+    CHECK(maxz > 50);  // the huge-logit rows were really exercised
+    free(lg);
     acts_free(&a);
     model_free(&m);
 }
@@ -379,7 +396,17 @@ static void test_adamw(void) {
         }
     }
     for (size_t i = 0; i < n; i++) CHECK_NEAR(p[i], pd[i], 1e-6);
-    CHECK_NEAR(pd[3], -0.0, 1e-9 + 0.05);  // weight decay applies to every entry (p[3] moves only by Adam)
+    // grad_scale equals scaling the gradients first (clip folded into the update), bit for bit
+    float p1[5] = {1, 2, 3, 4, 5}, p2[5] = {1, 2, 3, 4, 5}, m1[5] = {0}, m2[5] = {0}, v1[5] = {0}, v2[5] = {0};
+    float gs[5] = {0.3f, -0.2f, 0.7f, 0.01f, -1.5f}, gs2[5];
+    for (int i = 0; i < 5; i++) gs2[i] = gs[i] * 0.37f;
+    adamw_update_scaled(p1, gs, m1, v1, 5, &c, 1e-2f, 1, 0.37f);
+    adamw_update(p2, gs2, m2, v2, 5, &c, 1e-2f, 1);
+    CHECK(memcmp(p1, p2, sizeof(p1)) == 0 && memcmp(v1, v2, sizeof(v1)) == 0);
+    // weight decay applies to every entry: zero gradient still shrinks the parameter by lr * wd
+    float pz = 2.0f, gz = 0.0f, mz = 0.0f, vz = 0.0f;
+    adamw_update(&pz, &gz, &mz, &vz, 1, &c, 1e-2f, 1);
+    CHECK_NEAR(pz, 2.0 * (1.0 - 1e-2 * 0.1), 1e-7);
 
     float gc[4] = {3.0f, 4.0f, 0.0f, 0.0f};
     const double norm = sqrt(grad_sqnorm(gc, 4));
@@ -389,6 +416,8 @@ static void test_adamw(void) {
     CHECK_NEAR(gc[1], 4.0 / (5.0 + 1e-6), 1e-6);
     CHECK_NEAR(grad_clip(gc, 4, 0.5, 1.0f), 1.0, 0);
     CHECK_NEAR(grad_clip(gc, 4, NAN, 1.0f), 0.0, 0);
+    CHECK_NEAR(clip_coef(10.0, 0.0f), 1.0, 0);
+    CHECK_NEAR(clip_coef(10.0, 2.0f), 2.0 / (10.0 + 1e-6), 1e-7);
     // the blocked sum of squares matches a plain one on a long vector
     float *big = rand_buf(100003, 1.0f);
     double plain = 0.0;

@@ -42,7 +42,8 @@ def valid_samples(groups, G, max_tokens):
 def test_basic(d, model):
     h = Harness(d, model, "--prompts", "6", "--group", "4", "--max-tokens", "24", "--staleness", "0", "--bump-after", "3",
                 "--weights", "path", "--timeout", str(T))
-    w = start_worker(d, "w1", "--max-prompts", "100")
+    # slow enough that the update lands while prompts are still outstanding
+    w = start_worker(d, "w1", "--max-prompts", "100", "--credits", "1", "--gen-delay", "0.2")
     rc, final = h.wait(T + 10)
     w.send_signal(signal.SIGTERM)
     wrc = wait_proc(w, 15)

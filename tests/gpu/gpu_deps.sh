@@ -11,7 +11,8 @@ gpu_deps_setup() {
     mkdir -p "$root"
     for f in "$PWD"/.gpu-deps/debs/*.deb; do dpkg -x "$f" "$root"; done
     # Point the .pc files at the private prefix.
-    find "$root" -name '*.pc' -exec sed -i "s|^prefix=.*|prefix=$root/usr|" {} +
+    find "$root" -name '*.pc' -exec sed -i -e "s|^prefix=.*|prefix=$root/usr|" \
+      -e "s|^libdir=.*|libdir=$root/usr/lib/x86_64-linux-gnu|" -e "s|^includedir=.*|includedir=$root/usr/include|" {} +
     # Private requirements (krb5, norm, pgm, sodium) have no .pc files there; nothing links statically.
     find "$root" -name '*.pc' -exec sed -i "/^Requires.private:/d" {} +
   fi

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Training throughput: the C engine (build/bin/bench_train) vs PyTorch CPU eager, same shapes, 2 threads.
+# The machine is shared: runs alternate C / torch REPEAT times; compare the best of each.
+#   tests/bench/bench_train.sh [REPEAT]        (needs launch/build.sh build and /work/venv-torch)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+repeat="${1:-2}"
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+# OpenBLAS 0.3.21 does not recognise this VM's CPU and falls back to its SSE3 kernel; spinning OpenMP
+# workers starve OpenBLAS's threads. Both settings apply to torch as well (its OpenMP reads the same).
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+py=/work/venv-torch/bin/python
+shapes=(
+  "--hidden 512 --layers 4 --heads 8 --kv 4 --inter 1376 --vocab 8192 --batch 4 --seq 128 --steps 3"
+  "--hidden 256 --layers 4 --heads 4 --kv 2 --inter 688 --vocab 4096 --batch 4 --seq 128 --steps 3"
+)
+"$root/build/bin/bench_train" --peak
+for s in "${shapes[@]}"; do
+  echo "== $s"
+  for r in $(seq "$repeat"); do
+    "$root/build/bin/bench_train" $s | grep -E "^step"
+    $py "$root/tests/bench/bench_train_torch.py" --threads 2 $s 2>/dev/null | grep -E "tokens/s"
+  done
+done

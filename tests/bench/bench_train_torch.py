@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""PyTorch CPU eager baseline for tests/bench/bench_train.c: same model shape, batch, loss, clip, AdamW.
+
+    /work/venv-torch/bin/python tests/bench/bench_train_torch.py --threads 2 --hidden 512 --layers 4 \
+        --heads 8 --kv 4 --inter 1376 --vocab 8192 --batch 4 --seq 128 --steps 3
+"""
+import argparse
+import time
+
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+ap = argparse.ArgumentParser()
+for k, v in dict(threads=2, hidden=512, layers=4, heads=8, kv=4, inter=1376, vocab=8192, batch=4, seq=128, steps=3).items():
+    ap.add_argument("--" + k, type=int, default=v)
+a = ap.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+cfg = Qwen2Config(vocab_size=a.vocab, hidden_size=a.hidden, intermediate_size=a.inter, num_hidden_layers=a.layers,
+                  num_attention_heads=a.heads, num_key_value_heads=a.kv, max_position_embeddings=max(2048, a.seq),
+                  tie_word_embeddings=False, use_sliding_window=False)  # default attention: SDPA
+model = Qwen2ForCausalLM(cfg).float().train()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+tokens = torch.randint(0, a.vocab, (a.batch, a.seq))
+times = []
+for s in range(a.steps + 1):  # step 0 is warm-up
+    t0 = time.perf_counter()
+    opt.zero_grad(set_to_none=False)
+    loss = model(input_ids=tokens, labels=tokens).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    if s:
+        times.append(time.perf_counter() - t0)
+step = sum(times) / len(times)
+n = a.batch * a.seq
+print(f"torch {torch.__version__} threads={a.threads} params={sum(p.numel() for p in model.parameters()) / 1e6:.1f}M "
+      f"batch={a.batch}x{a.seq} step {step:.3f} s  {n / step:.0f} tokens/s  loss {loss.item():.4f}")
