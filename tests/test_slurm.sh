@@ -38,10 +38,12 @@ export RLVR_BIN="$bin" RLVR_ROOT="$root"
 # two workers, and let Open MPI run as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 
+watchdog=""
 keep_logs="${RLVR_SLURM_TEST_KEEP:-0}"   # 1: keep the temporary directory (logs) for inspection
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  kill "$watchdog" 2>/dev/null || true
   if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
     for f in "$tmp"/run*/logs/*.out "$tmp"/run*/metrics.jsonl; do
       [ -f "$f" ] && { echo "---- $f (last 30 lines)"; tail -n 30 "$f"; }
@@ -56,6 +58,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# ctest's TIMEOUT (tests/slurm.cmake: 180 s) kills with no chance to clean up: stop ourselves first.
+# (The subshell ends its own sleep when cleanup stops it, so nothing is left behind.)
+( trap 'kill $s 2>/dev/null; exit 0' TERM
+  sleep 150 & s=$!
+  wait $s && { echo "test_slurm: 150 s watchdog fired" >&2; kill -TERM $$; } ) &
+watchdog=$!
 
 set +e
 env_line=$("$root/launch/slurm/local_cluster.sh" start)
