@@ -1,0 +1,66 @@
+// The learner program's state and its pieces (learner_main.c drives them):
+//   learner_setup    config, model, tokenizer, resume, coordinator (rank 0)
+//   learner_grpo     the GRPO loop (grpo.c)
+//   learner_sft      the supervised loop (sft.c)
+//   learner_save     checkpoints (state.c)
+#pragma once
+#include <signal.h>
+#include <stdint.h>
+
+#include "common/check.h"
+#include "common/config.h"
+#include "common/model.h"
+#include "common/rng.h"
+#include "common/tokenizer.h"
+#include "learner/coordinator.h"
+#include "learner/data.h"
+#include "learner/dist.h"
+#include "learner/metrics_log.h"
+#include "learner/trainer.h"
+
+#define LEARNER_PATH_MAX 4096
+#define LEARNER_STATE_VERSION 1   // layout of the /data and /rng arrays in the checkpoint
+
+typedef struct {
+    RlvrConfig cfg;
+    Dist d;
+    char run_dir[LEARNER_PATH_MAX], ckpt_dir[LEARNER_PATH_MAX], metrics_path[LEARNER_PATH_MAX];
+    char rendezvous_path[LEARNER_PATH_MAX];
+    Model model;
+    Model ref;               // frozen initial policy (actor.use_kl_loss)
+    int has_ref;
+    Tokenizer tok;
+    Trainer tr;
+    Rng rng;                 // the learner's own stream (checkpointed; reserved for shuffles)
+    Coordinator *coord;      // rank 0, grpo only
+    DataStream data;         // grpo: rank 0; sft: every rank (deterministic)
+    long step;               // training steps completed
+    int64_t version;         // policy version published
+    long plateau_step;       // stage detector's plateau step (-1 none)
+    MetricsHistory hist;
+    int weights_via_file;    // publish HDF5 snapshot paths instead of chunked weights
+    int debug_check_every;   // compare parameter checksums across ranks every N steps (0: never)
+    int resumed;
+    long resume_opt_step;    // AdamW step count from the checkpoint
+    uint8_t *coord_blob;     // coordinator state from the checkpoint, restored before coord_start
+    size_t coord_blob_len;
+} Learner;
+
+// Set by the signal handlers; acted on at step boundaries (all ranks agree first).
+extern volatile sig_atomic_t learner_sigterm, learner_sigusr1;
+void learner_install_signals(void);
+
+// Writes a checkpoint of the current state (rank 0 writes; every rank calls it). 0 or -1 (rank 0's
+// error reported on stderr; the run goes on: a failed checkpoint is not worth losing the job for).
+int learner_save(Learner *L, const char *why);
+// Loads the newest complete checkpoint (rank 0 picks it, every rank reads it). 1 loaded, 0 none.
+// Exits the program on a fatal error.
+int learner_resume(Learner *L);
+
+int learner_grpo(Learner *L);
+int learner_sft(Learner *L);
+
+// Publishes the current weights as L->version (rank 0, grpo).
+void learner_publish(Learner *L);
+// Rank 0 message to stderr with a "learner:" prefix.
+void learner_log(const Learner *L, const char *fmt, ...) RLVR_PRINTF(2, 3);

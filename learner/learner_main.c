@@ -1,0 +1,242 @@
+// The learner: an MPI program. Rank 0 also runs the coordinator thread (no MPI calls) that serves the
+// rollout workers; every rank trains. See docs/architecture.md.
+//
+//   mpirun -np N learner --config FILE --run-dir DIR [--resume] [key.sub=value ...]
+//          [--weights-via-file] [--check-every N] [--help] [--help-config]
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/check.h"
+#include "learner/learner.h"
+
+static void on_alarm_exit(int sig) { (void)sig; _exit(0); }
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: mpirun -np N learner --config FILE --run-dir DIR [--resume] [key.sub=value ...]\n"
+            "  --config FILE        YAML config (repeatable; later files override earlier ones)\n"
+            "  --run-dir DIR        run directory (checkpoints/, metrics.jsonl, rendezvous.json)\n"
+            "  --resume             continue from the newest complete checkpoint in DIR/checkpoints\n"
+            "  key.sub=value        override any config key (learner --help-config lists them)\n"
+            "  --weights-via-file   publish HDF5 snapshots (DIR/weights/) instead of sending weights over ZeroMQ\n"
+            "  --check-every N      compare parameter checksums across ranks every N steps (default 10; 0 off)\n"
+            "signals: SIGUSR1 checkpoints at the next step boundary; SIGTERM/SIGINT checkpoint and exit 0\n");
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[LEARNER_PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+// Every rank parses identically, so every rank reaches the same verdict; rank 0 prints it.
+static void fail_all(Learner *L, int code, const char *fmt, const char *msg) {
+    if (L->d.rank == 0) { fprintf(stderr, fmt, msg); fflush(stderr); }
+    dist_finalize(&L->d);
+    exit(code);
+}
+
+// "tcp://host:0" -> "tcp://host:*" (ZeroMQ's any-free-port syntax).
+static void endpoint_any_port(const char *in, char *out, size_t cap) {
+    size_t n = strlen(in);
+    if (n >= 2 && strcmp(in + n - 2, ":0") == 0) snprintf(out, cap, "%.*s:*", (int)(n - 2), in);
+    else snprintf(out, cap, "%s", in);
+}
+
+static void init_model(Learner *L, Model *m) {
+    const RlvrConfig *c = &L->cfg;
+    char err[2048];
+    if (c->model_path[0]) {
+        const char *path = c->model_path;
+        if (model_load(path, m, err, sizeof err) != 0)
+            fail_all(L, 1, "error: model.path: %s\n", err);
+        return;
+    }
+    ModelConfig mc;
+    model_config_default(&mc);
+    mc.arch = ARCH_QWEN2;
+    mc.vocab_size = CHAR_TOK_VOCAB;
+    mc.hidden_size = (int)c->model_init_hidden_size;
+    mc.intermediate_size = (int)c->model_init_intermediate_size;
+    mc.num_layers = (int)c->model_init_num_layers;
+    mc.num_heads = (int)c->model_init_num_heads;
+    mc.num_kv_heads = (int)c->model_init_num_kv_heads;
+    mc.head_dim = mc.num_heads > 0 ? mc.hidden_size / mc.num_heads : 0;
+    mc.max_position_embeddings = (int)c->model_init_max_position_embeddings;
+    mc.rope_theta = (float)c->model_init_rope_theta;
+    mc.qkv_bias = c->model_init_qkv_bias;
+    mc.tie_word_embeddings = c->model_init_tie_word_embeddings;
+    mc.bos_token_id = CHAR_TOK_BOS; mc.eos_token_id = CHAR_TOK_EOS; mc.pad_token_id = CHAR_TOK_PAD;
+    snprintf(mc.tokenizer, sizeof mc.tokenizer, "char");
+    if (model_init(m, &mc, err, sizeof err) != 0) fail_all(L, 2, "error: model.init.*: %s\n", err);
+    model_init_random(m, (uint64_t)c->trainer_seed, (float)c->model_init_std);
+}
+
+int main(int argc, char **argv) {
+    static Learner Lst;
+    Learner *L = &Lst;
+    dist_init(&L->d, &argc, &argv);
+    learner_install_signals();
+    L->plateau_step = -1;
+    L->debug_check_every = 10;
+    char err[4096];
+    config_defaults(&L->cfg);
+    char **rest = mallocCheck((size_t)(argc + 1) * sizeof(char *));
+    int nrest = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { if (L->d.rank == 0) usage(stdout); dist_finalize(&L->d); return 0; }
+        if (!strcmp(argv[i], "--help-config")) { if (L->d.rank == 0) config_print_help(stdout); dist_finalize(&L->d); return 0; }
+    }
+    if (config_parse_args(&L->cfg, argc - 1, argv + 1, rest, &nrest, err, sizeof err) != 0)
+        fail_all(L, 2, "error: learner: %s\n", err);
+    for (int i = 0; i < nrest; i++) {
+        if (!strcmp(rest[i], "--weights-via-file")) L->weights_via_file = 1;
+        else if (!strcmp(rest[i], "--check-every") && i + 1 < nrest) L->debug_check_every = atoi(rest[++i]);
+        else {
+            snprintf(err, sizeof err, "unknown argument '%s' (learner --help lists the options; config keys are key.sub=value)", rest[i]);
+            fail_all(L, 2, "error: learner: %s\n", err);
+        }
+    }
+    free(rest);
+    if (trainer_check_config(&L->cfg, err, sizeof err) != 0) fail_all(L, 2, "error: learner: %s\n", err);
+    const RlvrConfig *c = &L->cfg;
+    int is_sft = strcmp(c->trainer_mode, "sft") == 0;
+    if (strlen(c->trainer_run_dir) > 1000) fail_all(L, 2, "error: learner: %s\n", "trainer.run_dir is longer than 1000 characters; use a shorter path");
+    int pn = snprintf(L->run_dir, sizeof L->run_dir, "%s", c->trainer_run_dir);
+    pn += snprintf(L->ckpt_dir, sizeof L->ckpt_dir, "%.1000s/checkpoints", L->run_dir);
+    pn += snprintf(L->metrics_path, sizeof L->metrics_path, "%.1000s/metrics.jsonl", L->run_dir);
+    pn += snprintf(L->rendezvous_path, sizeof L->rendezvous_path, "%.1000s/rendezvous.json", L->run_dir);
+    (void)pn;
+    if (L->d.rank == 0) {
+        if (mkdir_p(L->run_dir) != 0) {
+            if (snprintf(err, sizeof err, "cannot create run directory %s: %s", L->run_dir, strerror(errno)) < 0) err[0] = 0;
+            fail_all(L, 1, "error: learner: %s\n", err);
+        }
+        printf("learner: %d rank%s, mode %s, run directory %s\n# resolved config\n", L->d.size, L->d.size > 1 ? "s" : "",
+               c->trainer_mode, L->run_dir);
+        config_print(c, stdout);
+        fflush(stdout);
+    }
+    dist_barrier(1000);
+    rng_seed(&L->rng, rng_mix((uint64_t)c->trainer_seed, 0x6c6561726e6572ull));
+
+    // the policy: the newest checkpoint when resuming, else model.path or a random init
+    if (c->trainer_resume) {
+        int rc = learner_resume(L);
+        if (rc < 0) { dist_finalize(&L->d); return 1; }
+    }
+    if (!L->resumed) {
+        if (L->d.rank == 0 && !c->trainer_resume) {
+            // a fresh run owns its metrics file: start it empty
+            FILE *f = fopen(L->metrics_path, "w");
+            if (f) fclose(f);
+        }
+        init_model(L, &L->model);
+        model_alloc_train(&L->model);
+    }
+    if (c->actor_use_kl_loss) { init_model(L, &L->ref); L->has_ref = 1; }
+    const char *tk = L->model.cfg.tokenizer[0] ? L->model.cfg.tokenizer : "";
+    if (tokenizer_init(&L->tok, tk, err, sizeof err) != 0) {
+        char msg[4400];
+        snprintf(msg, sizeof msg, "%s (the learner tokenizes prompts itself; only the built-in 'char' tokenizer exists so far: "
+                 "train a char model, e.g. with model.path \"\" and model.init.*)", err);
+        fail_all(L, 2, "error: learner: model tokenizer: %s\n", msg);
+    }
+    if (L->model.cfg.vocab_size < L->tok.vocab_size) {
+        snprintf(err, sizeof err, "model vocab_size %d is smaller than the %s tokenizer's %d", L->model.cfg.vocab_size, L->tok.type, L->tok.vocab_size);
+        fail_all(L, 2, "error: learner: %s\n", err);
+    }
+    if (L->d.rank == 0 || is_sft) {
+        uint64_t cur = L->data.cursor, skipped = L->data.skipped_long;
+        if (data_open(&L->data, c, &L->tok, 0, err, sizeof err) != 0) fail_all(L, 2, "error: learner: data: %s\n", err);
+        L->data.cursor = cur; L->data.skipped_long = skipped;
+    }
+    int steps_per_batch = (int)(c->data_train_batch_size / c->actor_ppo_mini_batch_size);
+    trainer_init(&L->tr, c, &L->d, &L->model, L->has_ref ? &L->ref : NULL, steps_per_batch);
+    L->tr.opt_step = L->resume_opt_step;
+    if (L->d.rank == 0)
+        printf("learner: model %s, %zu parameters, %d layers, hidden %d, vocab %d; %s\n", model_arch_name(L->model.cfg.arch),
+               L->model.num_params, L->model.cfg.num_layers, L->model.cfg.hidden_size, L->model.cfg.vocab_size,
+               L->resumed ? "resumed" : (c->model_path[0] ? c->model_path : "random init"));
+
+    int rc;
+    if (is_sft) {
+        rc = learner_sft(L);
+    } else {
+        int32_t ok = 1;
+        if (L->d.rank == 0) {
+            CoordConfig cc;
+            coord_config_default(&cc);
+            endpoint_any_port(c->coordinator_endpoint, cc.endpoint, sizeof cc.endpoint);
+            endpoint_any_port(c->coordinator_pub_endpoint, cc.pub_endpoint, sizeof cc.pub_endpoint);
+            cc.lease_s = c->coordinator_lease_s;
+            cc.heartbeat_s = c->coordinator_heartbeat_s < c->coordinator_lease_s / 3 ? c->coordinator_heartbeat_s : c->coordinator_lease_s / 3;
+            cc.max_staleness = c->rollout_max_staleness;
+            cc.max_credits = (int32_t)(c->rollout_credits > 0 ? c->rollout_credits * 4 : 8);
+            cc.lim.max_msg_bytes = (size_t)c->coordinator_max_message_mb << 20;
+            cc.lim.vocab_size = L->model.cfg.vocab_size;
+            cc.lim.max_tokens = (int32_t)c->data_max_response_length;
+            cc.lim.max_prompt_tokens = (int32_t)c->data_max_prompt_length;
+            cc.lim.max_group = (int32_t)c->rollout_n;
+            size_t wbytes = L->model.num_params * sizeof(float) + (1u << 20);
+            if (cc.lim.max_msg_bytes < wbytes && !L->weights_via_file) cc.chunk_bytes = cc.lim.max_msg_bytes / 2;
+            L->coord = coord_create(&cc, err, sizeof err);
+            if (!L->coord) ok = 0;
+            if (ok && L->coord_blob && coord_restore_state(L->coord, L->coord_blob, L->coord_blob_len, err, sizeof err) != 0) ok = 0;
+            if (ok) coord_set_policy_version(L->coord, L->version);
+            if (ok && coord_start(L->coord, err, sizeof err) != 0) ok = 0;
+            if (ok && coord_write_rendezvous(L->coord, L->rendezvous_path, err, sizeof err) != 0) ok = 0;
+            if (!ok) fprintf(stderr, "error: learner: coordinator: %s\n", err);
+            else {
+                printf("learner: coordinator on %s, weights on %s, rendezvous %s\n", coord_endpoint(L->coord),
+                       coord_pub_endpoint(L->coord), L->rendezvous_path);
+                fflush(stdout);
+                learner_publish(L);   // the workers' first weights (version 0, or the resumed version)
+            }
+            free(L->coord_blob);
+            L->coord_blob = NULL;
+        }
+        dist_bcast(&ok, sizeof ok, 1000);
+        rc = ok ? learner_grpo(L) : 1;
+        if (L->coord) {
+            if (L->d.rank == 0) {
+                char counters[4096];
+                if (coord_counters_json(L->coord, counters, sizeof counters) == 0) {
+                    printf("learner: coordinator counters %s\n", counters);
+                    fflush(stdout);
+                }
+            }
+            coord_free(L->coord);
+            L->coord = NULL;
+        }
+    }
+    if (L->d.rank == 0) { printf("learner: %s at step %ld\n", rc == 0 ? (learner_sigterm ? "stopped by signal" : "done") : "FAILED", L->step); fflush(stdout); }
+    trainer_free(&L->tr);
+    if (L->data.src) data_close(&L->data);
+    history_free(&L->hist);
+    model_free(&L->model);
+    if (L->has_ref) model_free(&L->ref);
+    if (rc != 0) { fflush(stdout); dist_abort(rc); }
+    if (learner_sigterm) {
+        // When mpirun forwarded the SIGTERM it is already tearing the job down and MPI_Finalize can
+        // block on its runtime until the SIGKILL; when the signal came straight to the ranks (Slurm),
+        // finalize works. The checkpoint is on disk either way: finalize with a short deadline.
+        fflush(stdout); fflush(stderr);
+        signal(SIGALRM, on_alarm_exit);
+        alarm(2);
+    }
+    dist_finalize(&L->d);
+    return 0;
+}

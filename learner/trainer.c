@@ -1,0 +1,317 @@
+// The GRPO update on every learner rank; see trainer.h.
+#include "learner/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+
+int trainer_check_config(const RlvrConfig *cfg, char *err, size_t errlen) {
+    if (cfg->actor_entropy_coeff != 0.0)
+        return rlvr_err(err, errlen, "actor.entropy_coeff = %g: the entropy bonus needs dH/dlogits, which the CPU engine's "
+                        "model_backward does not take yet; set actor.entropy_coeff=0 (the paper uses 0)", cfg->actor_entropy_coeff);
+    if (cfg->data_train_batch_size % cfg->actor_ppo_mini_batch_size != 0)
+        return rlvr_err(err, errlen, "actor.ppo_mini_batch_size = %lld must divide data.train_batch_size = %lld",
+                        (long long)cfg->actor_ppo_mini_batch_size, (long long)cfg->data_train_batch_size);
+    LossAggMode mode;
+    if (loss_agg_parse(cfg->actor_loss_agg_mode, &mode) != 0)
+        return rlvr_err(err, errlen, "actor.loss_agg_mode '%s' is unknown (token-mean | seq-mean-token-sum | seq-mean-token-mean)", cfg->actor_loss_agg_mode);
+    KlType k;
+    if (kl_type_parse(cfg->actor_kl_loss_type, &k) != 0)
+        return rlvr_err(err, errlen, "actor.kl_loss_type '%s' is unknown", cfg->actor_kl_loss_type);
+    RewardFormat rf;
+    if (reward_format_parse(cfg->reward_format, &rf) != 0)
+        return rlvr_err(err, errlen, "reward.format '%s' is unknown (pm1 | 01)", cfg->reward_format);
+    if (cfg->reward_overlong_buffer_enable) {
+        OverlongParams o = {(int)cfg->data_max_response_length, (int)cfg->reward_overlong_buffer_len, cfg->reward_overlong_buffer_penalty_factor};
+        if (overlong_params_check(&o, err, errlen) != 0) return -1;
+    }
+    return 0;
+}
+
+static void fill_params(Trainer *t) {
+    const RlvrConfig *c = t->cfg;
+    t->adam = adamw_default();
+    t->adam.beta1 = (float)c->actor_optim_betas.v[0];
+    t->adam.beta2 = (float)c->actor_optim_betas.v[1];
+    t->adam.eps = (float)c->actor_optim_eps;
+    t->adam.weight_decay = (float)c->actor_optim_weight_decay;
+    actor_loss_params_default(&t->lossp);
+    t->lossp.pg.clip_ratio_low = c->actor_clip_ratio_low;
+    t->lossp.pg.clip_ratio_high = c->actor_clip_ratio_high;
+    t->lossp.pg.dual_clip = c->actor_clip_ratio_c.set;
+    if (c->actor_clip_ratio_c.set) t->lossp.pg.clip_ratio_c = c->actor_clip_ratio_c.v;
+    loss_agg_parse(c->actor_loss_agg_mode, &t->lossp.pg.agg.mode);
+    t->lossp.use_kl_loss = c->actor_use_kl_loss;
+    t->lossp.kl_loss_coef = c->actor_kl_loss_coef;
+    kl_type_parse(c->actor_kl_loss_type, &t->lossp.kl_loss_type);
+    t->lossp.entropy_coeff = 0;
+    grpo_params_default(&t->grpo);
+    t->grpo.epsilon = c->algorithm_epsilon;
+    t->grpo.norm_by_std = c->algorithm_norm_adv_by_std_in_grpo;
+    ppl_params_default(&t->ppl);
+    t->ppl.alpha = c->algorithm_ppl_shaping_alpha;
+    t->ppl.iqr_filter = c->algorithm_ppl_shaping_iqr_filter;
+    t->ppl.has_clamp = c->algorithm_ppl_shaping_clamp.set;
+    t->ppl.clamp_lo = c->algorithm_ppl_shaping_clamp.v[0];
+    t->ppl.clamp_hi = c->algorithm_ppl_shaping_clamp.v[1];
+    t->ppl.sigma_floor = c->algorithm_ppl_shaping_sigma_floor;
+    position_params_default(&t->pos);
+    t->pos.gamma = c->algorithm_position_shaping_gamma;
+    t->pos.m = c->algorithm_position_shaping_m;
+    t->pos.n = c->algorithm_position_shaping_n;
+    t->pos.d = c->algorithm_position_shaping_d;
+    t->pos.has_cap = c->algorithm_position_shaping_cap.set;
+    t->pos.cap = c->algorithm_position_shaping_cap.v;
+    t->pos.start_step = c->algorithm_position_shaping_start_step;
+    t->pos.end_step = c->algorithm_position_shaping_end_step;
+    t->pos.start_at_plateau = c->algorithm_position_shaping_start_at_plateau;
+    t->ovl.max_len = (int)c->data_max_response_length;
+    t->ovl.cache_len = (int)c->reward_overlong_buffer_len;
+    t->ovl.factor = c->reward_overlong_buffer_penalty_factor;
+    reward_format_parse(c->reward_format, &t->rf);
+}
+
+void trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Model *ref, int opt_steps_per_batch) {
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg; t->d = d; t->m = m; t->ref = ref;
+    fill_params(t);
+    t->micro = (int)cfg->actor_ppo_micro_batch_size_per_gpu;
+    t->maxT = (int)(cfg->data_max_prompt_length + cfg->data_max_response_length);
+    t->temperature = cfg->rollout_temperature > 0 ? (float)cfg->rollout_temperature : 1.0f;
+    acts_init(&t->acts, &m->cfg, t->micro, t->maxT);
+    micro_init(&t->mb, t->micro, t->maxT);
+    size_t bt = (size_t)t->micro * (size_t)t->maxT;
+    t->logp = mallocCheck(bt * sizeof(float));
+    t->entropy = mallocCheck(bt * sizeof(float));
+    t->dlogp = mallocCheck(bt * sizeof(float));
+    t->ref_logp = ref ? mallocCheck(bt * sizeof(float)) : NULL;
+    t->sched.lr = (float)cfg->actor_optim_lr;
+    t->sched.warmup_steps = cfg->actor_optim_warmup_steps;
+    t->sched.total_steps = cfg->trainer_total_training_steps * (long)opt_steps_per_batch * cfg->actor_ppo_epochs;
+    t->sched.decay = strcmp(cfg->actor_optim_lr_scheduler, "cosine") == 0 ? LR_COSINE : LR_CONSTANT;
+    t->sched.min_lr_ratio = (float)cfg->actor_optim_min_lr_ratio;
+}
+
+void trainer_free(Trainer *t) {
+    acts_free(&t->acts);
+    micro_free(&t->mb);
+    free(t->logp); free(t->entropy); free(t->dlogp); free(t->ref_logp);
+    memset(t, 0, sizeof *t);
+}
+
+int trainer_my_rows(const RlBatch *b, int r0, int r1, int nranks, int rank, int *rows) {
+    int n = r1 - r0;
+    long *cost = mallocCheck((size_t)(n ? n : 1) * sizeof(long));
+    int *owner = mallocCheck((size_t)(n ? n : 1) * sizeof(int));
+    for (int i = 0; i < n; i++) cost[i] = (long)b->prompt_len[r0 + i] + b->resp_len[r0 + i];
+    balance_assign(cost, n, nranks, owner);
+    int k = 0;
+    for (int i = 0; i < n; i++) if (owner[i] == rank) rows[k++] = r0 + i;
+    free(cost); free(owner);
+    return k;
+}
+
+// Forward + head of the current micro-batch; logp/entropy (B, T).
+static void forward_head(Trainer *t, Model *m, float *logp, float *entropy) {
+    MicroBatch *mb = &t->mb;
+    model_forward(m, &t->acts, mb->tokens, mb->B, mb->T);
+    model_head(m, &t->acts, mb->targets, t->temperature, logp, entropy, NULL, NULL);
+}
+
+void trainer_prepare(Trainer *t, RlBatch *b, long step, long plateau_step, int64_t current_version, StepStats *st) {
+    const RlvrConfig *c = t->cfg;
+    int R = b->R;
+    memset(st, 0, sizeof *st);
+    st->R = R; st->G = b->G;
+    int *rows = mallocCheck((size_t)(R ? R : 1) * sizeof(int));
+
+    if (c->actor_recompute_old_log_prob) {
+        // pi_old on the learner: each rank its token-balanced share, then summed (exact: one
+        // contribution per entry, zeros elsewhere)
+        float *lp = callocCheck(b->n_resp_tok ? b->n_resp_tok : 1, sizeof(float));
+        double gap[2] = {0, 0}, gmax = 0;
+        int n = trainer_my_rows(b, 0, R, t->d->size, t->d->rank, rows);
+        for (int i0 = 0; i0 < n; i0 += t->micro) {
+            int k = n - i0 < t->micro ? n - i0 : t->micro;
+            micro_build(&t->mb, b, rows + i0, k);
+            forward_head(t, t->m, t->logp, NULL);
+            for (int i = 0; i < k; i++) {
+                int r = rows[i0 + i];
+                for (int j = 0; j < b->resp_len[r]; j++) {
+                    float v = t->logp[(size_t)i * t->mb.T + (size_t)(b->prompt_len[r] - 1 + j)];
+                    float w = b->old_logp[b->lp_off[r] + j];
+                    lp[b->lp_off[r] + j] = v;
+                    double g = fabs((double)v - w);
+                    gap[0] += g; gap[1] += 1;
+                    if (g > gmax) gmax = g;
+                }
+            }
+        }
+        if (t->d->size > 1) {
+            dist_allreduce_sum_f32(lp, b->n_resp_tok);
+            dist_allreduce_sum_f64(gap, 2);
+            dist_allreduce_max_f64(&gmax, 1);
+        }
+        memcpy(b->old_logp, lp, b->n_resp_tok * sizeof(float));
+        free(lp);
+        st->logprob_gap = gap[1] > 0 ? gap[0] / gap[1] : 0;
+        st->logprob_gap_max = gmax;
+        st->gap_tokens = (long)gap[1];
+    }
+
+    // rewards: the learner's reward format from the worker's verdict, then DAPO overlong shaping
+    double rsum = 0, ssum = 0, csum = 0, lsum = 0, lmax = 0, clipped = 0, bv = 0, cjk = 0, stale = 0, ppl = 0;
+    for (int r = 0; r < R; r++) {
+        double s = reward_from_correct(b->correct[r], t->rf);
+        rsum += s;
+        if (c->reward_overlong_buffer_enable) s += overlong_penalty(b->resp_len[r], &t->ovl);
+        b->score[r] = (float)s;
+        ssum += s; csum += b->correct[r] ? 1 : 0;
+        lsum += b->resp_len[r];
+        if (b->resp_len[r] > lmax) lmax = b->resp_len[r];
+        clipped += b->finish[r] == WIRE_FINISH_LENGTH;
+        bv += b->boxed_count[r] != 1;
+        cjk += b->has_cjk[r] != 0;
+        stale += (double)(current_version - b->version[r]);
+        b->ln_ppl[r] = response_log_ppl(b->old_logp + b->lp_off[r], (size_t)b->resp_len[r]);
+        ppl += exp(b->ln_ppl[r]);
+    }
+    double Rd = R > 0 ? R : 1;
+    st->reward_mean = rsum / Rd; st->score_mean = ssum / Rd; st->accuracy = csum / Rd;
+    st->resp_len_mean = lsum / Rd; st->resp_len_max = lmax; st->clip_len_frac = clipped / Rd;
+    st->quality_boxed_violation = bv / Rd; st->quality_cjk = cjk / Rd;
+    st->staleness_mean = stale / Rd; st->ppl_mean = ppl / Rd;
+
+    grpo_advantage(b->score, b->prompt_id, (size_t)R, &t->grpo, b->adv);
+    if (c->algorithm_ppl_shaping_enable) {
+        int *len = mallocCheck((size_t)(R ? R : 1) * sizeof(int));
+        for (int r = 0; r < R; r++) len[r] = b->resp_len[r];
+        ppl_shaping(b->adv, b->prompt_id, b->ln_ppl, len, (size_t)R, &t->ppl, NULL, b->adv);
+        free(len);
+    }
+    st->position_active = c->algorithm_position_shaping_enable && position_shaping_active(&t->pos, step, plateau_step);
+    double aabs = 0;
+    for (int r = 0; r < R; r++) {
+        float *ta = b->tok_adv + b->lp_off[r];
+        if (st->position_active) position_shaping_row(b->adv[r], (size_t)b->resp_len[r], &t->pos, ta);
+        else for (int j = 0; j < b->resp_len[r]; j++) ta[j] = b->adv[r];
+        aabs += fabs(b->adv[r]);
+    }
+    st->adv_abs_mean = aabs / Rd;
+    free(rows);
+}
+
+double trainer_optimizer_step(Trainer *t, int *skipped) {
+    Model *m = t->m;
+    double t0 = now_seconds();
+    if (t->d->size > 1) dist_allreduce_sum_f32(m->grads, m->num_params);
+    t->time_allreduce += now_seconds() - t0;
+    double norm = sqrt(grad_sqnorm(m->grads, m->num_params));
+    *skipped = 0;
+    if (!isfinite(norm)) { *skipped = 1; return norm; }
+    if (t->cfg->actor_grad_clip > 0) grad_clip(m->grads, m->num_params, norm, (float)t->cfg->actor_grad_clip);
+    float lr = lr_at(&t->sched, t->opt_step);
+    model_adamw_step(m, &t->adam, lr, t->opt_step + 1);
+    t->opt_step++;
+    return norm;
+}
+
+// Indices of the sums reduced over ranks at the end of the update.
+enum { S_TOK, S_CLIP, S_CLIPLO, S_PPOKL, S_ENT, S_ENTPOS, S_ENTPOS_N, S_ENTNEG, S_ENTNEG_N, S_GAP, S_GAP_N,
+       S_PGLOSS, S_KL, S_SEQTOK, S_N };
+
+void trainer_update(Trainer *t, RlBatch *b, StepStats *st) {
+    const RlvrConfig *c = t->cfg;
+    Model *m = t->m;
+    int R = b->R;
+    int *gstart = mallocCheck((size_t)(b->G + 1) * sizeof(int));   // first response of each group
+    int g = 0;
+    for (int r = 0; r < R; r++) if (r == 0 || b->prompt_id[r] != b->prompt_id[r - 1]) gstart[g++] = r;
+    if (g != b->G) die("batch: %d groups found but %d declared (groups must be contiguous)", g, b->G);
+    gstart[g] = R;
+    int mbg = (int)c->actor_ppo_mini_batch_size;
+    int n_mini = (b->G + mbg - 1) / mbg;
+    int *rows = mallocCheck((size_t)(R ? R : 1) * sizeof(int));
+    double s[S_N] = {0}, gap_max = 0;
+    double gn_sum = 0, gn_max = 0;
+    for (long epoch = 0; epoch < c->actor_ppo_epochs; epoch++) {
+        for (int k = 0; k < n_mini; k++) {
+            int g0 = k * mbg, g1 = g0 + mbg < b->G ? g0 + mbg : b->G;
+            int r0 = gstart[g0], r1 = gstart[g1];
+            // global counts of the mini-batch: every rank knows the whole batch, so no communication
+            double ntok = 0, nseq = 0;
+            for (int r = r0; r < r1; r++) { ntok += b->resp_len[r]; nseq += b->resp_len[r] > 0; }
+            ActorLossParams lp = t->lossp;
+            lp.pg.agg.global_tokens = ntok > 0 ? ntok : 1;
+            lp.pg.agg.global_seqs = nseq > 0 ? nseq : 1;
+            int first = epoch == 0 && k == 0;
+            int n = trainer_my_rows(b, r0, r1, t->d->size, t->d->rank, rows);
+            memset(m->grads, 0, m->num_params * sizeof(float));
+            for (int i0 = 0; i0 < n; i0 += t->micro) {
+                int kk = n - i0 < t->micro ? n - i0 : t->micro;
+                micro_build(&t->mb, b, rows + i0, kk);
+                MicroBatch *mb = &t->mb;
+                size_t bt = (size_t)mb->B * mb->T;
+                if (t->ref) forward_head(t, t->ref, t->ref_logp, NULL);
+                forward_head(t, m, t->logp, t->entropy);
+                ActorLossStats ls;
+                actor_loss(t->logp, mb->old_logp, mb->adv, mb->mask, t->ref ? t->ref_logp : NULL, NULL,
+                           (size_t)mb->B, (size_t)mb->T, &lp, t->dlogp, NULL, &ls);
+                model_backward(m, &t->acts, t->dlogp);
+                s[S_TOK] += ls.pg.n_tokens; s[S_CLIP] += ls.pg.n_clipped; s[S_CLIPLO] += ls.pg.n_clipped_lower;
+                s[S_PPOKL] += ls.pg.sum_ppo_kl; s[S_PGLOSS] += ls.pg.pg_loss; s[S_KL] += ls.kl_loss;
+                for (int i = 0; i < mb->B; i++) s[S_SEQTOK] += b->prompt_len[mb->rows[i]] + b->resp_len[mb->rows[i]];
+                if (epoch == 0) {
+                    for (int i = 0; i < mb->B; i++) {
+                        int r = mb->rows[i];
+                        double es = 0;
+                        for (int tt = 0; tt < mb->T; tt++) {
+                            size_t p = (size_t)i * mb->T + tt;
+                            if (mb->mask[p] != 0) es += t->entropy[p];
+                        }
+                        s[S_ENT] += es;
+                        if (b->correct[r]) { s[S_ENTPOS] += es; s[S_ENTPOS_N] += b->resp_len[r]; }
+                        else { s[S_ENTNEG] += es; s[S_ENTNEG_N] += b->resp_len[r]; }
+                    }
+                }
+                if (first && !c->actor_recompute_old_log_prob) {
+                    // parameters are still pi_old here: the learner-vs-worker gap on this mini-batch
+                    for (size_t p = 0; p < bt; p++) {
+                        if (mb->mask[p] == 0) continue;
+                        double gg = fabs((double)t->logp[p] - mb->old_logp[p]);
+                        s[S_GAP] += gg; s[S_GAP_N] += 1;
+                        if (gg > gap_max) gap_max = gg;
+                    }
+                }
+            }
+            int skipped = 0;
+            double norm = trainer_optimizer_step(t, &skipped);
+            if (skipped) st->skipped_steps++;
+            else { st->opt_steps++; gn_sum += norm; if (norm > gn_max) gn_max = norm; }
+            st->lr = lr_at(&t->sched, t->opt_step > 0 ? t->opt_step - 1 : 0);
+        }
+    }
+    if (t->d->size > 1) { dist_allreduce_sum_f64(s, S_N); dist_allreduce_max_f64(&gap_max, 1); }
+    double nmb = (double)n_mini * (double)c->actor_ppo_epochs;
+    st->pg_loss = s[S_PGLOSS] / nmb;
+    st->kl_loss = s[S_KL] / nmb;
+    st->clipfrac = s[S_TOK] > 0 ? s[S_CLIP] / s[S_TOK] : 0;
+    st->clipfrac_lower = s[S_TOK] > 0 ? s[S_CLIPLO] / s[S_TOK] : 0;
+    st->ppo_kl = s[S_TOK] > 0 ? s[S_PPOKL] / s[S_TOK] : 0;
+    double ntok_epoch = (double)b->n_resp_tok;
+    st->entropy_mean = ntok_epoch > 0 ? s[S_ENT] / ntok_epoch : 0;
+    st->entropy_pos = s[S_ENTPOS_N] > 0 ? s[S_ENTPOS] / s[S_ENTPOS_N] : 0;
+    st->entropy_neg = s[S_ENTNEG_N] > 0 ? s[S_ENTNEG] / s[S_ENTNEG_N] : 0;
+    if (!c->actor_recompute_old_log_prob) {
+        st->logprob_gap = s[S_GAP_N] > 0 ? s[S_GAP] / s[S_GAP_N] : 0;
+        st->logprob_gap_max = gap_max;
+        st->gap_tokens = (long)s[S_GAP_N];
+    }
+    st->grad_norm = st->opt_steps > 0 ? gn_sum / st->opt_steps : 0;
+    st->grad_norm_max = gn_max;
+    st->n_tokens = (long)s[S_SEQTOK];
+    st->n_resp_tokens = (long)b->n_resp_tok;
+    free(gstart); free(rows);
+}
