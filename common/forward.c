@@ -197,6 +197,7 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
         for (size_t n = 0; n < N; n++) {
             const float *z = a->logits + n * vc;
             float cm = -INFINITY;
+            #pragma omp simd reduction(max:cm)
             for (size_t j = 0; j < vc; j++) cm = z[j] > cm ? z[j] : cm;
             const double m_new = (double)cm > mx[n] ? (double)cm : mx[n];
             if (mx[n] > -INFINITY && m_new > mx[n]) {  // rescale the sums to the new max
@@ -209,8 +210,9 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
             // exp in float (1 ulp, vectorisable), sums in double
             const float mf = (float)m_new;
             double s = 0.0, sz = 0.0, s2 = 0.0;
+            #pragma omp simd reduction(+:s, sz, s2)
             for (size_t j = 0; j < vc; j++) {
-                const float d = z[j] - mf, e = expf(d);
+                const float d = z[j] - mf, e = vexpf(d);
                 s += e;
                 sz += (double)e * d;
                 s2 += (double)e * e;
@@ -268,7 +270,8 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
             const int n = idx[i];
             float *z = a->logits + i * vc;
             const float g = dlogp[n] * invT, lse = a->lse[n];
-            for (size_t j = 0; j < vc; j++) z[j] = -g * expf(z[j] - lse);
+            #pragma omp simd
+            for (size_t j = 0; j < vc; j++) z[j] = -g * vexpf(z[j] - lse);
             const int tg = a->targets[n];
             if (tg >= (int)v0 && tg < (int)(v0 + vc)) z[tg - v0] += g;
         }

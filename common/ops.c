@@ -161,7 +161,8 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
                     if (dot > mx) mx = dot;
                 }
                 float sum = 0.0f;
-                for (int s = 0; s <= t; s++) { p[s] = expf(p[s] - mx); sum += p[s]; }
+                #pragma omp simd reduction(+:sum)
+                for (int s = 0; s <= t; s++) { p[s] = vexpf(p[s] - mx); sum += p[s]; }
                 const float inv = 1.0f / sum;
                 float *o = out + ((size_t)b * T + t) * qs + (size_t)h * D;
                 for (int d = 0; d < D; d++) o[d] = 0.0f;
@@ -233,18 +234,18 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 // ---- SwiGLU ---------------------------------------------------------------------------------------
 
 void swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         const float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = g / (1.0f + vexpf(-g)) * up[i];
     }
 }
 
 void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
     // silu(g) = g s(g); silu'(g) = s(g) (1 + g (1 - s(g)))
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const float g = gate[i], s = 1.0f / (1.0f + expf(-g));
+        const float g = gate[i], s = 1.0f / (1.0f + vexpf(-g));
         dup[i] = dout[i] * g * s;
         dgate[i] = dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
     }

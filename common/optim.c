@@ -53,6 +53,7 @@ double grad_sqnorm(const float *g, size_t n) {
     for (size_t b = 0; b < nb; b++) {
         const size_t e = (b + 1) * BLK < n ? (b + 1) * BLK : n;
         double s = 0.0;
+        #pragma omp simd reduction(+:s)
         for (size_t i = b * BLK; i < e; i++) s += (double)g[i] * g[i];
         total += s;
     }
