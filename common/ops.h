@@ -7,6 +7,12 @@
 #include <stdint.h>
 #include <string.h>
 
+// Threads pay off only above a few tens of thousands of element-operations: below that, waking the
+// OpenMP team costs more than the loop (and on a loaded machine a descheduled worker stalls every
+// tiny region). OpenMP directives are macro-expanded, so loops say `if (PAR_WORTH(work))`.
+#define RLVR_PAR_MIN_WORK ((size_t)1 << 15)
+#define PAR_WORTH(work) ((size_t)(work) >= RLVR_PAR_MIN_WORK)
+
 // exp(x) within ~2 ulp for x in [-87, 88] (inputs outside are clamped, so exp(-inf) gives 1.6e-38, not
 // 0), written so that loops calling it vectorise: libm's expf is an opaque call per element, ~7% of a
 // small model's training step. x = n ln2 + r, |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
