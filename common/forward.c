@@ -36,7 +36,7 @@
     X(hrows, TR * N * C) X(hgrad, TR * N * C) \
     X(dresid, TR * N * C) X(dln, TR * N * C) X(dq, TR * N * H * D) X(dk, TR * N * KV * D) \
     X(dv, TR * N * KV * D) X(dbig, TR * N * (I > H * D ? I : H * D)) X(dgate, TR * N * I) X(dup, TR * N * I) \
-    X(dscratch, TR * (size_t)nth * maxT)
+    X(dscratch, TR * (nth > (size_t)maxT ? nth : (size_t)maxT) * maxT)
 
 static size_t head_cols_for(size_t V, size_t N) {
     size_t c = HEAD_CHUNK_FLOATS / N;
@@ -318,7 +318,8 @@ void model_backward(Model *m, Acts *a, const float *dlogp) {
     if (max_threads() > a->nthreads) {  // omp_set_num_threads raised since acts_init: one row per thread
         a->nthreads = max_threads();
         free(a->dscratch);
-        a->dscratch = mallocCheck((size_t)a->nthreads * a->maxT * sizeof(float));
+        const size_t rows = a->nthreads > a->maxT ? (size_t)a->nthreads : (size_t)a->maxT;
+        a->dscratch = mallocCheck(rows * a->maxT * sizeof(float));
     }
 
     // dln <- d/d(lnf); dresid = final RMSNorm backward (dresid is overwritten here, accumulated after)

@@ -55,7 +55,7 @@ typedef struct {
     float *dk, *dv;           // (B, T, KV*D)
     float *dbig;              // (B, T, max(I, H*D))
     float *dgate, *dup;       // (B, T, I)
-    float *dscratch;          // (nthreads, maxT) per-thread attention row
+    float *dscratch;          // (max(nthreads, maxT), maxT) attention backward scratch
     int nthreads;
     int train;                // 0: made by acts_init_eval, one layer's buffers reused, no backward
 } Acts;

@@ -137,8 +137,8 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int
 
 // ---- causal grouped-query attention ---------------------------------------------------------------
 
-void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
-                       int B, int T, int H, int KV, int D) {
+void attention_forward_loops(float *out, float *att, const float *q, const float *k, const float *v,
+                             int B, int T, int H, int KV, int D) {
     const int G = H / KV;
     const size_t qs = (size_t)H * D, ks = (size_t)KV * D;  // row strides
     const float scale = 1.0f / sqrtf((float)D);
@@ -176,9 +176,9 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
             }
 }
 
-void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                        const float *q, const float *k, const float *v, float *scratch,
-                        int B, int T, int H, int KV, int D) {
+void attention_backward_loops(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                              const float *q, const float *k, const float *v, float *scratch,
+                              int B, int T, int H, int KV, int D) {
     const int G = H / KV;
     const size_t qs = (size_t)H * D, ks = (size_t)KV * D;
     const float scale = 1.0f / sqrtf((float)D);
@@ -229,6 +229,77 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                     }
                 }
         }
+}
+
+// GEMM formulation, one (b, h) at a time: S = scale Q K^T over the full square (the upper triangle
+// is wasted work, but sgemm runs ~10x faster than the loops), masked softmax rows (upper triangle set
+// to 0 so P V and P^T dO need no mask), O = P V. Heads run one after another so dk/dv of a shared KV
+// head accumulate in a fixed order; the threads are inside sgemm and the row loops.
+void attention_forward_gemm(float *out, float *att, const float *q, const float *k, const float *v,
+                            int B, int T, int H, int KV, int D) {
+    const int G = H / KV, qs = H * D, ks = KV * D;
+    const float scale = 1.0f / sqrtf((float)D);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *qh = q + (size_t)b * T * qs + (size_t)h * D;
+            const float *kh = k + (size_t)b * T * ks + (size_t)(h / G) * D;
+            const float *vh = v + (size_t)b * T * ks + (size_t)(h / G) * D;
+            float *P = att + ((size_t)b * H + h) * T * T;  // (T, T)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qs, kh, ks, 0.0f, P, T);
+            #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)T * T))
+            for (int t = 0; t < T; t++) {
+                float *p = P + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
+                for (int s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+                #pragma omp simd reduction(+:sum)
+                for (int s = 0; s <= t; s++) { p[s] = vexpf(p[s] - mx); sum += p[s]; }
+                const float inv = 1.0f / sum;
+                for (int s = 0; s <= t; s++) p[s] *= inv;
+                for (int s = t + 1; s < T; s++) p[s] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, P, T, vh, ks, 0.0f,
+                        out + (size_t)b * T * qs + (size_t)h * D, qs);
+        }
+}
+
+void attention_backward_gemm(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                             const float *q, const float *k, const float *v, float *scratch,
+                             int B, int T, int H, int KV, int D) {
+    const int G = H / KV, qs = H * D, ks = KV * D;
+    const float scale = 1.0f / sqrtf((float)D);
+    float *dS = scratch;  // (T, T)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const size_t qo = (size_t)b * T * qs + (size_t)h * D, ko = (size_t)b * T * ks + (size_t)(h / G) * D;
+            const float *P = att + ((size_t)b * H + h) * T * T;
+            // dP = dO V^T (T, T)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dout + qo, qs, v + ko, ks, 0.0f, dS, T);
+            #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)T * T))
+            for (int t = 0; t < T; t++) {
+                const float *p = P + (size_t)t * T;
+                float *d = dS + (size_t)t * T, pdp = 0.0f;
+                #pragma omp simd reduction(+:pdp)
+                for (int s = 0; s <= t; s++) pdp += p[s] * d[s];
+                for (int s = 0; s <= t; s++) d[s] = p[s] * (d[s] - pdp) * scale;
+                for (int s = t + 1; s < T; s++) d[s] = 0.0f;
+            }
+            // dQ += dS K; dK += dS^T Q; dV += P^T dO
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dS, T, k + ko, ks, 1.0f, dq + qo, qs);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dS, T, q + qo, qs, 1.0f, dk + ko, ks);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, dout + qo, qs, 1.0f, dv + ko, ks);
+        }
+}
+
+void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                       int B, int T, int H, int KV, int D) {
+    if (T >= ATTENTION_GEMM_MIN_T) attention_forward_gemm(out, att, q, k, v, B, T, H, KV, D);
+    else attention_forward_loops(out, att, q, k, v, B, T, H, KV, D);
+}
+
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                        const float *q, const float *k, const float *v, float *scratch,
+                        int B, int T, int H, int KV, int D) {
+    if (T >= ATTENTION_GEMM_MIN_T) attention_backward_gemm(dq, dk, dv, dout, att, q, k, v, scratch, B, T, H, KV, D);
+    else attention_backward_loops(dq, dk, dv, dout, att, q, k, v, scratch, B, T, H, KV, D);
 }
 
 // ---- SwiGLU ---------------------------------------------------------------------------------------

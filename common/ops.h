@@ -60,13 +60,28 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int
 
 // Causal grouped-query attention. q (B, T, H, D), k/v (B, T, KV, D); query head h reads kv head
 // h / (H/KV); scale 1/sqrt(D). att (B, H, T, T) receives softmax probabilities (row t, cols 0..t;
-// the rest is left untouched). out (B, T, H, D) overwritten.
+// the rest is left untouched by the loop version and zeroed by the GEMM version). out (B, T, H, D)
+// overwritten. attention_forward/backward use the GEMM version from T >= ATTENTION_GEMM_MIN_T (where
+// sgemm beats per-row loops despite computing the full square) and the loops below it; both pairs
+// are public so tests can compare them.
+#define ATTENTION_GEMM_MIN_T 64
 void attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                        int B, int T, int H, int KV, int D);
-// dq, dk, dv += ... ; dout (B, T, H, D). scratch: nthreads * T floats (one row per OpenMP thread).
+// dq, dk, dv += ... ; dout (B, T, H, D). scratch: max(nthreads, T) * T floats (a row per OpenMP thread
+// for the loops, a (T, T) matrix for the GEMM version).
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
                         const float *q, const float *k, const float *v, float *scratch,
                         int B, int T, int H, int KV, int D);
+void attention_forward_loops(float *out, float *att, const float *q, const float *k, const float *v,
+                             int B, int T, int H, int KV, int D);
+void attention_backward_loops(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                              const float *q, const float *k, const float *v, float *scratch,
+                              int B, int T, int H, int KV, int D);
+void attention_forward_gemm(float *out, float *att, const float *q, const float *k, const float *v,
+                            int B, int T, int H, int KV, int D);
+void attention_backward_gemm(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                             const float *q, const float *k, const float *v, float *scratch,
+                             int B, int T, int H, int KV, int D);
 
 // out = silu(gate) * up, all (N, I).
 void swiglu_forward(float *out, const float *gate, const float *up, size_t n);
