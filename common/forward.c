@@ -36,7 +36,7 @@
     X(hrows, TR * N * C) X(hgrad, TR * N * C) \
     X(dresid, TR * N * C) X(dln, TR * N * C) X(dq, TR * N * H * D) X(dk, TR * N * KV * D) \
     X(dv, TR * N * KV * D) X(dbig, TR * N * (I > H * D ? I : H * D)) X(dgate, TR * N * I) X(dup, TR * N * I) \
-    X(dscratch, TR * (size_t)nth * maxT)
+    X(dscratch, TR * (nth > (size_t)maxT ? nth : (size_t)maxT) * maxT)
 
 static size_t head_cols_for(size_t V, size_t N) {
     size_t c = HEAD_CHUNK_FLOATS / N;
@@ -117,7 +117,7 @@ void model_forward(const Model *m, Acts *a, const int *tokens, int B, int T) {
         die("model_forward: batch (%d, %d) exceeds the activations' capacity (%d, %d)", B, T, a->maxB, a->maxT);
     char err[256];
     if (model_check_tokens(&m->cfg, tokens, (size_t)B * T, err, sizeof(err)) != 0) die("model_forward: %s", err);
-    a->B = B; a->T = T; a->head_done = 0;
+    a->B = B; a->T = T; a->head_done = 0; a->logits_cached = 0;
     const int L = a->L, C = a->C, H = a->H, KV = a->KV, D = a->D, I = a->FF;
     const size_t N = (size_t)B * T;
     const float eps = m->cfg.rms_norm_eps;
@@ -193,10 +193,11 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
         // z = (lnf W[v0:v0+vc]^T) / temperature, (N, vc)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)vc, C,
                     invT, a->lnf, C, w.lm_head + v0 * C, C, 0.0f, a->logits, (int)vc);
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(N * vc))
         for (size_t n = 0; n < N; n++) {
             const float *z = a->logits + n * vc;
             float cm = -INFINITY;
+            #pragma omp simd reduction(max:cm)
             for (size_t j = 0; j < vc; j++) cm = z[j] > cm ? z[j] : cm;
             const double m_new = (double)cm > mx[n] ? (double)cm : mx[n];
             if (mx[n] > -INFINITY && m_new > mx[n]) {  // rescale the sums to the new max
@@ -209,8 +210,9 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
             // exp in float (1 ulp, vectorisable), sums in double
             const float mf = (float)m_new;
             double s = 0.0, sz = 0.0, s2 = 0.0;
+            #pragma omp simd reduction(+:s, sz, s2)
             for (size_t j = 0; j < vc; j++) {
-                const float d = z[j] - mf, e = expf(d);
+                const float d = z[j] - mf, e = vexpf(d);
                 s += e;
                 sz += (double)e * d;
                 s2 += (double)e * e;
@@ -220,7 +222,7 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
             if (tg >= (int)v0 && tg < (int)(v0 + vc)) zt[n] = z[tg - v0];
         }
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)C))
     for (size_t n = 0; n < N; n++) {
         const double lse_shift = log(se[n]);  // lse - mx
         a->lse[n] = (float)(mx[n] + lse_shift);
@@ -236,13 +238,15 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
         }
     }
     a->head_done = 1;
+    a->logits_cached = a->head_cols >= (size_t)V;  // the one slice was the whole vocabulary
 }
 
 // ---- backward -------------------------------------------------------------------------------------
 
 // dlnf (N, C) = d(head)/d(lnf) (overwritten), dlm_head += ... Only rows with dlogp != 0 take part
 // (RL masks prompts and padding, often half the rows): they are gathered into (Na, C), and for each
-// vocabulary slice the logits are recomputed and turned into dz = dlogp (onehot(target) - p) / T.
+// vocabulary slice the logits are recomputed and turned into dz = dlogp (onehot(target) - p) / T
+// (unless model_head's logits are still there and reusing them is cheaper).
 static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelView *gw, const ModelView *w) {
     const int C = a->C, V = a->V;
     const size_t N = (size_t)a->B * a->T;
@@ -253,7 +257,26 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
     for (size_t n = 0; n < N; n++)
         if (dlogp[n] != 0.0f) idx[Na++] = (int)n;
     if (Na == 0) return;
-    #pragma omp parallel for schedule(static)
+    // Small vocabularies: model_head left every row's logits in place. Using them for all N rows costs
+    // 2 GEMMs over N rows; recomputing for the active rows costs 3 over Na. Take the cheaper.
+    if (a->logits_cached && 3 * Na >= 2 * N) {
+        a->logits_cached = 0;  // turned into dz below
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)V))
+        for (size_t n = 0; n < N; n++) {
+            float *z = a->logits + n * V;
+            const float g = dlogp[n] * invT, lse = a->lse[n];
+            if (g == 0.0f) { memset(z, 0, (size_t)V * sizeof(float)); continue; }
+            #pragma omp simd
+            for (int j = 0; j < V; j++) z[j] = -g * vexpf(z[j] - lse);
+            if (a->targets[n] >= 0) z[a->targets[n]] += g;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, V,
+                    1.0f, a->logits, V, w->lm_head, C, 0.0f, dlnf, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, (int)N,
+                    1.0f, a->logits, V, a->lnf, C, 1.0f, gw->lm_head, C);
+        return;
+    }
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(Na * (size_t)C))
     for (size_t i = 0; i < Na; i++) {
         memcpy(a->hrows + i * C, a->lnf + (size_t)idx[i] * C, (size_t)C * sizeof(float));
         memset(a->hgrad + i * C, 0, (size_t)C * sizeof(float));
@@ -263,12 +286,13 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
         const float *Wc = w->lm_head + v0 * C;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Na, (int)vc, C,
                     invT, a->hrows, C, Wc, C, 0.0f, a->logits, (int)vc);
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(Na * vc))
         for (size_t i = 0; i < Na; i++) {
             const int n = idx[i];
             float *z = a->logits + i * vc;
             const float g = dlogp[n] * invT, lse = a->lse[n];
-            for (size_t j = 0; j < vc; j++) z[j] = -g * expf(z[j] - lse);
+            #pragma omp simd
+            for (size_t j = 0; j < vc; j++) z[j] = -g * vexpf(z[j] - lse);
             const int tg = a->targets[n];
             if (tg >= (int)v0 && tg < (int)(v0 + vc)) z[tg - v0] += g;
         }
@@ -278,7 +302,7 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)vc, C, (int)Na,
                     1.0f, a->logits, (int)vc, a->hrows, C, 1.0f, gw->lm_head + v0 * C, C);
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(Na * (size_t)C))
     for (size_t i = 0; i < Na; i++) memcpy(dlnf + (size_t)idx[i] * C, a->hgrad + i * C, (size_t)C * sizeof(float));
 }
 
@@ -294,7 +318,8 @@ void model_backward(Model *m, Acts *a, const float *dlogp) {
     if (max_threads() > a->nthreads) {  // omp_set_num_threads raised since acts_init: one row per thread
         a->nthreads = max_threads();
         free(a->dscratch);
-        a->dscratch = mallocCheck((size_t)a->nthreads * a->maxT * sizeof(float));
+        const size_t rows = a->nthreads > a->maxT ? (size_t)a->nthreads : (size_t)a->maxT;
+        a->dscratch = mallocCheck(rows * a->maxT * sizeof(float));
     }
 
     // dln <- d/d(lnf); dresid = final RMSNorm backward (dresid is overwritten here, accumulated after)

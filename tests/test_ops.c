@@ -138,9 +138,10 @@ static void test_rope(void) {
 }
 
 typedef struct { float *q, *k, *v, *out, *att, *R; int B, T, H, KV, D; } AttCtx;
+static int att_gemm = 0;  // 1: test the GEMM versions instead of the loops
 static double att_loss(void *p) {
     AttCtx *c = p;
-    attention_forward(c->out, c->att, c->q, c->k, c->v, c->B, c->T, c->H, c->KV, c->D);
+    (att_gemm ? attention_forward_gemm : attention_forward_loops)(c->out, c->att, c->q, c->k, c->v, c->B, c->T, c->H, c->KV, c->D);
     return dot_d(c->out, c->R, (size_t)c->B * c->T * c->H * c->D);
 }
 
@@ -162,15 +163,34 @@ static void test_attention(int H, int KV) {
     att_loss(&c);
     float *dq = calloc(nq, sizeof(float)), *dk = calloc(nk, sizeof(float)), *dv = calloc(nk, sizeof(float));
     float *scratch = malloc(64 * (size_t)c.T * sizeof(float));
-    attention_backward(dq, dk, dv, c.R, c.att, c.q, c.k, c.v, scratch, c.B, c.T, H, KV, c.D);
+    (att_gemm ? attention_backward_gemm : attention_backward_loops)(dq, dk, dv, c.R, c.att, c.q, c.k, c.v, scratch, c.B, c.T, H, KV, c.D);
     char name[64];
-    snprintf(name, sizeof(name), "attention H=%d KV=%d dq", H, KV);
+    snprintf(name, sizeof(name), "attention%s H=%d KV=%d dq", att_gemm ? " gemm" : "", H, KV);
     fd_check(name, c.q, nq, dq, att_loss, &c, EPS, ATOL, RTOL, 1);
-    snprintf(name, sizeof(name), "attention H=%d KV=%d dk", H, KV);
+    snprintf(name, sizeof(name), "attention%s H=%d KV=%d dk", att_gemm ? " gemm" : "", H, KV);
     fd_check(name, c.k, nk, dk, att_loss, &c, EPS, ATOL, RTOL, 1);
-    snprintf(name, sizeof(name), "attention H=%d KV=%d dv", H, KV);
+    snprintf(name, sizeof(name), "attention%s H=%d KV=%d dv", att_gemm ? " gemm" : "", H, KV);
     fd_check(name, c.v, nk, dv, att_loss, &c, EPS, ATOL, RTOL, 1);
     free(c.q); free(c.k); free(c.v); free(c.R); free(c.out); free(c.att); free(dq); free(dk); free(dv); free(scratch);
+}
+
+// The GEMM and loop versions agree at a length that takes the GEMM path in the model (T >= 64).
+static void test_attention_paths(void) {
+    const int B = 2, T = 70, H = 4, KV = 2, D = 8;
+    const size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * KV * D, na = (size_t)B * H * T * T;
+    float *q = rand_buf(nq, 1.0f), *k = rand_buf(nk, 1.0f), *v = rand_buf(nk, 1.0f), *dout = rand_buf(nq, 1.0f);
+    float *o1 = malloc(nq * sizeof(float)), *o2 = malloc(nq * sizeof(float));
+    float *a1 = calloc(na, sizeof(float)), *a2 = calloc(na, sizeof(float)), *scratch = malloc((size_t)T * T * sizeof(float));
+    float *g1 = calloc(nq + 2 * nk, sizeof(float)), *g2 = calloc(nq + 2 * nk, sizeof(float));
+    attention_forward_loops(o1, a1, q, k, v, B, T, H, KV, D);
+    attention_forward_gemm(o2, a2, q, k, v, B, T, H, KV, D);
+    attention_backward_loops(g1, g1 + nq, g1 + nq + nk, dout, a1, q, k, v, scratch, B, T, H, KV, D);
+    attention_backward_gemm(g2, g2 + nq, g2 + nq + nk, dout, a2, q, k, v, scratch, B, T, H, KV, D);
+    double wo = 0.0, wg = 0.0, gmax = 0.0;
+    for (size_t i = 0; i < nq; i++) wo = fmax(wo, fabs(o1[i] - o2[i]));
+    for (size_t i = 0; i < nq + 2 * nk; i++) { wg = fmax(wg, fabs(g1[i] - g2[i])); gmax = fmax(gmax, fabs(g1[i])); }
+    CHECK_MSG(wo < 1e-5 && wg < 1e-5 * (1.0 + gmax), "attention loops vs gemm: out %g, grads %g (max %g)", wo, wg, gmax);
+    free(q); free(k); free(v); free(dout); free(o1); free(o2); free(a1); free(a2); free(scratch); free(g1); free(g2);
 }
 
 typedef struct { float *g, *u, *out, *R; size_t n; } SwiCtx;
@@ -261,6 +281,7 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
     CHECK(loss > 1.0f && loss < 5.0f);
     float *g = malloc(m.num_params * sizeof(float));
     memcpy(g, m.grads, m.num_params * sizeof(float));
+    // the 7 active rows of 12 are fewer than 2/3: the recompute path ran
     snprintf(name, sizeof(name), "model CE bias=%d tie=%d H=%d KV=%d", qkv_bias, tie, H, KV);
     fd_check(name, m.params, m.num_params, g, model_ce_loss, &ctx, 1e-2f, 1e-3, 2e-2, 1);
 
@@ -275,6 +296,17 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
     double maxdiff = 0.0;
     for (size_t i = 0; i < m.num_params; i++) maxdiff = fmax(maxdiff, fabs(m.grads[i] - 2 * g[i]));
     CHECK_MSG(maxdiff < 1e-6, "accumulated grads differ from 2x by %g", maxdiff);
+
+    // no mask: 10 of 12 rows active, so with one vocabulary slice (tie == 0 here) the backward reuses
+    // model_head's logits instead of recomputing them; with slices (tie == 1) it recomputes
+    memset(m.grads, 0, m.num_params * sizeof(float));
+    model_ce(&m, &a, tokens, targets, NULL, B, T, 1);
+    memcpy(g, m.grads, m.num_params * sizeof(float));
+    ModelCtx ctx_nomask = ctx;
+    ctx_nomask.mask = NULL;
+    snprintf(name, sizeof(name), "model CE no mask bias=%d tie=%d", qkv_bias, tie);
+    fd_check(name, m.params, m.num_params, g, model_ce_loss, &ctx_nomask, 1e-2f, 1e-3, 2e-2, 1);
+
 
     // temperature head, arbitrary per-token coefficients
     memset(m.grads, 0, m.num_params * sizeof(float));
@@ -439,8 +471,21 @@ static void test_adamw(void) {
     CHECK_NEAR(lr_at(&s, 0), 1.0, 1e-7);
 }
 
+static void test_vexpf(void) {
+    double worst = 0.0;
+    for (int i = 0; i <= 200000; i++) {
+        const float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        worst = fmax(worst, fabs(vexpf(x) - exp((double)x)) / exp((double)x));
+    }
+    CHECK_MSG(worst < 3e-7, "vexpf relative error %g", worst);  // ~2.5 ulp
+    CHECK(vexpf(0.0f) == 1.0f);
+    CHECK(vexpf(-1000.0f) > 0.0f && vexpf(-1000.0f) < 1e-37f);   // clamped, no NaN / denormal
+    CHECK(isfinite(vexpf(1000.0f)) && vexpf(1000.0f) > 1e38f);
+}
+
 int main(void) {
     rng_seed(&rng, 1234);
+    test_vexpf();
     test_embedding();
     test_rmsnorm();
     test_linear();
@@ -448,6 +493,11 @@ int main(void) {
     test_attention(4, 2);
     test_attention(2, 2);
     test_attention(4, 1);
+    att_gemm = 1;
+    test_attention(4, 2);
+    test_attention(4, 1);
+    att_gemm = 0;
+    test_attention_paths();
     test_swiglu();
     test_model(1, 0, 4, 2);
     test_model(0, 1, 2, 2);
