@@ -86,14 +86,15 @@ def main(tmp):
     check(final in log_text(g) and len(metrics(g)) == 1, "grpo started from " + final)
 
     # ---- a bad config key: exit 2, the key named, a suggestion
-    p = subprocess.run(learner_cmd(1, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
-                                   os.path.join(tmp, "bad"), "actor.clip_ratio_hgh=0.3"),
+    # (run without mpirun: a singleton MPI process; a failing job under mpirun costs its kill timeout)
+    p = subprocess.run([LEARNER, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
+                        os.path.join(tmp, "bad"), "actor.clip_ratio_hgh=0.3"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     out = p.stdout + p.stderr
     check(p.returncode != 0, "bad key: non-zero exit")
     check("actor.clip_ratio_hgh" in out and "actor.clip_ratio_high" in out, "bad key named with a suggestion:\n" + out[-600:])
-    p = subprocess.run(learner_cmd(1, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
-                                   os.path.join(tmp, "bad"), "--frobnicate"),
+    p = subprocess.run([LEARNER, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
+                        os.path.join(tmp, "bad"), "--frobnicate"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     check(p.returncode != 0 and "--frobnicate" in p.stdout + p.stderr, "unknown flag named")
 
@@ -103,8 +104,8 @@ def main(tmp):
     junk = os.path.join(bad, "checkpoints", "ckpt_000003.h5")
     with open(junk, "wb") as f:
         f.write(b"this is not an HDF5 file" * 10)
-    p = subprocess.run(learner_cmd(1, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir", bad,
-                                   "model.path=", "--resume"),
+    p = subprocess.run([LEARNER, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir", bad,
+                        "model.path=", "--resume"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     out = p.stdout + p.stderr
     check(p.returncode != 0, "unusable checkpoint: non-zero exit")
