@@ -1,0 +1,453 @@
+// rlvr eval --model PATH --data FILE.jsonl [--data ...] [-n 8] [--temperature 0.6] [--top-p 0.95]
+//           [--max-tokens N] [--out DIR] ...
+// Samples N responses per problem with the KV-cache engine, scores them with the problem's verifier
+// and reports Acc@N, Maj@N and Pass@N per benchmark (common/eval.h), with a progress bar on stderr.
+// --out DIR writes DIR/summary.json and DIR/<name>.jsonl (one line per problem).
+// Exit codes: 0 ok, 2 bad arguments / unreadable model or data, 1 internal error (output write failure).
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/check.h"
+#include "common/eval.h"
+#include "common/infer.h"
+#include "common/model.h"
+#include "common/sampler.h"
+#include "common/tasks.h"
+#include "common/tokenizer.h"
+#include "common/verifier.h"
+
+#define EVAL_MAX_DATA 64
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: rlvr eval --model PATH --data SPEC [--data SPEC ...] [options]\n"
+            "  --model PATH          HF directory or native .h5 model file\n"
+            "  --data SPEC           a JSON Lines benchmark ({\"id\", \"problem\", \"answer\"}; verifier \"math\"; name =\n"
+            "                        file name without extension), or arith:heldout[:COUNT] for the synthetic\n"
+            "                        arithmetic task's held-out split (verifier \"arith\"; default COUNT 200)\n"
+            "  -n N                  samples per problem (default 8)\n"
+            "  --temperature T       > 0 (default 0.6); 0 = greedy\n"
+            "  --top-p P             (0, 1] (default 0.95)\n"
+            "  --top-k K             0 = off (default 0)\n"
+            "  --max-tokens N        maximum new tokens per sample (default 512)\n"
+            "  --template NAME       prompt template for JSONL problems: default, plain, chatml, qwen-math (default: default)\n"
+            "  --seed S              sampling seed (default 0): sample i of problem j uses sampler_seed(S, j, i)\n"
+            "  --limit P             first P problems of each benchmark only\n"
+            "  --batch N             samples decoded together (default 64)\n"
+            "  --arith-seed S        task seed of the arithmetic split (default 0; use the training run's task seed)\n"
+            "  --arith-digits D, --arith-steps K   arithmetic knobs (defaults of common/tasks.h)\n"
+            "  --save-responses      include the response texts in the per-problem files\n"
+            "  --out DIR             write DIR/summary.json and DIR/<name>.jsonl\n"
+            "  --quiet               no progress bar\n");
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_u64(const char *s, unsigned long long *out) {
+    char *end;
+    errno = 0;
+    if (*s == '\0' || *s == '-') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0) return -1;
+    *out = v;
+    return 0;
+}
+
+// One benchmark's problems, prompt text already built.
+typedef struct {
+    char name[256];
+    const char *verifier;
+    size_t n;
+    char **ids, **prompts, **answers;   // (n)
+} Bench;
+
+static void bench_free(Bench *b) {
+    for (size_t i = 0; i < b->n; i++) { free(b->ids[i]); free(b->prompts[i]); free(b->answers[i]); }
+    free(b->ids); free(b->prompts); free(b->answers);
+    memset(b, 0, sizeof *b);
+}
+
+static void bench_alloc(Bench *b, size_t n) {
+    b->n = n;
+    b->ids = callocCheck(n ? n : 1, sizeof(char *));
+    b->prompts = callocCheck(n ? n : 1, sizeof(char *));
+    b->answers = callocCheck(n ? n : 1, sizeof(char *));
+}
+
+static int load_bench(const char *spec, const char *tmpl, uint64_t arith_seed, const ArithKnobs *knobs, long limit, Bench *b,
+                      char *err, size_t errlen) {
+    memset(b, 0, sizeof *b);
+    if (!strncmp(spec, "arith:", 6)) {
+        const char *rest = spec + 6;
+        long count = 200;
+        if (strncmp(rest, "heldout", 7) != 0 || (rest[7] != '\0' && rest[7] != ':') ||
+            (rest[7] == ':' && parse_long(rest + 8, 1, 1000000, &count) != 0))
+            return rlvr_err(err, errlen, "--data '%s': the arithmetic task is written arith:heldout or arith:heldout:COUNT (COUNT 1..1000000)", spec);
+        if (arith_knobs_check(knobs, err, errlen) != 0) return -1;
+        if (limit > 0 && count > limit) count = limit;
+        ArithProblem *ps = mallocCheck((size_t)count * sizeof(ArithProblem));
+        arith_heldout_list(arith_seed, knobs, (size_t)count, ps);
+        bench_alloc(b, (size_t)count);
+        for (long i = 0; i < count; i++) {
+            b->ids[i] = strdupCheck(ps[i].prompt);
+            b->prompts[i] = strdupCheck(ps[i].prompt);
+            b->answers[i] = strdupCheck(ps[i].answer);
+        }
+        free(ps);
+        snprintf(b->name, sizeof b->name, "arith_heldout");
+        b->verifier = "arith";
+        return 0;
+    }
+    Dataset d;
+    if (dataset_load_jsonl(spec, &d, err, errlen) != 0) return -1;
+    size_t n = d.n;
+    if (limit > 0 && n > (size_t)limit) n = (size_t)limit;
+    bench_alloc(b, n);
+    for (size_t i = 0; i < n; i++) {
+        if (prompt_template_apply(tmpl, d.rows[i].problem, &b->prompts[i], err, errlen) != 0) {
+            b->n = i;
+            bench_free(b);
+            dataset_free(&d);
+            return -1;
+        }
+        b->ids[i] = strdupCheck(d.rows[i].id);
+        b->answers[i] = strdupCheck(d.rows[i].answer);
+    }
+    dataset_free(&d);
+    const char *base = strrchr(spec, '/');
+    base = base ? base + 1 : spec;
+    snprintf(b->name, sizeof b->name, "%s", base);
+    char *dot = strrchr(b->name, '.');
+    if (dot && dot != b->name) *dot = '\0';
+    b->verifier = "math";
+    return 0;
+}
+
+static void progress(int quiet, const char *name, size_t done, size_t total, double acc, double tok_s) {
+    if (quiet) return;
+    const int W = 30;
+    int fill = total ? (int)((double)done / (double)total * W) : W;
+    char bar[64];
+    for (int i = 0; i < W; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[W] = '\0';
+    fprintf(stderr, "\r%-16.16s [%s] %zu/%zu  acc %.3f  %.0f tok/s ", name, bar, done, total, acc, tok_s);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static int mkdir_p(const char *dir, char *err, size_t errlen) {
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) return rlvr_err(err, errlen, "--out path too long");
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rlvr_err(err, errlen, "--out: cannot create %s: %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rlvr_err(err, errlen, "--out: cannot create %s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+typedef struct {
+    const Model *m;
+    const Tokenizer *tok;
+    Infer *inf;
+    GenParams gp;
+    int n, batch, quiet, save_responses;
+    uint64_t seed;
+} EvalRun;
+
+// Runs one benchmark; writes per-problem lines to f (may be NULL) and fills *tot.
+static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, size_t *skipped, char *err, size_t errlen) {
+    eval_totals_init(tot);
+    *skipped = 0;
+    const int n = r->n;   // the tokenizer's ids fit the model's vocabulary (checked at start)
+    int per = r->batch / n > 0 ? r->batch / n : 1;   // problems per engine call
+    int **ptok = mallocCheck((size_t)per * sizeof(int *));
+    int *plen = mallocCheck((size_t)per * sizeof(int));
+    size_t *pidx = mallocCheck((size_t)per * sizeof(size_t));
+    GenRequest *reqs = mallocCheck((size_t)per * n * sizeof(GenRequest));
+    GenOutput *out = mallocCheck((size_t)per * n * sizeof(GenOutput));
+    for (int i = 0; i < per * n; i++) gen_output_alloc(&out[i], r->gp.max_new_tokens);
+    size_t tcap = (size_t)r->gp.max_new_tokens * 8 + 1;
+    char **texts = mallocCheck((size_t)n * sizeof(char *));
+    char **answers = mallocCheck((size_t)n * sizeof(char *));
+    int *correct = mallocCheck((size_t)n * sizeof(int));
+    for (int i = 0; i < n; i++) { texts[i] = mallocCheck(tcap); answers[i] = mallocCheck(1024); }
+    int rc = 0;
+    double t0 = now_seconds();
+    uint64_t ntok = 0;
+    size_t next = 0, done = 0;
+    progress(r->quiet, b->name, 0, b->n, 0.0, 0.0);
+    while (next < b->n && rc == 0) {
+        int np = 0;
+        while (np < per && next < b->n) {
+            size_t j = next++;
+            size_t L = strlen(b->prompts[j]);
+            int *t = mallocCheck((L + 2) * sizeof(int));
+            int k = 0;
+            if (r->m->cfg.bos_token_id >= 0) t[k++] = r->m->cfg.bos_token_id;
+            char e2[512];
+            int e = tokenizer_encode(r->tok, b->prompts[j], t + k, e2, sizeof e2);
+            if (e < 0 || k + e == 0 || k + e + r->gp.max_new_tokens > r->inf->cache.T) {
+                fprintf(stderr, "%srlvr eval: %s problem %s skipped: %s\n", r->quiet ? "" : "\n", b->name, b->ids[j],
+                        e < 0 ? e2 : "prompt is empty or longer than the engine's context");
+                free(t);
+                (*skipped)++;
+                done++;
+                continue;
+            }
+            ptok[np] = t; plen[np] = k + e; pidx[np] = j;
+            for (int i = 0; i < n; i++) {
+                reqs[np * n + i].prompt = np;
+                reqs[np * n + i].seed = sampler_seed(r->seed, (uint64_t)j, (uint64_t)i);
+            }
+            np++;
+        }
+        if (np == 0) continue;
+        if (infer_generate(r->inf, np, (const int *const *)ptok, plen, np * n, reqs, &r->gp, out, err, errlen) != 0) rc = -1;
+        for (int p = 0; p < np && rc == 0; p++) {
+            size_t j = pidx[p];
+            for (int i = 0; i < n; i++) {
+                const GenOutput *o = &out[p * n + i];
+                ntok += (uint64_t)o->n;
+                tokenizer_decode(r->tok, o->tokens, o->n, texts[i], tcap);
+                int c = verify(b->verifier, b->answers[j], texts[i], answers[i], 1024);
+                correct[i] = c == 1;
+            }
+            EvalProblem ep;
+            if (eval_problem(b->verifier, (const char *const *)answers, correct, n, &ep, err, errlen) != 0) { rc = -1; break; }
+            eval_totals_add(tot, &ep);
+            if (f) {
+                json_t *o = json_object(), *ja = json_array(), *jc = json_array(), *jf = json_array(), *jn = json_array();
+                json_object_set_new(o, "id", json_string(b->ids[j]));
+                json_object_set_new(o, "index", json_integer((json_int_t)j));
+                json_object_set_new(o, "gold", json_string(b->answers[j]));
+                for (int i = 0; i < n; i++) {
+                    json_array_append_new(ja, json_string(answers[i]));
+                    json_array_append_new(jc, json_integer(correct[i]));
+                    json_array_append_new(jf, json_string(finish_reason_name(out[p * n + i].finish)));
+                    json_array_append_new(jn, json_integer(out[p * n + i].n));
+                }
+                json_object_set_new(o, "answers", ja);
+                json_object_set_new(o, "correct", jc);
+                json_object_set_new(o, "finish", jf);
+                json_object_set_new(o, "n_tokens", jn);
+                json_object_set_new(o, "n_correct", json_integer(ep.n_correct));
+                json_object_set_new(o, "acc", json_real((double)ep.n_correct / n));
+                json_object_set_new(o, "maj_answer", ep.maj_index >= 0 ? json_string(answers[ep.maj_index]) : json_null());
+                json_object_set_new(o, "maj_votes", json_integer(ep.maj_votes));
+                json_object_set_new(o, "maj_correct", json_integer(ep.maj_correct));
+                json_object_set_new(o, "pass", json_integer(ep.pass));
+                if (r->save_responses) {
+                    json_t *jr = json_array();
+                    for (int i = 0; i < n; i++) json_array_append_new(jr, json_string(texts[i]));
+                    json_object_set_new(o, "responses", jr);
+                }
+                char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+                if (!line || fprintf(f, "%s\n", line) < 0) rc = rlvr_err(err, errlen, "writing the per-problem results of %s failed", b->name);
+                free(line);
+                json_decref(o);
+            }
+            done++;
+        }
+        for (int p = 0; p < np; p++) free(ptok[p]);
+        double dt = now_seconds() - t0;
+        progress(r->quiet, b->name, done, b->n, eval_acc(tot), dt > 0 ? (double)ntok / dt : 0.0);
+    }
+    if (!r->quiet && done != b->n) fputc('\n', stderr);
+    for (int i = 0; i < per * n; i++) gen_output_free(&out[i]);
+    for (int i = 0; i < n; i++) { free(texts[i]); free(answers[i]); }
+    free(texts); free(answers); free(correct);
+    free(out); free(reqs); free(ptok); free(plen); free(pidx);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *model_path = NULL, *out_dir = NULL, *tmpl = "default";
+    const char *data[EVAL_MAX_DATA];
+    int n_data = 0, quiet = 0, save_responses = 0;
+    long n = 8, top_k = 0, max_tokens = 512, limit = 0, batch = 64, digits = -1, steps = -1;
+    double temperature = 0.6, top_p = 0.95;
+    unsigned long long seed = 0, arith_seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(a, "--save-responses")) { save_responses = 1; continue; }
+        if (i + 1 >= argc) { fprintf(stderr, "rlvr eval: %s needs a value\n", a); usage(stderr); return 2; }
+        const char *v = argv[++i];
+        int bad = 0;
+        if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--out")) out_dir = v;
+        else if (!strcmp(a, "--template")) tmpl = v;
+        else if (!strcmp(a, "--data")) {
+            if (n_data == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d --data options\n", EVAL_MAX_DATA); return 2; }
+            data[n_data++] = v;
+        } else if (!strcmp(a, "-n")) bad = parse_long(v, 1, 4096, &n);
+        else if (!strcmp(a, "--top-k")) bad = parse_long(v, 0, 1L << 30, &top_k);
+        else if (!strcmp(a, "--max-tokens")) bad = parse_long(v, 1, 1000000, &max_tokens);
+        else if (!strcmp(a, "--limit")) bad = parse_long(v, 1, 1L << 40, &limit);
+        else if (!strcmp(a, "--batch")) bad = parse_long(v, 1, 65536, &batch);
+        else if (!strcmp(a, "--arith-digits")) bad = parse_long(v, 1, 4, &digits);
+        else if (!strcmp(a, "--arith-steps")) bad = parse_long(v, 1, 3, &steps);
+        else if (!strcmp(a, "--temperature")) bad = parse_double(v, &temperature) || temperature < 0;
+        else if (!strcmp(a, "--top-p")) bad = parse_double(v, &top_p) || !(top_p > 0 && top_p <= 1);
+        else if (!strcmp(a, "--seed")) bad = parse_u64(v, &seed);
+        else if (!strcmp(a, "--arith-seed")) bad = parse_u64(v, &arith_seed);
+        else {
+            fprintf(stderr, "rlvr eval: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "rlvr eval: bad value '%s' for %s (see rlvr eval --help for the allowed range)\n", v, a);
+            return 2;
+        }
+    }
+    if (!model_path || n_data == 0) {
+        fprintf(stderr, "rlvr eval: --model and at least one --data are required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!prompt_template_known(tmpl)) {
+        fprintf(stderr, "rlvr eval: unknown --template '%s' (known: default, plain, chatml, qwen-math)\n", tmpl);
+        return 2;
+    }
+    char err[2048];
+    ArithKnobs knobs;
+    arith_knobs_default(&knobs);
+    if (digits > 0) knobs.digits = (int)digits;
+    if (steps > 0) knobs.steps = (int)steps;
+    Bench *benches = callocCheck((size_t)n_data, sizeof(Bench));
+    int rc = 0, nb = 0;
+    for (; nb < n_data; nb++) {
+        if (load_bench(data[nb], tmpl, arith_seed, &knobs, limit, &benches[nb], err, sizeof err) != 0) {
+            fprintf(stderr, "rlvr eval: %s\n", err);
+            rc = 2;
+            break;
+        }
+        for (int k = 0; k < nb; k++)
+            if (!strcmp(benches[k].name, benches[nb].name)) {
+                fprintf(stderr, "rlvr eval: two --data files are both named '%s'; rename one (results are keyed by file name)\n", benches[nb].name);
+                rc = 2;
+            }
+        if (rc) { nb++; break; }
+    }
+    Model m;
+    int have_model = 0;
+    Tokenizer tok;
+    if (rc == 0) {
+        if (model_load(model_path, &m, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: cannot load model: %s\n", err); rc = 2; }
+        else have_model = 1;
+    }
+    if (rc == 0 && tokenizer_init(&tok, m.cfg.tokenizer[0] ? m.cfg.tokenizer : NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "rlvr eval: model %s: %s\n", model_path, err);
+        rc = 2;
+    }
+    if (rc == 0 && tok.vocab_size > m.cfg.vocab_size) {
+        fprintf(stderr, "rlvr eval: model %s: tokenizer '%s' has %d tokens but vocab_size is %d\n", model_path, tok.type, tok.vocab_size, m.cfg.vocab_size);
+        rc = 2;
+    }
+    EvalRun r;
+    memset(&r, 0, sizeof r);
+    Infer inf;
+    int have_inf = 0;
+    if (rc == 0) {
+        gen_params_default(&r.gp);
+        r.gp.sampler.temperature = (float)temperature;
+        r.gp.sampler.top_p = (float)top_p;
+        r.gp.sampler.top_k = (int)top_k;
+        r.gp.max_new_tokens = (int)max_tokens;
+        int eos = m.cfg.eos_token_id >= 0 ? m.cfg.eos_token_id : tok.eos_id;
+        if (eos >= 0 && eos < m.cfg.vocab_size) r.gp.stop[r.gp.n_stop++] = eos;
+        if (sampler_params_validate(&r.gp.sampler, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
+    }
+    if (rc == 0) {
+        size_t longest = 0;
+        for (int k = 0; k < nb; k++)
+            for (size_t j = 0; j < benches[k].n; j++) {
+                size_t L = strlen(benches[k].prompts[j]);
+                if (L > longest) longest = L;
+            }
+        int B = (int)(batch < n ? n : batch);
+        if (B > (int)(n * 64)) B = (int)(n * 64);
+        if (infer_init(&inf, &m, B, (int)longest + 1 + (int)max_tokens, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
+        else have_inf = 1;
+        r.m = &m; r.tok = &tok; r.inf = &inf; r.n = (int)n; r.batch = B; r.quiet = quiet; r.save_responses = save_responses; r.seed = seed;
+    }
+    if (rc == 0 && out_dir && mkdir_p(out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
+    json_t *summary = json_object(), *jb = json_object();
+    json_object_set_new(summary, "benchmarks", jb);
+    for (int k = 0; k < nb && rc == 0; k++) {
+        FILE *f = NULL;
+        if (out_dir) {
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s.jsonl", out_dir, benches[k].name);
+            f = fopen(path, "w");
+            if (!f) { fprintf(stderr, "rlvr eval: cannot write %s: %s\n", path, strerror(errno)); rc = 1; break; }
+        }
+        EvalTotals tot;
+        size_t skipped = 0;
+        if (run_bench(&r, &benches[k], f, &tot, &skipped, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 1; }
+        if (f && fclose(f) != 0) { fprintf(stderr, "rlvr eval: writing %s.jsonl failed\n", benches[k].name); rc = 1; }
+        json_t *o = json_object();
+        json_object_set_new(o, "problems", json_integer(tot.problems));
+        json_object_set_new(o, "samples", json_integer(n));
+        json_object_set_new(o, "acc", json_real(eval_acc(&tot)));
+        json_object_set_new(o, "maj", json_real(eval_maj(&tot)));
+        json_object_set_new(o, "pass", json_real(eval_pass(&tot)));
+        json_object_set_new(o, "skipped", json_integer((json_int_t)skipped));
+        json_object_set_new(o, "verifier", json_string(benches[k].verifier));
+        json_object_set_new(jb, benches[k].name, o);
+        printf("%-24s problems %5d  n %3ld  acc@%ld %.4f  maj@%ld %.4f  pass@%ld %.4f%s\n", benches[k].name, tot.problems, n, n,
+               eval_acc(&tot), n, eval_maj(&tot), n, eval_pass(&tot), skipped ? "  (some problems skipped, see above)" : "");
+    }
+    if (rc == 0) {
+        json_object_set_new(summary, "model", json_string(model_path));
+        json_object_set_new(summary, "temperature", json_real(temperature));
+        json_object_set_new(summary, "top_p", json_real(top_p));
+        json_object_set_new(summary, "top_k", json_integer(top_k));
+        json_object_set_new(summary, "max_tokens", json_integer(max_tokens));
+        json_object_set_new(summary, "seed", json_integer((json_int_t)seed));
+        if (out_dir) {
+            char path[2048], tmp[2100];
+            snprintf(path, sizeof path, "%s/summary.json", out_dir);
+            snprintf(tmp, sizeof tmp, "%s.tmp", path);
+            if (json_dump_file(summary, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0) {
+                fprintf(stderr, "rlvr eval: cannot write %s\n", path);
+                rc = 1;
+            }
+        }
+        if (fflush(stdout) != 0) rc = 1;
+    }
+    json_decref(summary);
+    if (have_inf) infer_free(&inf);
+    if (have_model) model_free(&m);
+    for (int k = 0; k < nb; k++) bench_free(&benches[k]);
+    free(benches);
+    return rc;
+}

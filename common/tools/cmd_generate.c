@@ -1,0 +1,185 @@
+// rlvr generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
+//               [--seed S] [-n G]
+// Samples G continuations of one prompt with the KV-cache decoder (common/infer.h) and prints them.
+// With G = 1 only the continuation is printed; with G > 1 each one follows a header line
+// "=== sample i: N tokens, finish stop|length, mean logprob X ===". The samples are seeded per sample
+// (sampler_seed(seed, 0, i)), so sample i is the same whatever G is.
+// Exit codes: 0 ok, 2 bad arguments / model / prompt, 1 internal error (output write failure).
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "common/infer.h"
+#include "common/model.h"
+#include "common/tokenizer.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: rlvr generate --model PATH --prompt TEXT [options]\n"
+            "  --model PATH        HF directory (config.json + *.safetensors) or native .h5 model file\n"
+            "  --prompt TEXT       prompt text (BOS is prepended when the model config has one)\n"
+            "  --max-tokens N      maximum new tokens per sample, >= 1 (default 128)\n"
+            "  --temperature T     >= 0; 0 = greedy (default 1.0)\n"
+            "  --top-p P           nucleus sampling mass in (0, 1]; 1 = off (default 1.0)\n"
+            "  --top-k K           keep the K most likely tokens; 0 = off (default 0)\n"
+            "  --seed S            run seed, a non-negative integer (default 0)\n"
+            "  -n G                number of samples, decoded together (default 1)\n"
+            "Generation stops at the model's EOS token or after --max-tokens tokens.\n");
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    const char *model_path = NULL, *prompt_text = NULL;
+    long max_tokens = 128, top_k = 0, G = 1;
+    double temperature = 1.0, top_p = 1.0;
+    unsigned long long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (i + 1 >= argc) { fprintf(stderr, "rlvr generate: %s needs a value\n", a); usage(stderr); return 2; }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--prompt")) prompt_text = v;
+        else if (!strcmp(a, "--max-tokens")) {
+            if (parse_long(v, 1, 1000000, &max_tokens) != 0) {
+                fprintf(stderr, "rlvr generate: --max-tokens '%s' must be an integer in 1..1000000\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--temperature")) {
+            if (parse_double(v, &temperature) != 0 || temperature < 0) {
+                fprintf(stderr, "rlvr generate: --temperature '%s' must be a number >= 0 (0 = greedy)\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--top-p")) {
+            if (parse_double(v, &top_p) != 0 || !(top_p > 0 && top_p <= 1)) {
+                fprintf(stderr, "rlvr generate: --top-p '%s' must be a number in (0, 1] (1 = off)\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--top-k")) {
+            if (parse_long(v, 0, 1L << 30, &top_k) != 0) {
+                fprintf(stderr, "rlvr generate: --top-k '%s' must be an integer >= 0 (0 = off)\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            seed = strtoull(v, &end, 10);
+            if (*v == '\0' || *v == '-' || *end != '\0' || errno != 0) {
+                fprintf(stderr, "rlvr generate: --seed '%s' must be a non-negative integer\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "-n")) {
+            if (parse_long(v, 1, 4096, &G) != 0) {
+                fprintf(stderr, "rlvr generate: -n '%s' must be an integer in 1..4096\n", v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "rlvr generate: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!model_path || !prompt_text) {
+        fprintf(stderr, "rlvr generate: --model and --prompt are required\n");
+        usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    Model m;
+    if (model_load(model_path, &m, err, sizeof(err)) != 0) {
+        fprintf(stderr, "rlvr generate: cannot load model: %s\n", err);
+        return 2;
+    }
+    Tokenizer tok;
+    if (tokenizer_init(&tok, m.cfg.tokenizer[0] ? m.cfg.tokenizer : NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "rlvr generate: model %s: %s\n", model_path, err);
+        model_free(&m);
+        return 2;
+    }
+    if (tok.vocab_size > m.cfg.vocab_size) {
+        fprintf(stderr, "rlvr generate: model %s: tokenizer '%s' has %d tokens but the model's vocab_size is %d\n",
+                model_path, tok.type, tok.vocab_size, m.cfg.vocab_size);
+        model_free(&m);
+        return 2;
+    }
+    const size_t tlen = strlen(prompt_text);
+    int *prompt = mallocCheck((tlen + 1) * sizeof(int));
+    int plen = 0;
+    if (m.cfg.bos_token_id >= 0) prompt[plen++] = m.cfg.bos_token_id;
+    int n = tokenizer_encode(&tok, prompt_text, prompt + plen, err, sizeof(err));
+    if (n < 0) {
+        fprintf(stderr, "rlvr generate: --prompt: %s\n", err);
+        free(prompt); model_free(&m);
+        return 2;
+    }
+    plen += n;
+    if (plen == 0) {
+        fprintf(stderr, "rlvr generate: --prompt is empty and the model has no BOS token; give a non-empty prompt\n");
+        free(prompt); model_free(&m);
+        return 2;
+    }
+    GenParams gp;
+    gen_params_default(&gp);
+    gp.sampler.temperature = (float)temperature;
+    gp.sampler.top_p = (float)top_p;
+    gp.sampler.top_k = (int)top_k;
+    gp.max_new_tokens = (int)max_tokens;
+    const int eos = m.cfg.eos_token_id >= 0 ? m.cfg.eos_token_id : tok.eos_id;
+    if (eos >= 0 && eos < m.cfg.vocab_size) gp.stop[gp.n_stop++] = eos;
+
+    Infer s;
+    // More than 64 samples run in waves of 64 (same results, bounded KV-cache memory).
+    if (infer_init(&s, &m, G > 64 ? 64 : (int)G, plen + (int)max_tokens, err, sizeof(err)) != 0) {
+        fprintf(stderr, "rlvr generate: %s\n", err);
+        free(prompt); model_free(&m);
+        return 2;
+    }
+    GenOutput *out = mallocCheck((size_t)G * sizeof(GenOutput));
+    for (long i = 0; i < G; i++) gen_output_alloc(&out[i], (int)max_tokens);
+    int rc = 0;
+    if (infer_generate_group(&s, prompt, plen, (int)G, seed, 0, &gp, out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "rlvr generate: %s\n", err);
+        rc = 2;
+    } else {
+        size_t cap = (size_t)max_tokens * 8 + 1;
+        char *text = mallocCheck(cap);
+        for (long i = 0; i < G; i++) {
+            tokenizer_decode(&tok, out[i].tokens, out[i].n, text, cap);
+            if (G > 1) {
+                double lp = 0.0;
+                for (int t = 0; t < out[i].n; t++) lp += out[i].logprobs[t];
+                printf("=== sample %ld: %d tokens, finish %s, mean logprob %.4f ===\n", i, out[i].n,
+                       finish_reason_name(out[i].finish), out[i].n ? lp / out[i].n : 0.0);
+            }
+            printf("%s\n", text);
+        }
+        free(text);
+        if (fflush(stdout) != 0) { fprintf(stderr, "rlvr generate: writing the output failed\n"); rc = 1; }
+    }
+    for (long i = 0; i < G; i++) gen_output_free(&out[i]);
+    free(out);
+    infer_free(&s);
+    free(prompt);
+    model_free(&m);
+    return rc;
+}

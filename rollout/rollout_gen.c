@@ -1,0 +1,246 @@
+// Rollout generation: assignments in, scored groups out (see rollout_gen.h).
+#include "rollout/rollout_gen.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "common/verifier.h"
+
+void rollout_gen_opts_default(RolloutGenOpts *o) {
+    memset(o, 0, sizeof *o);
+    o->max_batch = 32;
+    o->send_entropies = 1;
+    o->zero_one_reward = 0;
+    quality_params_default(&o->quality);
+}
+
+int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_coordinator,
+                        const RolloutGenOpts *o, char *err, size_t errlen) {
+    memset(e, 0, sizeof *e);
+    if (o->max_batch < 1) return rlvr_err(err, errlen, "rollout: max_batch = %d must be >= 1", o->max_batch);
+    if (quality_params_check(&o->quality, err, errlen) != 0) return -1;
+    const char *tk = m->cfg.tokenizer[0] ? m->cfg.tokenizer : NULL;
+    if (tokenizer_init(&e->tok, tk, err, errlen) != 0) return -1;
+    if (e->tok.vocab_size > m->cfg.vocab_size)
+        return rlvr_err(err, errlen, "rollout: tokenizer '%s' has %d tokens but the model's vocab_size is %d (hint: wrong model for this tokenizer)",
+                        e->tok.type, e->tok.vocab_size, m->cfg.vocab_size);
+    e->model = *m;
+    memset(m, 0, sizeof *m);
+    e->version = version;
+    e->version_from_coordinator = from_coordinator;
+    e->opts = *o;
+    return 0;
+}
+
+void rollout_engine_free(RolloutEngine *e) {
+    if (e->inf_ready) infer_free(&e->inf);
+    model_free(&e->model);
+    memset(e, 0, sizeof *e);
+}
+
+int rollout_engine_set_weights(RolloutEngine *e, const float *w, size_t n, int64_t version, char *err, size_t errlen) {
+    if (n != e->model.num_params)
+        return rlvr_err(err, errlen, "weights version %lld has %zu floats but the model has %zu parameters (hint: the learner and "
+                        "this worker use different model configs; check --model)", (long long)version, n, e->model.num_params);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(w[i]))
+            return rlvr_err(err, errlen, "weights version %lld: parameter %zu is not finite; keeping the old weights", (long long)version, i);
+    memcpy(e->model.params, w, n * sizeof(float));   // Infer reads params directly: no re-init needed
+    e->version = version;
+    e->version_from_coordinator = 1;
+    return 0;
+}
+
+static int config_same(const ModelConfig *a, const ModelConfig *b) {
+    return a->arch == b->arch && a->vocab_size == b->vocab_size && a->hidden_size == b->hidden_size &&
+           a->intermediate_size == b->intermediate_size && a->num_layers == b->num_layers && a->num_heads == b->num_heads &&
+           a->num_kv_heads == b->num_kv_heads && a->head_dim == b->head_dim && a->qkv_bias == b->qkv_bias &&
+           a->tie_word_embeddings == b->tie_word_embeddings && a->rope_theta == b->rope_theta && a->rms_norm_eps == b->rms_norm_eps;
+}
+
+int rollout_engine_load_weights(RolloutEngine *e, const char *path, int64_t version, char *err, size_t errlen) {
+    Model m;
+    if (model_load(path, &m, err, errlen) != 0) return -1;
+    int rc = 0;
+    if (!config_same(&m.cfg, &e->model.cfg) || m.num_params != e->model.num_params)
+        rc = rlvr_err(err, errlen, "weights '%s' (version %lld): architecture differs from this worker's model (%d layers x %d hidden, "
+                      "rope_theta %g vs %d x %d, rope_theta %g); start the worker with the run's model", path, (long long)version,
+                      m.cfg.num_layers, m.cfg.hidden_size, (double)m.cfg.rope_theta, e->model.cfg.num_layers, e->model.cfg.hidden_size,
+                      (double)e->model.cfg.rope_theta);
+    else
+        rc = rollout_engine_set_weights(e, m.params, m.num_params, version, err, errlen);
+    model_free(&m);
+    return rc;
+}
+
+int rollout_assign_compatible(const WireAssign *a, const WireAssign *b) {
+    const WireSampling *x = &a->sampling, *y = &b->sampling;
+    if (x->temperature != y->temperature || x->top_p != y->top_p || x->top_k != y->top_k ||
+        x->max_new_tokens != y->max_new_tokens || x->n_stop != y->n_stop)
+        return 0;
+    return memcmp(x->stop, y->stop, (size_t)x->n_stop * sizeof(int32_t)) == 0;
+}
+
+int rollout_gen_params(const RolloutEngine *e, const WireAssign *a, GenParams *gp, char *err, size_t errlen) {
+    gen_params_default(gp);
+    const WireSampling *s = &a->sampling;
+    gp->sampler.temperature = s->temperature;
+    gp->sampler.top_p = s->top_p;
+    gp->sampler.top_k = s->top_k;
+    gp->max_new_tokens = s->max_new_tokens;
+    if (s->n_stop > INFER_MAX_STOP)
+        return rlvr_err(err, errlen, "prompt %llu: %d stop tokens; the engine supports %d", (unsigned long long)a->prompt_id, s->n_stop, INFER_MAX_STOP);
+    int eos = e->model.cfg.eos_token_id >= 0 ? e->model.cfg.eos_token_id : e->tok.eos_id;
+    int have_eos = eos < 0 || eos >= e->model.cfg.vocab_size;
+    for (int i = 0; i < s->n_stop; i++) {
+        gp->stop[gp->n_stop++] = s->stop[i];
+        if (s->stop[i] == eos) have_eos = 1;
+    }
+    if (!have_eos && gp->n_stop < INFER_MAX_STOP) gp->stop[gp->n_stop++] = eos;
+    return sampler_params_validate(&gp->sampler, err, errlen);
+}
+
+// Grows the Infer state to hold `batch` slots of `seq` positions (re-created, never shrunk).
+static int ensure_infer(RolloutEngine *e, int batch, int seq, char *err, size_t errlen) {
+    if (e->inf_ready && batch <= e->inf_batch && seq <= e->inf_seq) return 0;
+    int nb = batch > e->inf_batch ? batch : e->inf_batch;
+    int ns = seq > e->inf_seq ? seq : e->inf_seq;
+    ns = (ns + 63) / 64 * 64;   // fewer re-creations when lengths creep up
+    if (e->inf_ready) infer_free(&e->inf);
+    e->inf_ready = 0;
+    if (infer_init(&e->inf, &e->model, nb, ns, err, errlen) != 0) return -1;
+    e->inf_ready = 1;
+    e->inf_batch = nb;
+    e->inf_seq = ns;
+    return 0;
+}
+
+int rollout_score(const char *verifier, const char *gold, const char *text, size_t len, int zero_one_reward,
+                  const QualityParams *qp, WireResponse *r, char *err, size_t errlen) {
+    int ok = verify(verifier, gold ? gold : "", text, NULL, 0);
+    if (ok < 0) return rlvr_err(err, errlen, "unknown verifier '%s' (known: math, arith)", verifier);
+    r->correct = ok;
+    r->reward = verify_reward(ok, zero_one_reward);
+    QualityFlags q;
+    quality_check_text(text, len, qp, &q);
+    r->boxed_count = q.boxed_count;
+    r->has_cjk = q.has_cjk;
+    r->repetition = q.repetitive;
+    return 0;
+}
+
+int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGroup *out, RolloutTimers *t,
+                     char *err, size_t errlen) {
+    if (n < 1) return rlvr_err(err, errlen, "rollout_generate: no assignments");
+    if (e->version < 0) return rlvr_err(err, errlen, "rollout_generate: no weights installed yet");
+    GenParams gp;
+    if (rollout_gen_params(e, a[0], &gp, err, errlen) != 0) return -1;
+    int n_req = 0, max_prompt = 0;
+    for (int j = 0; j < n; j++) {
+        if (j > 0 && !rollout_assign_compatible(a[0], a[j]))
+            return rlvr_err(err, errlen, "rollout_generate: prompt %llu has other sampling settings than prompt %llu",
+                            (unsigned long long)a[j]->prompt_id, (unsigned long long)a[0]->prompt_id);
+        if (!verifier_known(a[j]->verifier))
+            return rlvr_err(err, errlen, "prompt %llu: unknown verifier '%s' (known: math, arith)", (unsigned long long)a[j]->prompt_id, a[j]->verifier);
+        n_req += a[j]->group_size;
+        if (a[j]->n_prompt > max_prompt) max_prompt = a[j]->n_prompt;
+    }
+    int batch = n_req < e->opts.max_batch ? n_req : e->opts.max_batch;
+    if (ensure_infer(e, batch, max_prompt + gp.max_new_tokens, err, errlen) != 0) return -1;
+
+    const int **prompts = mallocCheck((size_t)n * sizeof(int *));   // (n)
+    int *plens = mallocCheck((size_t)n * sizeof(int));              // (n)
+    int *ptoks = NULL;   // int32_t -> int copies when the types differ in size
+    int same = sizeof(int) == sizeof(int32_t);
+    if (!same) {
+        size_t tot = 0;
+        for (int j = 0; j < n; j++) tot += (size_t)a[j]->n_prompt;
+        ptoks = mallocCheck(tot * sizeof(int));
+    }
+    size_t off = 0;
+    for (int j = 0; j < n; j++) {
+        plens[j] = a[j]->n_prompt;
+        if (same) {
+            prompts[j] = (const int *)a[j]->prompt_tokens;
+        } else {
+            for (int i = 0; i < a[j]->n_prompt; i++) ptoks[off + (size_t)i] = a[j]->prompt_tokens[i];
+            prompts[j] = ptoks + off;
+            off += (size_t)a[j]->n_prompt;
+        }
+    }
+    GenRequest *reqs = mallocCheck((size_t)n_req * sizeof(GenRequest));   // (n_req)
+    GenOutput *go = mallocCheck((size_t)n_req * sizeof(GenOutput));       // (n_req)
+    for (int j = 0, r = 0; j < n; j++)
+        for (int i = 0; i < a[j]->group_size; i++, r++) {
+            reqs[r].prompt = j;
+            reqs[r].seed = sampler_seed(a[j]->seed, a[j]->prompt_id, (uint64_t)i);
+            gen_output_alloc(&go[r], gp.max_new_tokens);
+        }
+    double t0 = now_seconds();
+    int rc = infer_generate(&e->inf, n, prompts, plens, n_req, reqs, &gp, go, err, errlen);
+    double t1 = now_seconds();
+    float gen_each = (float)((t1 - t0) / n);   // per group: the batch's time shared out
+    if (rc == 0) {
+        size_t cap = (size_t)gp.max_new_tokens * 8 + 1;
+        char *text = mallocCheck(cap);
+        for (int j = 0, r = 0; j < n && rc == 0; j++) {
+            WireGroup *g = &out[j];
+            const int G = a[j]->group_size;
+            size_t ntok = 0;
+            for (int i = 0; i < G; i++) ntok += (size_t)go[r + i].n;
+            size_t nf = e->opts.send_entropies ? 3 : 2;   // tokens, logprobs[, entropies]
+            g->arena_ = mallocCheck(ntok * nf * 4 + 4);
+            g->responses = callocCheck((size_t)G, sizeof(WireResponse));
+            g->n_responses = G;
+            g->prompt_id = a[j]->prompt_id;
+            g->lease_id = a[j]->lease_id;
+            g->seed = a[j]->seed;
+            g->policy_version = e->version;
+            int32_t *tokp = (int32_t *)g->arena_;
+            float *lpp = (float *)(tokp + ntok), *enp = lpp + ntok;
+            for (int i = 0; i < G && rc == 0; i++, r++) {
+                const GenOutput *o = &go[r];
+                WireResponse *w = &g->responses[i];
+                w->n_tokens = o->n;
+                w->tokens = tokp; w->logprobs = lpp;
+                w->entropies = e->opts.send_entropies ? enp : NULL;
+                for (int k = 0; k < o->n; k++) {
+                    float lp = o->logprobs[k];
+                    if (lp > 0.0f && lp < 1e-6f) lp = 0.0f;   // rounding of log(1)
+                    if (!isfinite(lp) || lp > 0.0f) {
+                        rc = rlvr_err(err, errlen, "prompt %llu sample %d token %d: log-prob %g is not a finite value <= 0 "
+                                      "(numerical trouble in the model; check the weights)", (unsigned long long)a[j]->prompt_id, i, k, (double)lp);
+                        break;
+                    }
+                    tokp[k] = o->tokens[k];
+                    lpp[k] = lp;
+                    if (w->entropies) enp[k] = isfinite(o->entropies[k]) && o->entropies[k] > 0 ? o->entropies[k] : 0.0f;
+                }
+                tokp += o->n; lpp += o->n;
+                if (w->entropies) enp += o->n;
+                w->finish = o->finish == FINISH_STOP ? WIRE_FINISH_STOP : WIRE_FINISH_LENGTH;
+                w->gen_seconds = gen_each;
+                if (rc != 0) break;
+                double s0 = now_seconds();
+                size_t len = tokenizer_decode(&e->tok, o->tokens, o->n, text, cap);
+                rc = rollout_score(a[j]->verifier, a[j]->answer, text, len, e->opts.zero_one_reward, &e->opts.quality, w, err, errlen);
+                if (t) {
+                    t->score_s += now_seconds() - s0;
+                    t->tokens += (uint64_t)o->n;
+                    t->samples++;
+                    t->correct += (uint64_t)w->correct;
+                }
+            }
+            if (t) t->groups++;
+        }
+        free(text);
+        if (rc != 0)
+            for (int j = 0; j < n; j++) wire_group_free(&out[j]);
+    }
+    if (t) t->gen_s += t1 - t0;
+    for (int r = 0; r < n_req; r++) gen_output_free(&go[r]);
+    free(go); free(reqs); free(prompts); free(plens); free(ptoks);
+    return rc;
+}

@@ -1,0 +1,82 @@
+// Rollout generation: turns assignments (proto/wire.h WireAssign) into finished groups (WireGroup)
+// with the KV-cache engine (common/infer.h), the verifiers (common/verifier.h) and the quality flags
+// (common/quality.h). No networking here: rollout/worker.c feeds it from the coordinator, tests feed
+// it directly.
+//
+// Several assignments can be generated in one batch when their sampling settings agree
+// (rollout_assign_compatible): each prompt is prefilled once and all G * n samples decode together.
+// Sample i of prompt p is seeded with sampler_seed(assign.seed, assign.prompt_id, i) and the engine is
+// batch invariant, so the tokens of a (seed, prompt id, sample index) never depend on what else was in
+// the batch, on the worker, or on the number of threads.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/infer.h"
+#include "common/model.h"
+#include "common/quality.h"
+#include "common/tokenizer.h"
+#include "proto/wire.h"
+
+typedef struct {
+    int max_batch;         // samples decoded together (engine slots); larger batches run in waves
+    int send_entropies;    // 1: fill WireResponse.entropies
+    int zero_one_reward;   // 0: +1 / -1 (paper), 1: 1 / 0
+    QualityParams quality;
+} RolloutGenOpts;
+
+void rollout_gen_opts_default(RolloutGenOpts *o);   // max_batch 32, entropies on, +1/-1
+
+// Seconds spent per phase, accumulated across calls.
+typedef struct {
+    double gen_s;     // prefill + decode (infer_generate)
+    double score_s;   // detokenise + verifier + quality flags
+    double weights_s; // installing new weights
+    uint64_t tokens;  // sampled tokens
+    uint64_t samples, groups, correct;
+} RolloutTimers;
+
+// The engine a worker keeps between batches: the model (config + current weights), the tokenizer and
+// an Infer state resized on demand.
+typedef struct {
+    Model model;
+    Tokenizer tok;
+    Infer inf;
+    int inf_ready, inf_batch, inf_seq;   // current Infer capacity
+    int64_t version;                      // policy version of model.params (-1: none installed)
+    int version_from_coordinator;         // 0: weights came from a local --model fallback
+    RolloutGenOpts opts;
+} RolloutEngine;
+
+// Takes ownership of *m (its config and params; m is zeroed). The tokenizer comes from
+// m->cfg.tokenizer. version: the policy version of m's weights (-1 when they are placeholders).
+// Returns 0, or -1 with err (unknown tokenizer, tokenizer larger than the vocabulary).
+int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_coordinator,
+                        const RolloutGenOpts *o, char *err, size_t errlen);
+void rollout_engine_free(RolloutEngine *e);
+
+// Installs a float32 parameter buffer (n floats, the model's layout). -1 with err when n differs.
+int rollout_engine_set_weights(RolloutEngine *e, const float *w, size_t n, int64_t version, char *err, size_t errlen);
+// Installs the weights of a model file (HF directory or native .h5). -1 with err when it cannot be
+// read or its architecture differs from the engine's.
+int rollout_engine_load_weights(RolloutEngine *e, const char *path, int64_t version, char *err, size_t errlen);
+
+// 1 when a and b may share one batch: same sampling parameters, stop tokens and max_new_tokens.
+int rollout_assign_compatible(const WireAssign *a, const WireAssign *b);
+
+// The generation parameters of an assignment; the model's EOS is added to the stop tokens when the
+// assignment does not list it (a response never continues past EOS). -1 with err when the
+// assignment's settings cannot be used with this model.
+int rollout_gen_params(const RolloutEngine *e, const WireAssign *a, GenParams *gp, char *err, size_t errlen);
+
+// Generates the groups of n compatible assignments: out[j] (zeroed by the caller) gets
+// a[j]->group_size responses, the prompt / lease ids and seed of a[j], and policy_version = the
+// engine's version. Free each with wire_group_free. Returns 0, or -1 with err (the outputs are left
+// empty) when an assignment is unusable (prompt too long, token outside the vocabulary, ...).
+int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGroup *out, RolloutTimers *t,
+                     char *err, size_t errlen);
+
+// Scores one response text: reward, correct and the quality flags of *r (other fields untouched).
+// An unknown verifier name is an error (-1, err says which names are known).
+int rollout_score(const char *verifier, const char *gold, const char *text, size_t len, int zero_one_reward,
+                  const QualityParams *qp, WireResponse *r, char *err, size_t errlen);

@@ -1,0 +1,404 @@
+// The rollout worker loop (see worker.h).
+#include "rollout/worker.h"
+
+#include <jansson.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/check.h"
+#include "proto/client.h"
+
+void worker_config_default(WorkerConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->credits = 2;
+    c->status_interval = 5.0;
+    c->weights_timeout = 30.0;
+    c->model_version = 0;
+    rollout_gen_opts_default(&c->gen);
+}
+
+typedef struct {
+    const WorkerConfig *cfg;
+    WorkerStats *st;
+    volatile sig_atomic_t *stop;
+    WireClientConfig cc;
+    WireClient *cl;
+    RolloutEngine eng;
+    int eng_ready;
+    uint64_t weights_session;      // coordinator session the installed weights came from
+    WireAssign *pend;              // (npend) assignments received, not yet generated
+    int npend, cap_pend;
+    double t0, last_status;
+    double t_first_gen, recv_before, send_before, wwait_before;   // start of the active window
+    uint64_t last_groups, last_tokens;
+} Worker;
+
+static void say(const Worker *w, const char *fmt, ...) RLVR_PRINTF(2, 3);
+static void say(const Worker *w, const char *fmt, ...) {
+    if (w->cfg->quiet) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "rollout %s: %s\n", w->cc.worker_id, buf);
+}
+
+static void sleep_s(double s) {
+    if (s <= 0) return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+// The optional "model" key of the rendezvous file: where a worker without --model finds the
+// architecture (and fallback weights). The wire client ignores keys it does not know.
+static int rendezvous_model(const char *path, char *out, size_t cap) {
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) return 0;
+    json_t *m = json_object_get(j, "model");
+    int ok = json_is_string(m) && strlen(json_string_value(m)) < cap;
+    if (ok) snprintf(out, cap, "%s", json_string_value(m));
+    json_decref(j);
+    return ok;
+}
+
+static int engine_from_file(Worker *w, const char *path, int64_t version, int from_coord, char *err, size_t errlen) {
+    Model m;
+    double t0 = now_seconds();
+    if (model_load(path, &m, err, errlen) != 0) return -1;
+    if (rollout_engine_init(&w->eng, &m, version, from_coord, &w->cfg->gen, err, errlen) != 0) {
+        model_free(&m);
+        return -1;
+    }
+    w->eng_ready = 1;
+    w->st->t.weights_s += now_seconds() - t0;
+    say(w, "model %s: %d layers, hidden %d, vocab %d, %zu parameters, tokenizer %s (policy version %lld%s)", path,
+        w->eng.model.cfg.num_layers, w->eng.model.cfg.hidden_size, w->eng.model.cfg.vocab_size, w->eng.model.num_params,
+        w->eng.tok.type, (long long)version, from_coord ? "" : ", local fallback until the coordinator's weights arrive");
+    return 0;
+}
+
+// Installs the newest weights the client has, waiting up to timeout_s. 1 installed, 0 none,
+// -1 fatal (err): a broadcast arrived but this worker has no model architecture to put it in.
+static int take_weights(Worker *w, double timeout_s, char *err, size_t errlen) {
+    WireWeights ww;
+    if (wire_client_weights(w->cl, &ww, timeout_s) != 1) return 0;
+    double t0 = now_seconds();
+    char e2[1024];
+    int rc;
+    if (!w->eng_ready) {
+        if (!ww.path)
+            return rlvr_err(err, errlen, "weights version %lld arrived as a broadcast buffer, which carries no model architecture; "
+                            "start the worker with --model PATH (any file of the run's model: config + weights)", (long long)ww.version);
+        rc = engine_from_file(w, ww.path, ww.version, 1, e2, sizeof e2);
+        if (rc != 0) return rlvr_err(err, errlen, "%s", e2);
+    } else if (ww.data) {
+        rc = rollout_engine_set_weights(&w->eng, ww.data, ww.n, ww.version, e2, sizeof e2);
+    } else {
+        rc = rollout_engine_load_weights(&w->eng, ww.path, ww.version, e2, sizeof e2);
+    }
+    w->st->t.weights_s += now_seconds() - t0;
+    if (rc != 0) {   // keep the old weights; the coordinator logs the report
+        say(w, "cannot install weights: %s", e2);
+        wire_client_send_error(w->cl, "weights", e2, 0);
+        return 0;
+    }
+    WireWelcome wl;
+    if (wire_client_welcome(w->cl, &wl)) w->weights_session = wl.session;
+    w->st->weights_installed++;
+    wire_client_set_policy_version(w->cl, w->eng.version);
+    if (w->cfg->status_interval > 0) say(w, "installed weights version %lld (%s)", (long long)ww.version, ww.path ? ww.path : "broadcast");
+    return 1;
+}
+
+static void status_line(Worker *w, double now, int force) {
+    if (w->cfg->status_interval <= 0 || w->cfg->quiet) return;
+    if (!force && now - w->last_status < w->cfg->status_interval) return;
+    double dt = now - w->last_status;
+    if (dt <= 0) dt = 1e-9;
+    WireClientStats cs;
+    wire_client_stats(w->cl, &cs);
+    uint64_t held = cs.assigns > cs.groups_sent ? cs.assigns - cs.groups_sent : 0;
+    fprintf(stderr, "rollout %s: prompts %llu | %.2f groups/s | %.0f tok/s | policy v%lld | leases %llu/%d\n", w->cc.worker_id,
+            (unsigned long long)w->st->groups_sent, (double)(w->st->groups_sent - w->last_groups) / dt,
+            (double)(w->st->t.tokens - w->last_tokens) / dt, (long long)(w->eng_ready ? w->eng.version : -1),
+            (unsigned long long)held, w->cfg->credits);
+    w->last_status = now;
+    w->last_groups = w->st->groups_sent;
+    w->last_tokens = w->st->t.tokens;
+}
+
+static void pend_push(Worker *w, WireAssign *a) {
+    if (w->npend == w->cap_pend) {
+        w->cap_pend = w->cap_pend ? 2 * w->cap_pend : 8;
+        w->pend = reallocCheck(w->pend, (size_t)w->cap_pend * sizeof *w->pend);
+    }
+    w->pend[w->npend++] = *a;
+}
+
+// Removes the entries whose flag is set (already handed on), keeping the order of the rest.
+static void pend_compact(Worker *w, const unsigned char *used) {
+    int k = 0;
+    for (int i = 0; i < w->npend; i++)
+        if (!used[i]) w->pend[k++] = w->pend[i];
+    w->npend = k;
+}
+
+static void pend_free_all(Worker *w) {
+    for (int i = 0; i < w->npend; i++) wire_assign_free(&w->pend[i]);
+    w->npend = 0;
+}
+
+static int open_client(Worker *w, char *err, size_t errlen) {
+    w->cl = wire_client_open(&w->cc, err, errlen);
+    return w->cl ? 0 : -1;
+}
+
+// The coordinator restarted from an older checkpoint: its policy version went back below the weights
+// this worker holds, so groups sampled from them would be refused as "newer than current" forever.
+// A fresh client session forgets the newer weights (the client only hands out newer versions) and
+// says goodbye, so the coordinator re-queues what this worker held.
+static int check_rewind(Worker *w, char *err, size_t errlen) {
+    WireWelcome wl;
+    if (!w->eng_ready || !w->eng.version_from_coordinator || !wire_client_welcome(w->cl, &wl)) return 0;
+    if (wl.session == w->weights_session || wl.policy_version >= w->eng.version) return 0;
+    say(w, "coordinator restarted at policy version %lld, older than the installed %lld; reconnecting to fetch its weights",
+        (long long)wl.policy_version, (long long)w->eng.version);
+    pend_free_all(w);
+    wire_client_close(w->cl, "rewind");
+    w->cl = NULL;
+    w->eng.version = -1;
+    w->st->rewinds++;
+    return open_client(w, err, errlen);
+}
+
+static void send_groups(Worker *w, WireGroup *g, int n) {
+    double t0 = now_seconds();
+    for (int j = 0; j < n; j++) {
+        char e2[512];
+        if (wire_client_send_group(w->cl, &g[j], e2, sizeof e2) != 0) {   // would be dropped: say why, the lease expires
+            say(w, "group for prompt %llu not sent: %s", (unsigned long long)g[j].prompt_id, e2);
+            wire_client_send_error(w->cl, "bad_group", e2, g[j].prompt_id);
+            w->st->groups_failed++;
+        } else {
+            w->st->groups_sent++;
+        }
+        wire_group_free(&g[j]);
+    }
+    double t1 = now_seconds();
+    WorkerStats *st = w->st;
+    st->send_s += t1 - t0;
+    st->active_s = t1 - w->t_first_gen;
+    st->active_recv_s = st->recv_s - w->recv_before;
+    st->active_send_s = st->send_s - w->send_before;
+    st->active_weights_wait_s = st->weights_wait_s - w->wwait_before;
+}
+
+// One round: gather assignments, pick a compatible batch, make sure the weights are recent enough,
+// generate, send. Returns 1 to go on, 0 to stop (reason set), -1 fatal.
+static int round_once(Worker *w, char *err, size_t errlen) {
+    const WorkerConfig *cfg = w->cfg;
+    WorkerStats *st = w->st;
+    if (take_weights(w, 0.0, err, errlen) < 0) return -1;
+    if (check_rewind(w, err, errlen) != 0) return -1;
+    double t0 = now_seconds();
+    WireAssign a;
+    int r = wire_client_next(w->cl, &a, w->npend ? 0.0 : 0.2);
+    while (r == 1) {
+        pend_push(w, &a);
+        r = wire_client_next(w->cl, &a, 0.0);
+    }
+    st->recv_s += now_seconds() - t0;
+    if (r < 0) { snprintf(st->stop_reason, sizeof st->stop_reason, "client closed"); return 0; }
+    if (!w->npend || *w->stop) return 1;   // stopping: the goodbye hands back what is pending
+    // A welcome always precedes its session's assignments: look again now that they are here.
+    uint64_t rw = st->rewinds;
+    if (check_rewind(w, err, errlen) != 0) return -1;
+    if (st->rewinds != rw) return 1;
+
+    // The batch: the oldest assignment plus every compatible one, within the sample budget.
+    long left = cfg->max_prompts > 0 ? cfg->max_prompts - (long)st->groups_sent : w->npend;
+    int max_samples = cfg->gen.max_batch > w->pend[0].group_size ? cfg->gen.max_batch : w->pend[0].group_size;
+    const WireAssign **batch = mallocCheck((size_t)w->npend * sizeof *batch);
+    unsigned char *used = callocCheck((size_t)w->npend, 1);
+    int nb = 0, samples = 0;
+    for (int i = 0; i < w->npend && nb < left; i++) {
+        if (nb && (!rollout_assign_compatible(&w->pend[0], &w->pend[i]) || samples + w->pend[i].group_size > max_samples)) continue;
+        batch[nb++] = &w->pend[i];
+        samples += w->pend[i].group_size;
+        used[i] = 1;
+    }
+
+    // Weights recent enough for every assignment of the batch.
+    // Local --model weights stand in only while the coordinator has published none.
+    WireWelcome wl;
+    int have_wl = wire_client_welcome(w->cl, &wl);
+    int64_t stale = have_wl ? wl.max_staleness : 0, need = 0;
+    int coord_has = have_wl && wl.weights_version >= 0;
+    for (int j = 0; j < nb; j++)
+        if (batch[j]->policy_version - stale > need) need = batch[j]->policy_version - stale;
+    double tw = now_seconds(), warn = tw + cfg->weights_timeout;
+    while (!w->eng_ready || w->eng.version < need || (coord_has && !w->eng.version_from_coordinator)) {
+        if (*w->stop) break;
+        int k = take_weights(w, 0.25, err, errlen);
+        if (k < 0) { free(batch); free(used); return -1; }
+        if (now_seconds() > warn) {
+            say(w, "still waiting for weights version >= %lld (have %lld); is the learner publishing?", (long long)need,
+                (long long)(w->eng_ready ? w->eng.version : -1));
+            warn = now_seconds() + cfg->weights_timeout;
+        }
+        status_line(w, now_seconds(), 0);
+    }
+    st->weights_wait_s += now_seconds() - tw;
+    if (*w->stop) {   // nothing started: the goodbye hands these back
+        free(batch); free(used);
+        return 1;
+    }
+    if (cfg->gen_delay > 0) sleep_s(cfg->gen_delay);
+
+    if (w->t_first_gen == 0) {
+        w->t_first_gen = now_seconds();
+        w->recv_before = st->recv_s;
+        w->send_before = st->send_s;
+        w->wwait_before = st->weights_wait_s;
+    }
+    WireGroup *groups = callocCheck((size_t)nb, sizeof *groups);
+    char e2[1024];
+    int rc = rollout_generate(&w->eng, batch, nb, groups, &st->t, e2, sizeof e2);
+    if (rc != 0) {
+        // A bad assignment must not take the others down: report it, then retry the rest one by one.
+        say(w, "generation failed: %s", e2);
+        for (int j = 0; j < nb; j++) {
+            if (nb > 1 && rollout_generate(&w->eng, &batch[j], 1, &groups[j], &st->t, e2, sizeof e2) == 0) {
+                send_groups(w, &groups[j], 1);
+                continue;
+            }
+            if (nb > 1) say(w, "prompt %llu: %s", (unsigned long long)batch[j]->prompt_id, e2);
+            wire_client_send_error(w->cl, "generate", e2, batch[j]->prompt_id);
+            st->groups_failed++;
+        }
+    } else {
+        send_groups(w, groups, nb);
+    }
+    free(groups);
+    for (int i = 0; i < w->npend; i++)
+        if (used[i]) wire_assign_free(&w->pend[i]);
+    pend_compact(w, used);
+    free(batch); free(used);
+    st->policy_version = w->eng.version;
+    return 1;
+}
+
+int worker_run(const WorkerConfig *cfg, volatile sig_atomic_t *stop, WorkerStats *st, char *err, size_t errlen) {
+    memset(st, 0, sizeof *st);
+    st->policy_version = -1;
+    Worker W;
+    memset(&W, 0, sizeof W);
+    Worker *w = &W;
+    w->cfg = cfg; w->st = st; w->stop = stop;
+    w->t0 = w->last_status = now_seconds();
+    if (cfg->threads > 0) omp_set_num_threads(cfg->threads);
+    if (cfg->credits < 1) return rlvr_err(err, errlen, "rollout: --credits %d must be >= 1", cfg->credits);
+
+    wire_client_config_default(&w->cc);
+    snprintf(w->cc.worker_id, sizeof w->cc.worker_id, "%s", cfg->id);
+    if (!w->cc.worker_id[0]) {
+        char host[128] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(w->cc.worker_id, sizeof w->cc.worker_id, "%.50s:%d", host, (int)getpid());
+    }
+    w->cc.credits = cfg->credits;
+    w->cc.weights_retry_s = 0.5;   // a fresh SUB socket misses what was published before it joined
+    w->cc.quiet = cfg->quiet;
+    if (!cfg->gen.send_entropies) w->cc.caps &= ~(uint32_t)WIRE_CAP_ENTROPIES;
+    if (cfg->endpoint[0]) {
+        snprintf(w->cc.endpoint, sizeof w->cc.endpoint, "%s", cfg->endpoint);
+    } else if (cfg->run_dir[0]) {
+        int n = snprintf(w->cc.rendezvous, sizeof w->cc.rendezvous, "%s/rendezvous.json", cfg->run_dir);
+        if (n < 0 || (size_t)n >= sizeof w->cc.rendezvous) return rlvr_err(err, errlen, "rollout: --run-dir path too long");
+        // The learner may start after the workers (Slurm arrays, run_local.sh): wait for its file.
+        double start = now_seconds(), told = 0;
+        for (;;) {
+            WireRendezvous rv;
+            char e2[512];
+            if (wire_rendezvous_read(w->cc.rendezvous, &rv, e2, sizeof e2) == 0) break;
+            if (*stop) { snprintf(st->stop_reason, sizeof st->stop_reason, "signal"); return 0; }
+            double waited = now_seconds() - start;
+            if (cfg->rendezvous_timeout > 0 && waited > cfg->rendezvous_timeout)
+                return rlvr_err(err, errlen, "rollout: no usable rendezvous file after %.0f s: %s", waited, e2);
+            if (waited - told >= 30 || told == 0) {
+                say(w, "waiting for %s (the learner writes it when its coordinator is up)", w->cc.rendezvous);
+                told = waited + (told == 0 ? 1e-9 : 0);
+            }
+            sleep_s(0.2);
+        }
+    } else {
+        return rlvr_err(err, errlen, "rollout: give --run-dir DIR (rendezvous file) or --connect ENDPOINT");
+    }
+
+    char model_path[1024] = "";
+    if (cfg->model[0]) snprintf(model_path, sizeof model_path, "%s", cfg->model);
+    else if (w->cc.rendezvous[0]) rendezvous_model(w->cc.rendezvous, model_path, sizeof model_path);
+    if (model_path[0]) {
+        if (engine_from_file(w, model_path, cfg->model_version, 0, err, errlen) != 0) return -1;
+        w->cc.lim.vocab_size = w->eng.model.cfg.vocab_size;
+    }
+    if (open_client(w, err, errlen) != 0) {
+        if (w->eng_ready) rollout_engine_free(&w->eng);
+        return -1;
+    }
+    say(w, "connecting to %s (credits %d, %d threads)", cfg->endpoint[0] ? cfg->endpoint : w->cc.rendezvous, cfg->credits,
+        omp_get_max_threads());
+
+    int rc = 0, stopping = 0;
+    for (;;) {
+        if (*stop && !stopping) {
+            stopping = 1;
+            snprintf(st->stop_reason, sizeof st->stop_reason, "signal");
+            wire_client_set_credits(w->cl, 0);   // no new work while the batch in hand finishes
+            break;
+        }
+        if (cfg->max_prompts > 0 && (long)st->groups_sent >= cfg->max_prompts) {
+            snprintf(st->stop_reason, sizeof st->stop_reason, "max_prompts");
+            break;
+        }
+        int k = round_once(w, err, errlen);
+        if (k < 0) { rc = -1; snprintf(st->stop_reason, sizeof st->stop_reason, "error"); break; }
+        if (k == 0) break;
+        status_line(w, now_seconds(), 0);
+    }
+    status_line(w, now_seconds(), 1);
+    pend_free_all(w);
+    free(w->pend);
+    if (w->cl) wire_client_close(w->cl, st->stop_reason[0] ? st->stop_reason : "done");
+    st->policy_version = w->eng_ready ? w->eng.version : -1;
+    st->wall_s = now_seconds() - w->t0;
+    if (w->eng_ready) rollout_engine_free(&w->eng);
+    return rc;
+}
+
+int worker_stats_json(const WorkerStats *st, char *buf, size_t len) {
+    const RolloutTimers *t = &st->t;
+    double act = st->active_s > 0 ? st->active_s : 1e-9;
+    double wall = st->wall_s > 0 ? st->wall_s : 1e-9;
+    int n = snprintf(buf, len,
+                     "{\"groups\": %llu, \"groups_failed\": %llu, \"samples\": %llu, \"tokens\": %llu, \"correct\": %llu, "
+                     "\"wall_s\": %.3f, \"groups_per_s\": %.4f, \"tokens_per_s\": %.1f, \"gen_s\": %.3f, \"score_s\": %.3f, "
+                     "\"send_s\": %.3f, \"recv_wait_s\": %.3f, \"weights_wait_s\": %.3f, \"weights_install_s\": %.3f, "
+                     "\"active_s\": %.3f, \"active_groups_per_s\": %.4f, \"active_tokens_per_s\": %.1f, "
+                     "\"share_gen\": %.4f, \"share_score\": %.4f, \"share_msg\": %.4f, \"share_weights_wait\": %.4f, \"weights_installed\": %llu, "
+                     "\"rewinds\": %llu, \"policy_version\": %lld, \"stop_reason\": \"%s\"}",
+                     (unsigned long long)st->groups_sent, (unsigned long long)st->groups_failed, (unsigned long long)t->samples,
+                     (unsigned long long)t->tokens, (unsigned long long)t->correct, st->wall_s, (double)st->groups_sent / wall,
+                     (double)t->tokens / wall, t->gen_s, t->score_s, st->send_s, st->recv_s, st->weights_wait_s, t->weights_s,
+                     st->active_s, (double)st->groups_sent / act, (double)t->tokens / act, t->gen_s / act, t->score_s / act,
+                     (st->active_send_s + st->active_recv_s) / act, st->active_weights_wait_s / act, (unsigned long long)st->weights_installed,
+                     (unsigned long long)st->rewinds, (long long)st->policy_version, st->stop_reason);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}

@@ -1,0 +1,417 @@
+// Tests for the inference path (common/infer.c) and the sampler (common/sampler.c):
+//   - KV-cache decoding equals a full recompute (engine's model_forward) at every step, and the
+//     PyTorch fixtures' logits, for prompts split into prefill + decode, several prompts of different
+//     lengths in one batch, and a prefill longer than one row chunk;
+//   - sampling is batch invariant: a sample alone, in its group, in a shuffled batch of mixed prompts,
+//     and in waves of a smaller engine gives bit-identical tokens / log-probs / entropies;
+//   - top-k = 1 equals greedy; top-p keeps the smallest set with mass >= p (crafted distribution)
+//     and sampling frequencies follow the renormalised kept set; stop tokens and max length set the
+//     right finish reason; reported log-probs / entropies equal a full recompute at temperature T.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/forward.h"
+#include "common/infer.h"
+#include "common/model.h"
+#include "common/safetensors.h"
+#include "common/sampler.h"
+#include "tests/harness.h"
+
+// Tolerances: our decode path and the engine's forward are both fp32 with different summation
+// orders (sgemm blocks vs the engine's kernels); logits are O(1), so 2e-4 absolute is ~100 ulps.
+#define TOL_LOGIT 2e-4
+#define TOL_LOGP 2e-4
+
+static void make_model(Model *m, int arch, int V, int C, int FF, int L, int H, int KV, int bias, int tie, float theta) {
+    ModelConfig c;
+    char err[256];
+    model_config_default(&c);
+    c.arch = arch; c.vocab_size = V; c.hidden_size = C; c.intermediate_size = FF; c.num_layers = L;
+    c.num_heads = H; c.num_kv_heads = KV; c.head_dim = C / H; c.qkv_bias = bias; c.tie_word_embeddings = tie;
+    c.rope_theta = theta; c.max_position_embeddings = 256;
+    if (model_init(m, &c, err, sizeof(err)) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
+    // std 0.15 gives peaked-but-not-degenerate distributions; perturb norms and biases off 1 / 0.
+    model_init_random(m, 1234 + V + C + L, 0.15f);
+    Rng r;
+    rng_seed(&r, 99);
+    for (int i = 0; i < m->num_tensors; i++)
+        if (m->tensors[i].ndim == 1)
+            for (size_t j = 0; j < m->tensors[i].numel; j++) m->params[m->tensors[i].offset + j] += 0.2f * rng_normal(&r);
+}
+
+// Full recompute: logits (n, V) of tokens (n) through the engine's training forward.
+static float *full_logits(const Model *m, const int *tokens, int n) {
+    Acts a;
+    acts_init_eval(&a, &m->cfg, 1, n);
+    model_forward(m, &a, tokens, 1, n);
+    float *out = malloc((size_t)n * m->cfg.vocab_size * sizeof(float));
+    model_logits(m, &a, out);
+    acts_free(&a);
+    return out;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double d = 0.0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    return d;
+}
+
+// Several sequences of different lengths in one batch: prefill prompt_len[b] tokens of each, then
+// feed the remaining tokens one step at a time (teacher forcing), collecting every position's logits
+// into got[b] (len[b], V) (positions < prompt_len-1 are not produced by the decode path; they are
+// obtained by a separate full prefill with out_rows on every row).
+static void decode_teacher_forced(const Model *m, int nseq, int *const *seqs, const int *lens, const int *plens,
+                                  float **got) {
+    const int V = m->cfg.vocab_size;
+    int maxlen = 0, total = 0;
+    for (int b = 0; b < nseq; b++) { maxlen = lens[b] > maxlen ? lens[b] : maxlen; total += plens[b]; }
+    Infer s;
+    char err[256];
+    if (infer_init(&s, m, nseq, maxlen, err, sizeof(err)) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
+    // Prefill: all prompts in one call; logits wanted for each prompt's last row.
+    int *sl = malloc(total * sizeof(int)), *ps = malloc(total * sizeof(int)), *tk = malloc(total * sizeof(int));
+    int outr[64], n = 0;
+    for (int b = 0; b < nseq; b++) {
+        for (int t = 0; t < plens[b]; t++) { sl[n] = b; ps[n] = t; tk[n] = seqs[b][t]; n++; }
+        outr[b] = n - 1;
+    }
+    float *lg = malloc((size_t)nseq * V * sizeof(float));
+    infer_forward(&s, n, sl, ps, tk, nseq, outr, lg);
+    for (int b = 0; b < nseq; b++) memcpy(got[b] + (size_t)(plens[b] - 1) * V, lg + (size_t)b * V, V * sizeof(float));
+    // Decode: one row per unfinished sequence per step.
+    for (;;) {
+        int nr = 0, who[64];
+        for (int b = 0; b < nseq; b++) {
+            const int p = s.cache.len[b];
+            if (p >= lens[b]) continue;
+            sl[nr] = b; ps[nr] = p; tk[nr] = seqs[b][p]; outr[nr] = nr; who[nr] = b; nr++;
+        }
+        if (nr == 0) break;
+        infer_forward(&s, nr, sl, ps, tk, nr, outr, lg);
+        for (int i = 0; i < nr; i++) memcpy(got[who[i]] + (size_t)ps[i] * V, lg + (size_t)i * V, V * sizeof(float));
+    }
+    free(sl); free(ps); free(tk); free(lg);
+    infer_free(&s);
+}
+
+static void test_kv_vs_full_random(void) {
+    struct { int arch, V, C, FF, L, H, KV, bias, tie; float theta; } cfgs[] = {
+        {ARCH_QWEN2, 96, 64, 96, 2, 4, 2, 1, 0, 10000.0f},     // bias, GQA, untied
+        {ARCH_LLAMA, 128, 48, 80, 3, 4, 4, 0, 1, 500000.0f},   // no bias, MHA, tied
+        {ARCH_LLAMA, 64, 64, 128, 1, 8, 1, 0, 0, 10000.0f},    // multi-query (KV = 1)
+    };
+    for (size_t ci = 0; ci < sizeof(cfgs) / sizeof(cfgs[0]); ci++) {
+        Model m;
+        make_model(&m, cfgs[ci].arch, cfgs[ci].V, cfgs[ci].C, cfgs[ci].FF, cfgs[ci].L, cfgs[ci].H, cfgs[ci].KV,
+                   cfgs[ci].bias, cfgs[ci].tie, cfgs[ci].theta);
+        const int V = m.cfg.vocab_size;
+        // Three sequences of lengths 20, 9, 90 with prompts 5, 1, 70 (70 > one 64-row chunk).
+        int lens[3] = {20, 9, 90}, plens[3] = {5, 1, 70};
+        int *seqs[3];
+        float *got[3];
+        Rng r;
+        rng_seed(&r, 5 + ci);
+        for (int b = 0; b < 3; b++) {
+            seqs[b] = malloc(lens[b] * sizeof(int));
+            for (int t = 0; t < lens[b]; t++) seqs[b][t] = (int)(rng_u64(&r) % V);
+            got[b] = calloc((size_t)lens[b] * V, sizeof(float));
+        }
+        decode_teacher_forced(&m, 3, seqs, lens, plens, got);
+        for (int b = 0; b < 3; b++) {
+            float *ref = full_logits(&m, seqs[b], lens[b]);
+            const size_t off = (size_t)(plens[b] - 1) * V, cnt = (size_t)(lens[b] - plens[b] + 1) * V;
+            double d = max_abs_diff(got[b] + off, ref + off, cnt);
+            CHECK_MSG(d <= TOL_LOGIT, "config %zu seq %d: KV-cache logits differ from the full forward by %g", ci, b, d);
+            if (ci == 0 && b == 0) printf("kv vs full forward (random qwen2): max |diff| %.3g over %d positions\n", d, lens[b] - plens[b] + 1);
+            free(ref); free(got[b]); free(seqs[b]);
+        }
+        model_free(&m);
+    }
+}
+
+static void test_kv_vs_fixtures(void) {
+    static const char *FIX[] = {"qwen2_gqa", "qwen2_tied", "llama_gqa", "llama_tied"};
+    for (int f = 0; f < 4; f++) {
+        char dir[256], path[300], err[512];
+        snprintf(dir, sizeof(dir), "tests/fixtures/%s", FIX[f]);
+        Model m;
+        if (model_load(dir, &m, err, sizeof(err)) != 0) { CHECK_MSG(0, "%s", err); continue; }
+        snprintf(path, sizeof(path), "%s/reference.safetensors", dir);
+        SafeTensors st;
+        if (st_open(&st, path, err, sizeof(err)) != 0) { CHECK_MSG(0, "%s", err); model_free(&m); continue; }
+        const StTensor *tt = st_find(&st, "tokens"), *lt = st_find(&st, "lengths"), *gt = st_find(&st, "logits");
+        CHECK_MSG(tt && lt && gt && tt->ndim == 2, "%s: reference tensors missing", FIX[f]);
+        if (!(tt && lt && gt && tt->ndim == 2)) { st_close(&st); model_free(&m); continue; }
+        const int B = (int)tt->shape[0], T = (int)tt->shape[1], V = m.cfg.vocab_size;
+        int *tok = malloc((size_t)B * T * sizeof(int)), *len = malloc(B * sizeof(int));
+        float *ref = malloc((size_t)B * T * V * sizeof(float));
+        CHECK(st_read_i32(&st, tt, tok, (size_t)B * T, err, sizeof(err)) == 0);
+        CHECK(st_read_i32(&st, lt, len, B, err, sizeof(err)) == 0);
+        CHECK(st_read_f32(&st, gt, ref, (size_t)B * T * V, err, sizeof(err)) == 0);
+        int *seqs[8], plens[8];
+        float *got[8];
+        for (int b = 0; b < B && b < 8; b++) {
+            seqs[b] = tok + (size_t)b * T;
+            plens[b] = 1 + b * 2;   // different prompt lengths in one batch
+            got[b] = calloc((size_t)T * V, sizeof(float));
+        }
+        decode_teacher_forced(&m, B, seqs, len, plens, got);
+        double worst = 0.0;
+        for (int b = 0; b < B; b++) {
+            const size_t off = (size_t)(plens[b] - 1) * V, cnt = (size_t)(len[b] - plens[b] + 1) * V;
+            worst = fmax(worst, max_abs_diff(got[b] + off, ref + (size_t)b * T * V + off, cnt));
+            free(got[b]);
+        }
+        CHECK_MSG(worst <= TOL_LOGIT, "%s: KV-cache logits differ from PyTorch by %g", FIX[f], worst);
+        printf("kv decode vs PyTorch fixture %s: max |diff| %.3g\n", FIX[f], worst);
+        free(tok); free(len); free(ref);
+        st_close(&st);
+        model_free(&m);
+    }
+}
+
+static int same_output(const GenOutput *a, const GenOutput *b) {
+    return a->n == b->n && a->finish == b->finish && memcmp(a->tokens, b->tokens, a->n * sizeof(int)) == 0 &&
+           memcmp(a->logprobs, b->logprobs, a->n * sizeof(float)) == 0 &&
+           memcmp(a->entropies, b->entropies, a->n * sizeof(float)) == 0;
+}
+
+static void test_batch_invariance(void) {
+    Model m;
+    make_model(&m, ARCH_QWEN2, 128, 64, 128, 2, 4, 2, 1, 0, 10000.0f);
+    char err[256];
+    GenParams gp;
+    gen_params_default(&gp);
+    gp.max_new_tokens = 24;
+    gp.n_stop = 1;
+    gp.stop[0] = 2;
+    const float temps[2] = {1.0f, 0.7f}, tps[2] = {1.0f, 0.9f};
+    const int tks[2] = {0, 20};
+    int pA[5] = {1, 40, 41, 42, 43}, pB[11] = {1, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59}, pC[1] = {1};
+    const int *prompts[3] = {pA, pB, pC};
+    const int plens[3] = {5, 11, 1};
+    const uint64_t seed = 42, pid = 7;
+    for (int v = 0; v < 2; v++) {
+        gp.sampler.temperature = temps[v];
+        gp.sampler.top_p = tps[v];
+        gp.sampler.top_k = tks[v];
+        Infer s;
+        CHECK(infer_init(&s, &m, 16, 64, err, sizeof(err)) == 0);
+        GenOutput grp[8], alone, mixed[12], waves[12];
+        for (int i = 0; i < 8; i++) gen_output_alloc(&grp[i], gp.max_new_tokens);
+        gen_output_alloc(&alone, gp.max_new_tokens);
+        for (int i = 0; i < 12; i++) { gen_output_alloc(&mixed[i], gp.max_new_tokens); gen_output_alloc(&waves[i], gp.max_new_tokens); }
+        // The group: prompt A, G = 8, prefill shared.
+        CHECK(infer_generate_group(&s, pA, 5, 8, seed, pid, &gp, grp, err, sizeof(err)) == 0);
+        // Sample 3 alone.
+        GenRequest r1 = {0, sampler_seed(seed, pid, 3)};
+        CHECK(infer_generate(&s, 1, prompts, plens, 1, &r1, &gp, &alone, err, sizeof(err)) == 0);
+        CHECK_MSG(same_output(&alone, &grp[3]), "variant %d: sample alone differs from the same sample in its group", v);
+        // Mixed, shuffled batch: the 8 samples of A in reverse order interleaved with B and C samples.
+        GenRequest req[12];
+        int where[8];
+        for (int i = 0, k = 0; i < 12; i++) {
+            if (i % 3 == 1 && i < 12) { req[i].prompt = 1 + (i % 2); req[i].seed = sampler_seed(seed, 100 + i, i); continue; }
+            if (k < 8) { where[7 - k] = i; req[i].prompt = 0; req[i].seed = sampler_seed(seed, pid, 7 - k); k++; }
+            else { req[i].prompt = 2; req[i].seed = sampler_seed(seed, 200, i); }
+        }
+        CHECK(infer_generate(&s, 3, prompts, plens, 12, req, &gp, mixed, err, sizeof(err)) == 0);
+        int ok = 1;
+        for (int i = 0; i < 8; i++) ok &= same_output(&mixed[where[i]], &grp[i]);
+        CHECK_MSG(ok, "variant %d: samples in a shuffled mixed batch differ from the group run", v);
+        // Waves: an engine with 3 slots runs the same 12 requests in 4 waves.
+        Infer s3;
+        CHECK(infer_init(&s3, &m, 3, 64, err, sizeof(err)) == 0);
+        CHECK(infer_generate(&s3, 3, prompts, plens, 12, req, &gp, waves, err, sizeof(err)) == 0);
+        ok = 1;
+        for (int i = 0; i < 12; i++) ok &= same_output(&waves[i], &mixed[i]);
+        CHECK_MSG(ok, "variant %d: running in waves of 3 changed the samples", v);
+        // Samples of one group differ from each other (the seeds are really per sample).
+        int distinct = 0;
+        for (int i = 1; i < 8; i++) distinct += !same_output(&grp[i], &grp[0]);
+        CHECK_MSG(distinct >= 6, "variant %d: only %d of 7 samples differ from sample 0", v, distinct);
+        // Log-probs and entropies equal a full recompute under softmax(logits / T).
+        double worst_lp = 0.0, worst_h = 0.0;
+        for (int i = 0; i < 12; i++) {
+            const int j = req[i].prompt, n = plens[j] + mixed[i].n;
+            int *seq = malloc(n * sizeof(int));
+            memcpy(seq, prompts[j], plens[j] * sizeof(int));
+            memcpy(seq + plens[j], mixed[i].tokens, mixed[i].n * sizeof(int));
+            float *lg = full_logits(&m, seq, n);
+            for (int t = 0; t < mixed[i].n; t++) {
+                float lp, h;
+                sampler_logprob_entropy(lg + (size_t)(plens[j] - 1 + t) * m.cfg.vocab_size, m.cfg.vocab_size,
+                                        gp.sampler.temperature, mixed[i].tokens[t], &lp, &h);
+                worst_lp = fmax(worst_lp, fabs(lp - mixed[i].logprobs[t]));
+                worst_h = fmax(worst_h, fabs(h - mixed[i].entropies[t]));
+            }
+            free(lg); free(seq);
+        }
+        CHECK_MSG(worst_lp <= TOL_LOGP, "variant %d: log-prob vs full recompute differs by %g", v, worst_lp);
+        CHECK_MSG(worst_h <= TOL_LOGP, "variant %d: entropy vs full recompute differs by %g", v, worst_h);
+        printf("batch invariance variant %d ok; log-prob / entropy vs full recompute: %.3g / %.3g\n", v, worst_lp, worst_h);
+        for (int i = 0; i < 8; i++) gen_output_free(&grp[i]);
+        gen_output_free(&alone);
+        for (int i = 0; i < 12; i++) { gen_output_free(&mixed[i]); gen_output_free(&waves[i]); }
+        infer_free(&s3);
+        infer_free(&s);
+    }
+    model_free(&m);
+}
+
+static void test_greedy_topk_stop_length(void) {
+    Model m;
+    make_model(&m, ARCH_LLAMA, 128, 48, 80, 2, 4, 2, 0, 1, 10000.0f);
+    char err[256];
+    Infer s;
+    CHECK(infer_init(&s, &m, 4, 48, err, sizeof(err)) == 0);
+    int prompt[3] = {1, 70, 71};
+    const int *prompts[1] = {prompt};
+    int plen = 3;
+    GenParams g;
+    gen_params_default(&g);
+    g.max_new_tokens = 30;
+    g.sampler.temperature = 0.0f;
+    GenOutput greedy, k1, st;
+    gen_output_alloc(&greedy, 30); gen_output_alloc(&k1, 30); gen_output_alloc(&st, 30);
+    GenRequest rq = {0, 1};
+    CHECK(infer_generate(&s, 1, prompts, &plen, 1, &rq, &g, &greedy, err, sizeof(err)) == 0);
+    CHECK_EQ_INT(greedy.n, 30);
+    CHECK_EQ_INT(greedy.finish, FINISH_LENGTH);
+    // Greedy log-probs are under softmax(logits) (T = 1) and must be the max over the vocabulary.
+    CHECK(greedy.logprobs[0] <= 0.0f && greedy.logprobs[0] > -logf(128.0f) - 1e-3f);
+    GenParams gk = g;
+    gk.sampler.temperature = 0.8f;
+    gk.sampler.top_k = 1;
+    rq.seed = 12345;
+    CHECK(infer_generate(&s, 1, prompts, &plen, 1, &rq, &gk, &k1, err, sizeof(err)) == 0);
+    CHECK_MSG(k1.n == greedy.n && memcmp(k1.tokens, greedy.tokens, greedy.n * sizeof(int)) == 0, "top-k = 1 differs from greedy");
+    // Stop: use the token greedy produces at step 5 (its first occurrence) as a stop token.
+    int k = 5;
+    while (k > 0) { int seen = 0; for (int i = 0; i < k; i++) seen |= greedy.tokens[i] == greedy.tokens[k]; if (!seen) break; k--; }
+    GenParams gs = g;
+    gs.n_stop = 2;
+    gs.stop[0] = 127 == greedy.tokens[k] ? 126 : 127;
+    gs.stop[1] = greedy.tokens[k];
+    int never = 1;
+    for (int i = 0; i < k; i++) never &= greedy.tokens[i] != gs.stop[0];
+    CHECK(infer_generate(&s, 1, prompts, &plen, 1, &rq, &gs, &st, err, sizeof(err)) == 0);
+    if (never) {
+        CHECK_EQ_INT(st.n, k + 1);
+        CHECK_EQ_INT(st.finish, FINISH_STOP);
+        CHECK_EQ_INT(st.tokens[st.n - 1], greedy.tokens[k]);
+    }
+    CHECK(strcmp(finish_reason_name(FINISH_STOP), "stop") == 0 && strcmp(finish_reason_name(FINISH_LENGTH), "length") == 0);
+    // max_new_tokens = 1 finishes by length after one token (unless it is a stop token).
+    GenParams g1 = g;
+    g1.max_new_tokens = 1;
+    CHECK(infer_generate(&s, 1, prompts, &plen, 1, &rq, &g1, &st, err, sizeof(err)) == 0);
+    CHECK_EQ_INT(st.n, 1);
+    CHECK_EQ_INT(st.finish, FINISH_LENGTH);
+    // Errors: prompt + max_new_tokens beyond max_seq, bad sampler values, out-of-vocab prompt token.
+    GenParams gbad = g;
+    gbad.max_new_tokens = 46;
+    CHECK(infer_generate(&s, 1, prompts, &plen, 1, &rq, &gbad, &greedy, err, sizeof(err)) == -1);
+    CHECK_MSG(strstr(err, "max_seq") != NULL, "error message: %s", err);
+    gbad = g; gbad.sampler.top_p = 0.0f;
+    CHECK(infer_generate(&s, 1, prompts, &plen, 1, &rq, &gbad, &greedy, err, sizeof(err)) == -1);
+    CHECK_MSG(strstr(err, "top_p") != NULL, "error message: %s", err);
+    gbad = g; gbad.sampler.temperature = -1.0f;
+    CHECK(infer_generate(&s, 1, prompts, &plen, 1, &rq, &gbad, &greedy, err, sizeof(err)) == -1);
+    int badp[2] = {1, 500};
+    const int *bp[1] = {badp};
+    int bl = 2;
+    CHECK(infer_generate(&s, 1, bp, &bl, 1, &rq, &g, &greedy, err, sizeof(err)) == -1);
+    CHECK_MSG(strstr(err, "vocabulary") != NULL, "error message: %s", err);
+    CHECK(infer_generate_group(&s, prompt, 3, 0, 1, 1, &g, &greedy, err, sizeof(err)) == -1);
+    gen_output_free(&greedy); gen_output_free(&k1); gen_output_free(&st);
+    infer_free(&s);
+    model_free(&m);
+}
+
+static void test_sampler_crafted(void) {
+    const int V = 6;
+    // probabilities 0.5, 0.2, 0.15, 0.1, 0.05, 0 (the last as -inf logit is not allowed; use a tiny one)
+    const double pr[6] = {0.5, 0.2, 0.15, 0.1, 0.0499, 0.0001};
+    float logits[6];
+    const int order[6] = {3, 0, 5, 1, 2, 4};   // scatter them over ids so ordering is exercised
+    for (int i = 0; i < V; i++) logits[order[i]] = (float)log(pr[i]);
+    SamplerScratch sc;
+    sampler_scratch_init(&sc, V);
+    SamplerParams p;
+    sampler_params_default(&p);
+    int kept[6];
+    struct { float top_p; int top_k; int n; } cases[] = {
+        {0.4f, 0, 1}, {0.49f, 0, 1}, {0.6f, 0, 2}, {0.75f, 0, 3}, {0.8f, 0, 3}, {0.9f, 0, 4}, {0.99f, 0, 5},
+        {1.0f, 0, 6}, {1.0f, 2, 2}, {0.7f, 2, 1}, {0.75f, 2, 2}, {0.85f, 3, 3}, {0.8f, 3, 2}, {0.75f, 3, 2},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        p.top_p = cases[c].top_p;
+        p.top_k = cases[c].top_k;
+        int n = sampler_kept_set(logits, V, &p, &sc, kept);
+        CHECK_MSG(n == cases[c].n, "top_p %.2f top_k %d: kept %d tokens, expected %d", p.top_p, p.top_k, n, cases[c].n);
+        int ok = 1;
+        for (int i = 0; i < n && i < cases[c].n; i++) ok &= kept[i] == order[i];
+        CHECK_MSG(ok, "top_p %.2f top_k %d: kept set not the most likely tokens in order", p.top_p, p.top_k);
+    }
+    // Sampling frequencies with top_p = 0.8 (kept: ranks 0..2, mass 0.85) and without truncation.
+    Rng r;
+    rng_seed(&r, 3);
+    const int N = 200000;
+    for (int mode = 0; mode < 2; mode++) {
+        p.top_k = 0;
+        p.top_p = mode ? 0.8f : 1.0f;
+        int cnt[6] = {0};
+        for (int i = 0; i < N; i++) {
+            float lp, h;
+            int t = sampler_sample(logits, V, &p, &r, &sc, &lp, &h);
+            cnt[t]++;
+            if (i == 0) {
+                float rl, rh;
+                sampler_logprob_entropy(logits, V, 1.0f, t, &rl, &rh);
+                CHECK_NEAR(lp, rl, 1e-5);   // full-vocabulary log-prob even when truncated
+                CHECK_NEAR(h, rh, 1e-5);
+            }
+        }
+        const double mass = mode ? 0.85 : 1.0;
+        for (int i = 0; i < V; i++) {
+            const double want = (mode && i >= 3) ? 0.0 : pr[i] / mass, got = (double)cnt[order[i]] / N;
+            CHECK_MSG(fabs(got - want) < 5.0 * sqrt(want * (1 - want) / N) + 1e-9,
+                      "mode %d rank %d: frequency %.4f, expected %.4f", mode, i, got, want);
+        }
+    }
+    // Greedy: argmax, log-prob under T = 1.
+    p.temperature = 0.0f;
+    float lp;
+    CHECK_EQ_INT(sampler_sample(logits, V, &p, NULL, &sc, &lp, NULL), order[0]);
+    CHECK_NEAR(lp, log(0.5), 1e-5);
+    // Temperature: entropy grows with T; crafted uniform logits give entropy log V at any T.
+    float flat[6] = {0.3f, 0.3f, 0.3f, 0.3f, 0.3f, 0.3f}, h1, h2;
+    sampler_logprob_entropy(flat, V, 0.5f, 0, &lp, &h1);
+    CHECK_NEAR(h1, log(6.0), 1e-6);
+    CHECK_NEAR(lp, -log(6.0), 1e-6);
+    sampler_logprob_entropy(logits, V, 0.5f, 0, &lp, &h1);
+    sampler_logprob_entropy(logits, V, 2.0f, 0, &lp, &h2);
+    CHECK(h2 > h1);
+    // Seeds: per (run, prompt, sample), distinct across sample indices and prompts.
+    CHECK(sampler_seed(1, 2, 3) == sampler_seed(1, 2, 3));
+    CHECK(sampler_seed(1, 2, 3) != sampler_seed(1, 2, 4));
+    CHECK(sampler_seed(1, 2, 3) != sampler_seed(1, 3, 3));
+    char err[256];
+    SamplerParams bad = {1.0f, 1.5f, 0};
+    CHECK(sampler_params_validate(&bad, err, sizeof(err)) == -1);
+    bad.top_p = 1.0f; bad.top_k = -1;
+    CHECK(sampler_params_validate(&bad, err, sizeof(err)) == -1);
+    sampler_scratch_free(&sc);
+}
+
+int main(void) {
+    test_sampler_crafted();
+    test_kv_vs_full_random();
+    test_kv_vs_fixtures();
+    test_batch_invariance();
+    test_greedy_topk_stop_length();
+    return tests_done();
+}
