@@ -193,10 +193,11 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
         // z = (lnf W[v0:v0+vc]^T) / temperature, (N, vc)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)vc, C,
                     invT, a->lnf, C, w.lm_head + v0 * C, C, 0.0f, a->logits, (int)vc);
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(N * vc))
         for (size_t n = 0; n < N; n++) {
             const float *z = a->logits + n * vc;
             float cm = -INFINITY;
+            #pragma omp simd reduction(max:cm)
             for (size_t j = 0; j < vc; j++) cm = z[j] > cm ? z[j] : cm;
             const double m_new = (double)cm > mx[n] ? (double)cm : mx[n];
             if (mx[n] > -INFINITY && m_new > mx[n]) {  // rescale the sums to the new max
@@ -209,8 +210,9 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
             // exp in float (1 ulp, vectorisable), sums in double
             const float mf = (float)m_new;
             double s = 0.0, sz = 0.0, s2 = 0.0;
+            #pragma omp simd reduction(+:s, sz, s2)
             for (size_t j = 0; j < vc; j++) {
-                const float d = z[j] - mf, e = expf(d);
+                const float d = z[j] - mf, e = vexpf(d);
                 s += e;
                 sz += (double)e * d;
                 s2 += (double)e * e;
@@ -220,7 +222,7 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
             if (tg >= (int)v0 && tg < (int)(v0 + vc)) zt[n] = z[tg - v0];
         }
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)C))
     for (size_t n = 0; n < N; n++) {
         const double lse_shift = log(se[n]);  // lse - mx
         a->lse[n] = (float)(mx[n] + lse_shift);
@@ -253,7 +255,7 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
     for (size_t n = 0; n < N; n++)
         if (dlogp[n] != 0.0f) idx[Na++] = (int)n;
     if (Na == 0) return;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(Na * (size_t)C))
     for (size_t i = 0; i < Na; i++) {
         memcpy(a->hrows + i * C, a->lnf + (size_t)idx[i] * C, (size_t)C * sizeof(float));
         memset(a->hgrad + i * C, 0, (size_t)C * sizeof(float));
@@ -263,12 +265,13 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
         const float *Wc = w->lm_head + v0 * C;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Na, (int)vc, C,
                     invT, a->hrows, C, Wc, C, 0.0f, a->logits, (int)vc);
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(Na * vc))
         for (size_t i = 0; i < Na; i++) {
             const int n = idx[i];
             float *z = a->logits + i * vc;
             const float g = dlogp[n] * invT, lse = a->lse[n];
-            for (size_t j = 0; j < vc; j++) z[j] = -g * expf(z[j] - lse);
+            #pragma omp simd
+            for (size_t j = 0; j < vc; j++) z[j] = -g * vexpf(z[j] - lse);
             const int tg = a->targets[n];
             if (tg >= (int)v0 && tg < (int)(v0 + vc)) z[tg - v0] += g;
         }
@@ -278,7 +281,7 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)vc, C, (int)Na,
                     1.0f, a->logits, (int)vc, a->hrows, C, 1.0f, gw->lm_head + v0 * C, C);
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(Na * (size_t)C))
     for (size_t i = 0; i < Na; i++) memcpy(dlnf + (size_t)idx[i] * C, a->hgrad + i * C, (size_t)C * sizeof(float));
 }
 

@@ -12,7 +12,7 @@
 // ---- embedding ------------------------------------------------------------------------------------
 
 void embedding_forward(float *out, const int *tokens, const float *wte, size_t N, int C) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)C))
     for (size_t n = 0; n < N; n++)
         memcpy(out + n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof(float));
 }
@@ -20,7 +20,7 @@ void embedding_forward(float *out, const int *tokens, const float *wte, size_t N
 void embedding_backward(float *dwte, const float *dout, const int *tokens, size_t N, int C) {
     // Rows may repeat, so split the channels across threads instead of the rows: no races and the
     // summation order per element is fixed (row order), so results are deterministic.
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)C))
     for (int c = 0; c < C; c++)
         for (size_t n = 0; n < N; n++) dwte[(size_t)tokens[n] * C + c] += dout[n * C + c];
 }
@@ -28,7 +28,7 @@ void embedding_backward(float *dwte, const float *dout, const int *tokens, size_
 // ---- RMSNorm --------------------------------------------------------------------------------------
 
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, size_t N, int C, float eps) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)C))
     for (size_t n = 0; n < N; n++) {
         const float *xr = x + n * C;
         float *o = out + n * C;
@@ -45,7 +45,7 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
                       const float *rstd, size_t N, int C) {
     // y_c = w_c x_c r, r = (mean x^2 + eps)^(-1/2), dr/dx_c = -r^3 x_c / C, so
     // dx_c = r (w_c dy_c) - r^3 x_c / C * sum_j w_j dy_j x_j.
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)C))
     for (size_t n = 0; n < N; n++) {
         const float *xr = x + n * C, *dy = dout + n * C;
         float *dxr = dx + n * C;
@@ -57,7 +57,7 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
         for (int c = 0; c < C; c++) dxr[c] += r * w[c] * dy[c] - k * xr[c];
     }
     // dw_c = sum_n dy_nc x_nc r_n; parallel over channels keeps the row order fixed.
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)C))
     for (int c = 0; c < C; c++) {
         float s = 0.0f;
         for (size_t n = 0; n < N; n++) s += dout[n * C + c] * x[n * C + c] * rstd[n];
@@ -69,7 +69,7 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
 
 void linear_forward(float *out, const float *x, const float *W, const float *b, size_t N, int IC, int OC) {
     if (b) {
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)OC))
         for (size_t n = 0; n < N; n++) memcpy(out + n * OC, b, (size_t)OC * sizeof(float));
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, IC,
@@ -85,7 +85,7 @@ void linear_backward(float *dx, float *dW, float *db, const float *dout, const f
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, (int)N,
                 1.0f, dout, OC, x, IC, 1.0f, dW, IC);
     if (db) {
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)OC))
         for (int o = 0; o < OC; o++) {
             float s = 0.0f;
             for (size_t n = 0; n < N; n++) s += dout[n * OC + o];
@@ -112,7 +112,7 @@ void rope_tables(float *cos_t, float *sin_t, int T, int D, float theta) {
 // x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin (pairs i, i + D/2); sign = -1 applies the inverse.
 static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, int T, int NH, int D, float sign) {
     const int half = D / 2;
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if (PAR_WORTH((size_t)B * T * NH * D))
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *cs = cos_t + (size_t)t * half, *sn = sin_t + (size_t)t * half;
@@ -142,7 +142,7 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
     const int G = H / KV;
     const size_t qs = (size_t)H * D, ks = (size_t)KV * D;  // row strides
     const float scale = 1.0f / sqrtf((float)D);
-    #pragma omp parallel for collapse(3) schedule(dynamic, 4)
+    #pragma omp parallel for collapse(3) schedule(dynamic, 4) if (PAR_WORTH((size_t)B * H * T * T * D / 2))
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int t = 0; t < T; t++) {
@@ -161,7 +161,8 @@ void attention_forward(float *out, float *att, const float *q, const float *k, c
                     if (dot > mx) mx = dot;
                 }
                 float sum = 0.0f;
-                for (int s = 0; s <= t; s++) { p[s] = expf(p[s] - mx); sum += p[s]; }
+                #pragma omp simd reduction(+:sum)
+                for (int s = 0; s <= t; s++) { p[s] = vexpf(p[s] - mx); sum += p[s]; }
                 const float inv = 1.0f / sum;
                 float *o = out + ((size_t)b * T + t) * qs + (size_t)h * D;
                 for (int d = 0; d < D; d++) o[d] = 0.0f;
@@ -183,7 +184,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
     const float scale = 1.0f / sqrtf((float)D);
     // One task per (b, kv head): it alone writes that head's dk/dv rows, so there are no races and the
     // summation order is fixed regardless of the thread count.
-    #pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (PAR_WORTH((size_t)B * H * T * T * D / 2))
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < KV; kh++) {
 #ifdef _OPENMP
@@ -233,24 +234,24 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 // ---- SwiGLU ---------------------------------------------------------------------------------------
 
 void swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) {
         const float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = g / (1.0f + vexpf(-g)) * up[i];
     }
 }
 
 void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
     // silu(g) = g s(g); silu'(g) = s(g) (1 + g (1 - s(g)))
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for simd schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) {
-        const float g = gate[i], s = 1.0f / (1.0f + expf(-g));
+        const float g = gate[i], s = 1.0f / (1.0f + vexpf(-g));
         dup[i] = dout[i] * g * s;
         dgate[i] = dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
     }
 }
 
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

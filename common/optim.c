@@ -6,6 +6,8 @@
 
 #include <math.h>
 
+#include "common/ops.h"  // PAR_WORTH
+
 AdamWConfig adamw_default(void) {
     AdamWConfig c = {0.9f, 0.999f, 1e-8f, 0.01f};
     return c;
@@ -19,7 +21,7 @@ void adamw_update_scaled(float *restrict params, const float *restrict grads, fl
     const double bc1 = 1.0 - pow((double)b1, (double)step), bc2 = 1.0 - pow((double)b2, (double)step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float decay = 1.0f - lr * c->weight_decay;
-    #pragma omp parallel for simd schedule(static)
+    #pragma omp parallel for simd schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) {
         const float g = grads[i] * grad_scale;  // exact when grad_scale == 1
         float p = params[i] * decay;
@@ -49,10 +51,11 @@ double grad_sqnorm(const float *g, size_t n) {
     // Fixed-size blocks summed in order: the result does not depend on the thread count.
     const size_t BLK = 4096, nb = (n + BLK - 1) / BLK;
     double total = 0.0;
-    #pragma omp parallel for schedule(static) reduction(+:total) if (nb > 1)
+    #pragma omp parallel for schedule(static) reduction(+:total) if (nb > 8)
     for (size_t b = 0; b < nb; b++) {
         const size_t e = (b + 1) * BLK < n ? (b + 1) * BLK : n;
         double s = 0.0;
+        #pragma omp simd reduction(+:s)
         for (size_t i = b * BLK; i < e; i++) s += (double)g[i] * g[i];
         total += s;
     }
@@ -69,7 +72,7 @@ float clip_coef(double norm, float max_norm) {
 float grad_clip(float *g, size_t n, double norm, float max_norm) {
     const float f = clip_coef(norm, max_norm);
     if (f == 0.0f || f == 1.0f) return f;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) g[i] *= f;
     return f;
 }

@@ -439,8 +439,21 @@ static void test_adamw(void) {
     CHECK_NEAR(lr_at(&s, 0), 1.0, 1e-7);
 }
 
+static void test_vexpf(void) {
+    double worst = 0.0;
+    for (int i = 0; i <= 200000; i++) {
+        const float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        worst = fmax(worst, fabs(vexpf(x) - exp((double)x)) / exp((double)x));
+    }
+    CHECK_MSG(worst < 3e-7, "vexpf relative error %g", worst);  // ~2.5 ulp
+    CHECK(vexpf(0.0f) == 1.0f);
+    CHECK(vexpf(-1000.0f) > 0.0f && vexpf(-1000.0f) < 1e-37f);   // clamped, no NaN / denormal
+    CHECK(isfinite(vexpf(1000.0f)) && vexpf(1000.0f) > 1e38f);
+}
+
 int main(void) {
     rng_seed(&rng, 1234);
+    test_vexpf();
     test_embedding();
     test_rmsnorm();
     test_linear();

@@ -32,7 +32,8 @@ for s in range(a.steps + 1):  # step 0 is warm-up
     opt.step()
     if s:
         times.append(time.perf_counter() - t0)
-step = sum(times) / len(times)
+step, best = sum(times) / len(times), min(times)
 n = a.batch * a.seq
 print(f"torch {torch.__version__} threads={a.threads} params={sum(p.numel() for p in model.parameters()) / 1e6:.1f}M "
-      f"batch={a.batch}x{a.seq} step {step:.3f} s  {n / step:.0f} tokens/s  loss {loss.item():.4f}")
+      f"batch={a.batch}x{a.seq} step mean {step:.3f} s best {best:.3f} s: {n / best:.0f} tokens/s (mean {n / step:.0f})  "
+      f"loss {loss.item():.4f}")
