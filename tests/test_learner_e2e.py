@@ -229,9 +229,34 @@ def scenario_pool(tmp):
     check(os.path.exists(os.path.join(run, "checkpoints", "ckpt_000008.h5")), "final checkpoint written")
 
 
+# ---- scenario: the real rollout workers through launch/run_local.sh ----
+
+def scenario_run_local(tmp):
+    run = os.path.join(tmp, "local")
+    e = env()
+    e["RLVR_BIN"] = BIN
+    cmd = ["bash", os.path.join(ROOT, "launch/run_local.sh"), "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"),
+           "--run-dir", run, "--np", "2", "--workers", "2"] + BASE + ["trainer.total_training_steps=3"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=ROOT, timeout=120)
+    check(p.returncode == 0, "run_local.sh exits 0:\n" + (p.stdout + p.stderr)[-2000:])
+    m = metrics(run)
+    check(len(m) == 3, "run_local.sh: 3 steps (got %d)" % len(m))
+    for r in m:
+        check(r["response_tokens"] > 0 and r["sequences"] == 16, "step %d trained on real rollouts" % r["step"])
+        # the workers' log-probs and the learner's agree: same engine, same sequence layout, same temperature
+        check(r["logprob_gap_max"] < 1e-3, "step %d: worker vs learner log-prob gap %.3g" % (r["step"], r["logprob_gap_max"]))
+    check(not any(n.endswith(".pid") for n in os.listdir(os.path.join(run, "workers"))), "workers stopped")
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="rlvr_learner_") as tmp:
         t0 = time.time()
         scenario_pool(tmp)
         print("scenario_pool %.1fs" % (time.time() - t0))
+        if os.path.exists(os.path.join(BIN, "rollout")):
+            t0 = time.time()
+            scenario_run_local(tmp)
+            print("scenario_run_local %.1fs" % (time.time() - t0))
+        else:
+            print("scenario_run_local not run: no rollout program in %s" % BIN)
         sys.exit(done(tmp))
