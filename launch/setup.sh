@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin libzmq3-dev libmsgpack-dev libhdf5-dev hdf5-tools
       libopenblas-dev libjansson-dev libyaml-dev
       python3 python3-zmq python3-msgpack python3-h5py python3-numpy python3-matplotlib
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      slurm-wlm munge libpmix-dev)   # tests/test_slurm.sh; Slurm's pmix plugin dlopens libpmix.so (-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -445,7 +445,8 @@ static void handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, do
     }
     char err[256];
     WireMsg m;
-    WireBad why = wire_decode(zmq_msg_data(body), blen, &c->cfg.lim, &m, err, sizeof err);
+    // a group's arrays may stay in the received message, which then moves into the group (no copy)
+    WireBad why = wire_decode_zmq(body, &c->cfg.lim, &m, err, sizeof err);
     if (why != WIRE_OK) {
         // A rejected group still ends its lease when it names one this worker holds: the worker has
         // finished with it, and waiting for expiry would stall the prompt while heartbeats continue.

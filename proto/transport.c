@@ -117,6 +117,32 @@ int wire_recv(void *sock, int has_ident, zmq_msg_t *ident, zmq_msg_t *body, int 
     return 0;
 }
 
+typedef struct { WireBacking b; zmq_msg_t msg; } MsgBacking;
+
+static void msg_release(WireBacking *self) {
+    MsgBacking *m = (MsgBacking *)self;
+    zmq_msg_close(&m->msg);
+    free(m);
+}
+
+WireBad wire_decode_zmq(zmq_msg_t *body, const WireLimits *lim, WireMsg *out, char *err, size_t errlen) {
+    size_t len = zmq_msg_size(body);
+    if (len < WIRE_VIEW_MIN_BYTES) return wire_decode(zmq_msg_data(body), len, lim, out, err, errlen);
+    MsgBacking *m = mallocCheck(sizeof *m);
+    m->b.release = msg_release;
+    // move first, decode from the moved message: its data pointer is the one the views will use
+    zmq_msg_init(&m->msg);
+    zmqCheck(zmq_msg_move(&m->msg, body));
+    int kept = 0;
+    WireBad b = wire_decode_backed(zmq_msg_data(&m->msg), len, &m->b, &kept, lim, out, err, errlen);
+    if (!kept) {
+        zmqCheck(zmq_msg_move(body, &m->msg));   // the caller may still read it (e.g. wire_peek_group_ids)
+        zmq_msg_close(&m->msg);
+        free(m);
+    }
+    return b;
+}
+
 int wire_has_curve(void) { return zmq_has("curve"); }
 
 int wire_curve_keypair(char public_key[41], char secret_key[41]) { return zmq_curve_keypair(public_key, secret_key); }

@@ -32,6 +32,14 @@ int wire_send(void *sock, const void *ident, size_t ident_len, WireBuf *buf, int
 // with zmq_msg_close after a successful receive.
 int wire_recv(void *sock, int has_ident, zmq_msg_t *ident, zmq_msg_t *body, int *extra_frames, int flags);
 
+// wire_decode of a received body without copying a group's blobs (wire_decode_backed): when the
+// decoded group points into the message, the message moves into the group (body is left empty, still
+// to be closed) and wire_msg_free releases it. Otherwise, and on every failure, body is untouched.
+// Bodies under WIRE_VIEW_MIN_BYTES are always copied: small messages may share a ZeroMQ receive
+// buffer, which a view would keep alive.
+#define WIRE_VIEW_MIN_BYTES 16384
+WireBad wire_decode_zmq(zmq_msg_t *body, const WireLimits *lim, WireMsg *out, char *err, size_t errlen);
+
 // CurveZMQ. Keys are 40-character Z85 strings.
 int wire_has_curve(void);
 int wire_curve_keypair(char public_key[41], char secret_key[41]);

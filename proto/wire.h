@@ -126,13 +126,21 @@ typedef struct {
     float gen_seconds;
 } WireResponse;
 
+// Memory a decoded message may point into instead of copying from it (a received ZeroMQ message,
+// see wire_decode_zmq in transport.h). release(self) frees the backing and the struct itself.
+typedef struct WireBacking { void (*release)(struct WireBacking *self); } WireBacking;
+
+// Build groups zero-initialised: wire_group_free reads arena_ and backing_.
 typedef struct {
     uint64_t prompt_id, lease_id, seed;
     int64_t policy_version;       // the weights the responses were sampled from
     char worker[WIRE_ID_LEN];
     int32_t n_responses;
-    WireResponse *responses;      // (n_responses,) owned; the arrays inside live in one block (arena)
-    void *arena_;                 // owns every token / float array of the responses
+    WireResponse *responses;      // (n_responses,) owned
+    // Where the responses' token / float arrays live (both released by wire_group_free). Either array
+    // may point into either; every array is 4-byte aligned, so reading it as int32_t / float is safe.
+    void *arena_;                 // one malloc'd block (free()d): arrays the decoder copied, or a sender's own
+    WireBacking *backing_;        // the received message, for arrays decoded in place (NULL: none)
 } WireGroup;
 
 typedef struct { char worker[WIRE_ID_LEN]; int64_t policy_version; int32_t n_held; } WireHeartbeat;
@@ -178,6 +186,15 @@ int wire_encode(const WireMsg *m, WireBuf *out);
 // wire_msg_free). Otherwise returns the reason and writes a message naming the field into err.
 // A decoded weights chunk's data points into `data`, which must outlive *out.
 WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg *out, char *err, size_t errlen);
+
+// wire_decode without copying a group's blobs: on a little-endian host, a group's tokens / logprobs /
+// entropies point straight into `data` wherever the blob's payload is 4-byte aligned in memory (the C
+// encoder aligns them, see docs/protocol.md); a misaligned blob is copied as wire_decode would. The
+// same validation runs on the result either way. If any array points into data, the group takes
+// `backing` (the owner of data; wire_msg_free releases it) and *kept = 1; otherwise, and on every
+// failure, *kept = 0 and the caller still owns backing. Other message types decode as wire_decode.
+WireBad wire_decode_backed(void *data, size_t len, WireBacking *backing, int *kept, const WireLimits *lim, WireMsg *out,
+                           char *err, size_t errlen);
 
 // For a message that failed wire_decode: if it is still a well-formed msgpack map of type "group"
 // with unsigned prompt_id and lease_id, returns 0 and sets them (so the receiver can end that lease

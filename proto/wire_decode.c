@@ -19,7 +19,15 @@ typedef struct {
     size_t errlen;
     WireBad bad;
     const char *msg;            // message type name, for errors
+    int views;                  // a group's aligned blobs may be used in place (wire_decode_backed)
+    int viewed;                 // ... and at least one was
 } Dec;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WIRE_HOST_LE 1
+#else
+#define WIRE_HOST_LE 0          // blobs are little-endian: a big-endian host always converts a copy
+#endif
 
 RLVR_PRINTF(3, 4) static int fail(Dec *d, WireBad b, const char *fmt, ...) {
     d->bad = b;
@@ -36,10 +44,10 @@ RLVR_PRINTF(3, 4) static int fail(Dec *d, WireBad b, const char *fmt, ...) {
     return -1;
 }
 
-static int key_is(const msgpack_object *k, const char *s) {
-    size_t n = strlen(s);
+static int key_is_n(const msgpack_object *k, const char *s, size_t n) {
     return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
 }
+static int key_is(const msgpack_object *k, const char *s) { return key_is_n(k, s, strlen(s)); }
 
 // A map we read fields from: string keys, bounded size, no duplicate keys (which would let two
 // readers of the same message disagree about its content).
@@ -61,8 +69,9 @@ static int check_map(Dec *d, const msgpack_object *o, const char *where) {
 
 static const msgpack_object *get(const msgpack_object *map, const char *k) {
     const msgpack_object_map *m = &map->via.map;
+    size_t n = strlen(k);
     for (uint32_t i = 0; i < m->size; i++)
-        if (key_is(&m->ptr[i].key, k)) return &m->ptr[i].val;
+        if (key_is_n(&m->ptr[i].key, k, n)) return &m->ptr[i].val;
     return NULL;
 }
 
@@ -217,6 +226,36 @@ static int dec_sampling(Dec *d, const msgpack_object *o, WireSampling *s) {
     return 0;
 }
 
+static int in_place(const Dec *d, const uint8_t *p) { return d->views && WIRE_HOST_LE && ((uintptr_t)p & 3u) == 0; }
+
+// The (n,) array of 4-byte items a blob holds: the blob itself when in_place, else a converted copy
+// at *arena (which advances).
+static void *place(Dec *d, const uint8_t *p, size_t n, uint8_t **arena) {
+    if (in_place(d, p)) {
+        d->viewed = 1;
+        return (void *)(uintptr_t)p;
+    }
+    void *dst = *arena;
+    if (n) {
+        *arena += n * 4;
+        wire_le_load_i32(dst, p, n);   // a bit-exact 4-byte move; the same for floats
+    }
+    return dst;
+}
+
+// dst = pre + decimal i + post (dst holds 48 bytes; pre and post are short literals). Every response
+// needs its name for error messages, so this runs per response on the accepting path: no snprintf.
+static void index_name(char dst[48], const char *pre, uint32_t i, const char *post) {
+    char dig[10];
+    int nd = 0;
+    do { dig[nd++] = (char)('0' + i % 10); i /= 10; } while (i);
+    size_t k = strlen(pre);
+    memcpy(dst, pre, k);
+    while (nd) dst[k++] = dig[--nd];
+    size_t np = strlen(post);
+    memcpy(dst + k, post, np + 1);
+}
+
 static int dec_group(Dec *d, const msgpack_object *o, WireGroup *g) {
     const char *w = "";
     int64_t pv = 0;
@@ -233,15 +272,14 @@ static int dec_group(Dec *d, const msgpack_object *o, WireGroup *g) {
         return fail(d, WIRE_BAD_LENGTH, "'responses' has %u entries (1 to max_group=%d)", n, d->lim->max_group);
     g->responses = callocCheck(n, sizeof(WireResponse));
     g->n_responses = (int32_t)n;
-    // (n, 3) blob pointers; copied into one arena once every response has been checked
+    // (n, 3) blob pointers; used in place or copied into one arena once every response has been checked
     const uint8_t **blob = callocCheck((size_t)n * 3, sizeof(uint8_t *));
-    size_t arena_bytes = 0;
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const msgpack_object *r = &rs->via.array.ptr[i];
         WireResponse *x = &g->responses[i];
         char where[48];
-        snprintf(where, sizeof where, "responses[%u].", i);
+        index_name(where, "responses[", i, "].");
         if (check_map(d, r, where)) { rc = -1; break; }
         int64_t nt, nl, ne;
         size_t maxt = (size_t)(d->lim->max_tokens > 0 ? d->lim->max_tokens : 0);
@@ -250,8 +288,7 @@ static int dec_group(Dec *d, const msgpack_object *o, WireGroup *g) {
         if (nl != nt) { rc = fail(d, WIRE_BAD_LENGTH, "%s'logprobs' has %lld values for %lld tokens (one log-prob per token)", where, (long long)nl, (long long)nt); break; }
         if (ne >= 0 && ne != nt) { rc = fail(d, WIRE_BAD_LENGTH, "%s'entropies' has %lld values for %lld tokens (one per token, or nil)", where, (long long)ne, (long long)nt); break; }
         x->n_tokens = (int32_t)nt;
-        x->entropies = ne >= 0 ? (float *)1 : NULL;   // marks presence until the arena exists
-        arena_bytes += (size_t)nt * 4 * (ne >= 0 ? 3 : 2);
+        x->entropies = ne >= 0 ? (float *)1 : NULL;   // marks presence until the arrays are placed
         char finish[16] = "";
         if (f_f32(d, r, where, "reward", 1, &x->reward) || f_bool(d, r, where, "correct", 0, &x->correct) ||
             f_strbuf(d, r, where, "finish", 1, finish, sizeof finish) || f_i32(d, r, where, "boxed_count", 0, &x->boxed_count) ||
@@ -262,19 +299,20 @@ static int dec_group(Dec *d, const msgpack_object *o, WireGroup *g) {
         else { rc = fail(d, WIRE_BAD_VALUE, "%s'finish' = '%s' (expected \"stop\" or \"length\")", where, finish); break; }
     }
     if (rc == 0) {
-        uint8_t *arena = mallocCheck(arena_bytes);
+        // A blob is used where it lies when allowed and aligned for int32_t / float loads; the
+        // others are converted into one arena. Validation later reads whichever the group got.
+        size_t arena_bytes = 0;
+        for (uint32_t i = 0; i < n; i++)
+            for (int k = 0; k < 3; k++)
+                if ((k < 2 || g->responses[i].entropies) && !in_place(d, blob[3 * i + k])) arena_bytes += (size_t)g->responses[i].n_tokens * 4;
+        uint8_t *arena = arena_bytes ? mallocCheck(arena_bytes) : NULL;
         g->arena_ = arena;
         for (uint32_t i = 0; i < n; i++) {
             WireResponse *x = &g->responses[i];
             size_t nt = (size_t)x->n_tokens;
-            x->tokens = (int32_t *)arena; arena += nt * 4;
-            x->logprobs = (float *)arena; arena += nt * 4;
-            wire_le_load_i32(x->tokens, blob[3 * i], nt);
-            wire_le_load_f32(x->logprobs, blob[3 * i + 1], nt);
-            if (x->entropies) {
-                x->entropies = (float *)arena; arena += nt * 4;
-                wire_le_load_f32(x->entropies, blob[3 * i + 2], nt);
-            }
+            x->tokens = (int32_t *)place(d, blob[3 * i], nt, &arena);
+            x->logprobs = (float *)place(d, blob[3 * i + 1], nt, &arena);
+            if (x->entropies) x->entropies = (float *)place(d, blob[3 * i + 2], nt, &arena);
         }
     } else {
         for (uint32_t i = 0; i < n; i++) g->responses[i].entropies = NULL;
@@ -380,9 +418,10 @@ static int dec_body(Dec *d, const msgpack_object *o, WireMsg *m) {
     }
 }
 
-WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg *out, char *err, size_t errlen) {
+static WireBad decode(const void *data, size_t len, const WireLimits *lim, int views, int *viewed, WireMsg *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    Dec d = {lim, err, errlen, WIRE_OK, "message"};
+    *viewed = 0;
+    Dec d = {lim, err, errlen, WIRE_OK, "message", views, 0};
     if (err && errlen) err[0] = 0;
     if (len == 0) { fail(&d, WIRE_BAD_SIZE, "empty (0 bytes)"); return d.bad; }
     if (len > lim->max_msg_bytes) {
@@ -430,8 +469,23 @@ WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg
         }
     }
     msgpack_unpacked_destroy(&u);
-    if (d.bad != WIRE_OK) wire_msg_free(out);
+    if (d.bad != WIRE_OK) wire_msg_free(out);   // no backing attached yet: only what decode allocated
+    else *viewed = d.viewed;
     return d.bad;
+}
+
+WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg *out, char *err, size_t errlen) {
+    int viewed;
+    return decode(data, len, lim, 0, &viewed, out, err, errlen);
+}
+
+WireBad wire_decode_backed(void *data, size_t len, WireBacking *backing, int *kept, const WireLimits *lim, WireMsg *out,
+                           char *err, size_t errlen) {
+    int viewed;
+    WireBad b = decode(data, len, lim, backing != NULL, &viewed, out, err, errlen);
+    *kept = b == WIRE_OK && viewed;
+    if (*kept) out->u.group.backing_ = backing;   // only groups view their input
+    return b;
 }
 
 int wire_peek_group_ids(const void *data, size_t len, const WireLimits *lim, uint64_t *prompt_id, uint64_t *lease_id) {
@@ -486,10 +540,12 @@ static int check_group(Dec *d, const WireGroup *g) {
         const WireResponse *r = &g->responses[i];
         if (r->n_tokens < 1 || r->n_tokens > L->max_tokens)
             return fail(d, WIRE_BAD_LENGTH, "responses[%d] has %d tokens (1 to max_tokens=%d)", i, r->n_tokens, L->max_tokens);
-        char where[48];
-        snprintf(where, sizeof where, "responses[%d].tokens", i);
         size_t nt = (size_t)r->n_tokens;
-        if (!tokens_all_ok(r->tokens, nt, L->vocab_size) && tokens_ok(d, r->tokens, nt, where)) return -1;
+        if (!tokens_all_ok(r->tokens, nt, L->vocab_size)) {
+            char where[48];
+            snprintf(where, sizeof where, "responses[%d].tokens", i);
+            if (tokens_ok(d, r->tokens, nt, where)) return -1;
+        }
         if (floats_all_in(r->logprobs, nt, -FLT_MAX, 0.0f) && (!r->entropies || floats_all_in(r->entropies, nt, 0.0f, FLT_MAX))) {
         } else for (int t = 0; t < r->n_tokens; t++) {
             float lp = r->logprobs[t];
@@ -517,7 +573,7 @@ static int check_sampling(Dec *d, const WireSampling *s, int32_t max_tokens) {
 }
 
 WireBad wire_validate(const WireMsg *m, const WireLimits *lim, char *err, size_t errlen) {
-    Dec d = {lim, err, errlen, WIRE_OK, wire_type_name(m->type)};
+    Dec d = {lim, err, errlen, WIRE_OK, wire_type_name(m->type), 0, 0};
     const WireLimits *L = lim;
     switch (m->type) {
     case WIRE_HELLO:
@@ -592,8 +648,10 @@ void wire_assign_free(WireAssign *a) {
 
 void wire_group_free(WireGroup *g) {
     free(g->arena_);
+    if (g->backing_) g->backing_->release(g->backing_);
     free(g->responses);
     g->arena_ = NULL;
+    g->backing_ = NULL;
     g->responses = NULL;
     g->n_responses = 0;
 }

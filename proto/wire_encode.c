@@ -1,6 +1,8 @@
 // Encoding: each message is one msgpack map {"v": 1, "type": "...", ...}. Bulk arrays are written
-// straight into the output buffer as little-endian bin blobs.
+// straight into the output buffer as little-endian bin blobs whose payloads start at a multiple of 4
+// bytes from the message start, so a receiver can read them in place (wire_decode_backed).
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/check.h"
@@ -12,6 +14,18 @@ static void buf_reserve(WireBuf *b, size_t extra) {
     while (cap < b->len + extra) cap *= 2;
     b->data = reallocCheck(b->data, cap);
     b->cap = cap;
+}
+
+// Grows an empty buffer to exactly `total` bytes without copying its old contents.
+static void buf_reserve_total(WireBuf *b, size_t total) {
+    if (b->cap >= total) return;
+    if (b->len == 0) {
+        free(b->data);
+        b->data = mallocCheck(total);
+    } else {
+        b->data = reallocCheck(b->data, total);
+    }
+    b->cap = total;
 }
 
 static int buf_write(void *data, const char *buf, size_t len) {
@@ -41,17 +55,91 @@ static void kf32(Enc *e, const char *k, float v) { key(e, k); msgpack_pack_float
 static void kf64(Enc *e, const char *k, double v) { key(e, k); msgpack_pack_double(&e->pk, v); }
 static void kbool(Enc *e, const char *k, int v) { key(e, k); if (v) msgpack_pack_true(&e->pk); else msgpack_pack_false(&e->pk); }
 
-static void blob_i32(Enc *e, const int32_t *x, size_t n) {
-    msgpack_pack_bin(&e->pk, n * 4);
+// ---- aligned blobs ---------------------------------------------------------------------------------
+// msgpack lets a str / bin / map header be wider than its length needs (str8 for a 6-byte key, map16
+// for 10 pairs) and every decoder reads the wide forms. Before each blob the encoder picks the widths
+// of the headers in front of its payload (the enclosing map's, when the blob is its first value, the
+// key's and the bin's) so the payload starts 4-byte aligned. The narrowest choice that aligns wins;
+// should none align, the narrowest overall (receivers then copy that blob).
+static int str_widths(size_t n, int w[4]) {
+    int k = 0;
+    if (n < 32) w[k++] = 1;
+    if (n < 256) w[k++] = 2;
+    if (n < 65536) w[k++] = 3;
+    w[k++] = 5;
+    return k;
+}
+static int bin_widths(size_t n, int w[3]) {
+    int k = 0;
+    if (n < 256) w[k++] = 2;
+    if (n < 65536) w[k++] = 3;
+    w[k++] = 5;
+    return k;
+}
+static int map_widths(size_t n, int w[3]) {
+    int k = 0;
+    if (n < 16) w[k++] = 1;
+    if (n < 65536) w[k++] = 3;
+    w[k++] = 5;
+    return k;
+}
+
+// One header of `width` bytes: fix form (tag | n), or tag byte + big-endian length of 1, 2 or 4 bytes.
+static void put_hdr(Enc *e, uint8_t fix, uint8_t t8, uint8_t t16, uint8_t t32, int width, size_t n) {
+    uint8_t h[5];
+    switch (width) {
+    case 1: h[0] = (uint8_t)(fix | n); break;
+    case 2: h[0] = t8; h[1] = (uint8_t)n; break;
+    case 3: h[0] = t16; h[1] = (uint8_t)(n >> 8); h[2] = (uint8_t)n; break;
+    default: h[0] = t32; h[1] = (uint8_t)(n >> 24); h[2] = (uint8_t)(n >> 16); h[3] = (uint8_t)(n >> 8); h[4] = (uint8_t)n; break;
+    }
+    buf_write(e->b, (const char *)h, (size_t)width);
+}
+
+// [header of a map with map_n pairs, if map_n >= 0] + key k + header of a bin of nbytes; the
+// caller writes the payload next.
+static void blob_head(Enc *e, long map_n, const char *k, size_t nbytes) {
+    size_t kl = strlen(k);
+    int mw[3] = {0}, kw[4], bw[3];
+    int nm = map_n >= 0 ? map_widths((size_t)map_n, mw) : 1;
+    int nk = str_widths(kl, kw), nb = bin_widths(nbytes, bw);
+    int bm = mw[0], bk = kw[0], bb = bw[0];
+    size_t best = 0;
+    for (int i = 0; i < nm; i++)
+        for (int j = 0; j < nk; j++)
+            for (int l = 0; l < nb; l++) {
+                size_t tot = (size_t)(mw[i] + kw[j] + bw[l]) + kl;
+                if ((e->b->len + tot) % 4 == 0 && (best == 0 || tot < best)) { best = tot; bm = mw[i]; bk = kw[j]; bb = bw[l]; }
+            }
+    if (map_n >= 0) put_hdr(e, 0x80, 0, 0xde, 0xdf, bm, (size_t)map_n);
+    put_hdr(e, 0xa0, 0xd9, 0xda, 0xdb, bk, kl);
+    buf_write(e->b, k, kl);
+    put_hdr(e, 0, 0xc4, 0xc5, 0xc6, bb, nbytes);
+}
+
+static void blob_i32(Enc *e, long map_n, const char *k, const int32_t *x, size_t n) {
+    blob_head(e, map_n, k, n * 4);
     buf_reserve(e->b, n * 4);
     if (n) wire_le_store_i32(e->b->data + e->b->len, x, n);
     e->b->len += n * 4;
 }
-static void blob_f32(Enc *e, const float *x, size_t n) {
-    msgpack_pack_bin(&e->pk, n * 4);
+static void blob_f32(Enc *e, long map_n, const char *k, const float *x, size_t n) {
+    blob_head(e, map_n, k, n * 4);
     buf_reserve(e->b, n * 4);
     if (n) wire_le_store_f32(e->b->data + e->b->len, x, n);
     e->b->len += n * 4;
+}
+
+// Bytes a group encodes to at most: blobs + per-response fields + padding headers, so the buffer is
+// sized once (no growth copies of a ~200 KB message).
+static size_t group_bound(const WireGroup *g) {
+    size_t b = 256 + strlen(g->worker);
+    for (int i = 0; i < g->n_responses; i++) {
+        const WireResponse *r = &g->responses[i];
+        size_t n = r->n_tokens > 0 ? (size_t)r->n_tokens : 0;
+        b += 256 + n * 4 * (r->entropies ? 3 : 2);
+    }
+    return b;
 }
 
 static void header(Enc *e, WireType t, size_t nfields) {
@@ -66,18 +154,16 @@ static void sampling(Enc *e, const WireSampling *s) {
     kf32(e, "top_p", s->top_p);
     ki64(e, "top_k", s->top_k);
     ki64(e, "max_new_tokens", s->max_new_tokens);
-    key(e, "stop");
     int n = s->n_stop < 0 ? 0 : (s->n_stop > WIRE_MAX_STOP ? WIRE_MAX_STOP : s->n_stop);
-    blob_i32(e, s->stop, (size_t)n);
+    blob_i32(e, -1, "stop", s->stop, (size_t)n);
 }
 
 static void response(Enc *e, const WireResponse *r) {
-    msgpack_pack_map(&e->pk, 10);
     size_t n = r->n_tokens > 0 ? (size_t)r->n_tokens : 0;
-    key(e, "tokens"); blob_i32(e, r->tokens, n);
-    key(e, "logprobs"); blob_f32(e, r->logprobs, n);
-    key(e, "entropies");
-    if (r->entropies) blob_f32(e, r->entropies, n); else msgpack_pack_nil(&e->pk);
+    blob_i32(e, 10, "tokens", r->tokens, n);   // opens the response map of 10 pairs
+    blob_f32(e, -1, "logprobs", r->logprobs, n);
+    if (r->entropies) blob_f32(e, -1, "entropies", r->entropies, n);
+    else { key(e, "entropies"); msgpack_pack_nil(&e->pk); }
     kf32(e, "reward", r->reward);
     kbool(e, "correct", r->correct);
     kstr(e, "finish", r->finish == WIRE_FINISH_LENGTH ? "length" : "stop");
@@ -130,7 +216,7 @@ int wire_encode(const WireMsg *m, WireBuf *out) {
         ku64(&e, "prompt_id", a->prompt_id);
         ku64(&e, "lease_id", a->lease_id);
         ku64(&e, "seed", a->seed);
-        key(&e, "prompt_tokens"); blob_i32(&e, a->prompt_tokens, a->n_prompt > 0 ? (size_t)a->n_prompt : 0);
+        blob_i32(&e, -1, "prompt_tokens", a->prompt_tokens, a->n_prompt > 0 ? (size_t)a->n_prompt : 0);
         kstr(&e, "text", a->text);
         kstr(&e, "answer", a->answer);
         kstr(&e, "verifier", a->verifier);
@@ -142,6 +228,7 @@ int wire_encode(const WireMsg *m, WireBuf *out) {
     }
     case WIRE_GROUP: {
         const WireGroup *g = &m->u.group;
+        buf_reserve_total(out, group_bound(g));
         header(&e, m->type, 6);
         ku64(&e, "prompt_id", g->prompt_id);
         ku64(&e, "lease_id", g->lease_id);
@@ -177,6 +264,7 @@ int wire_encode(const WireMsg *m, WireBuf *out) {
         break;
     case WIRE_WEIGHTS_CHUNK: {
         const WireWeightsChunk *c = &m->u.chunk;
+        buf_reserve_total(out, c->len + 512);
         header(&e, m->type, 8);
         ki64(&e, "version", c->version);
         ku64(&e, "total_bytes", c->total_bytes);
@@ -185,9 +273,8 @@ int wire_encode(const WireMsg *m, WireBuf *out) {
         ku64(&e, "n_chunks", c->n_chunks);
         ku64(&e, "crc32", c->crc32);
         kstr(&e, "dtype", "f32");
-        key(&e, "data");
-        msgpack_pack_bin(&e.pk, c->len);
-        if (c->len) msgpack_pack_bin_body(&e.pk, c->data, c->len);
+        blob_head(&e, -1, "data", c->len);
+        buf_write(out, (const char *)c->data, c->len);
         break;
     }
     case WIRE_WEIGHTS_PATH:

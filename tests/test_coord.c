@@ -703,6 +703,62 @@ static void test_restart(void) {
     coord_free(e);
 }
 
+// Groups above WIRE_VIEW_MIN_BYTES are decoded in place: the accepted group owns the received
+// message until coord_group_free (ASan checks the hand-over), and a rejected one still ends its lease
+// (the message is intact for wire_peek_group_ids).
+static void test_large_groups(void) {
+    Coordinator *c = make_coord(5.0, 1, NULL);
+    start(c);
+    enqueue_n(c, 1000, 1, 2);
+    Peer p;
+    peer_open(&p, coord_endpoint(c));
+    peer_hello(&p, "big", 1);
+    enum { NT = 4096 };   // 2 x 4096 x 12 bytes: ~98 KB
+    int32_t *tok = mallocCheck(NT * sizeof *tok);
+    float *lp = mallocCheck(NT * sizeof *lp), *ent = mallocCheck(NT * sizeof *ent);
+    for (int i = 0; i < NT; i++) { tok[i] = i % 1000; lp[i] = -0.1f * (float)(i % 7); ent[i] = 0.5f; }
+    for (int round = 0; round < 2; round++) {
+        WireMsg a;
+        CHECK(peer_recv(&p, WIRE_ASSIGN, &a, 3.0));
+        CHECK(a.u.assign.prompt_id == 1000);
+        WireResponse rs[2];
+        for (int i = 0; i < 2; i++) rs[i] = (WireResponse){NT - i, tok, lp, ent, 1.0f, 1, WIRE_FINISH_STOP, 1, 0, 0, 0.5f};
+        WireMsg g = {.type = WIRE_GROUP};
+        g.u.group.prompt_id = a.u.assign.prompt_id;
+        g.u.group.lease_id = a.u.assign.lease_id;
+        g.u.group.policy_version = a.u.assign.policy_version;
+        snprintf(g.u.group.worker, sizeof g.u.group.worker, "big");
+        g.u.group.n_responses = 2;
+        g.u.group.responses = rs;
+        if (round == 0) {   // one log-prob > 0 deep inside: rejected, lease ended, prompt re-queued to us
+            lp[4000] = 0.25f;
+            peer_send(&p, &g);
+            lp[4000] = -0.5f;
+            CoordCounters k;
+            WAIT_FOR(c, k.bad[WIRE_BAD_VALUE] == 1 && k.requeued == 1, 3.0);
+            CHECK_EQ_INT(k.bad[WIRE_BAD_VALUE], 1);
+            CHECK_EQ_INT(k.requeued, 1);
+        } else {
+            peer_send(&p, &g);
+            CoordGroup out;
+            CHECK_EQ_INT(coord_take(c, &out, 1, 3.0), 1);
+            CHECK(out.prompt_id == 1000 && out.group.n_responses == 2);
+            if (out.group.n_responses == 2) {
+                CHECK(out.group.backing_ != NULL && out.group.arena_ == NULL);   // decoded in place
+                CHECK_EQ_INT(out.group.responses[1].n_tokens, NT - 1);
+                CHECK(memcmp(out.group.responses[0].tokens, tok, sizeof(int32_t) * NT) == 0);
+                CHECK(memcmp(out.group.responses[1].logprobs, lp, sizeof(float) * (NT - 1)) == 0);
+                CHECK_NEAR(out.group.responses[0].entropies[NT - 1], 0.5, 0);
+                coord_group_free(&out);
+            }
+        }
+        wire_msg_free(&a);
+    }
+    free(tok); free(lp); free(ent);
+    peer_close(&p);
+    coord_free(c);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     test_credits_and_flow();
@@ -714,5 +770,6 @@ int main(void) {
     test_weights();
     test_curve();
     test_restart();
+    test_large_groups();
     return tests_done();
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "common/check.h"
+#include "proto/transport.h"
 #include "proto/wire.h"
 #include "tests/harness.h"
 
@@ -86,6 +87,45 @@ static WireMsg sample(WireType t, WireResponse *rs) {
 }
 
 static WireBad decode_buf(const WireBuf *b, WireMsg *out, char *err, size_t n) { return wire_decode(b->data, b->len, &lim, out, err, n); }
+
+// A backing that counts its releases (the buffer itself belongs to the test).
+typedef struct { WireBacking b; int released; } TestBacking;
+static void test_release(WireBacking *self) { ((TestBacking *)self)->released++; }
+
+// Decodes data with wire_decode, then again in place (wire_decode_backed) from an 8-aligned copy and
+// from a copy shifted by `shift` bytes: every path must give the same verdict and error, and the
+// same message (compared by re-encoding). Returns wire_decode's result in *out.
+static WireBad decode_all_ways(const void *data, size_t len, const WireLimits *L, WireMsg *out, char *err, size_t errlen) {
+    WireBad why = wire_decode(data, len, L, out, err, errlen);
+    WireBuf ref;
+    wire_buf_init(&ref, 64);
+    if (why == WIRE_OK) wire_encode(out, &ref);
+    for (int shift = 0; shift < 4; shift++) {
+        uint8_t *copy = mallocCheck(len + 8);
+        memcpy(copy + shift, data, len);
+        TestBacking tb = {{test_release}, 0};
+        WireMsg d;
+        char err2[256] = "";
+        int kept = -1;
+        WireBad why2 = wire_decode_backed(copy + shift, len, &tb.b, &kept, L, &d, err2, sizeof err2);
+        CHECK_MSG(why2 == why, "in-place decode (shift %d) says %s, copying decode %s", shift, wire_bad_name(why2), wire_bad_name(why));
+        CHECK_MSG(strcmp(err2, err) == 0, "in-place decode error '%s' differs from '%s'", err2, err);
+        CHECK(kept == 0 || kept == 1);
+        CHECK(kept == 0 || (why2 == WIRE_OK && d.type == WIRE_GROUP && d.u.group.backing_ == &tb.b));
+        if (why2 == WIRE_OK) {
+            WireBuf b2;
+            wire_buf_init(&b2, 64);
+            wire_encode(&d, &b2);
+            CHECK_MSG(b2.len == ref.len && memcmp(b2.data, ref.data, ref.len) == 0, "in-place decode (shift %d) re-encodes differently", shift);
+            wire_buf_free(&b2);
+            wire_msg_free(&d);
+        }
+        CHECK_MSG(tb.released == kept, "backing released %d times, kept %d", tb.released, kept);
+        free(copy);
+    }
+    wire_buf_free(&ref);
+    return why;
+}
 
 static void test_round_trips(void) {
     for (int t = 1; t < WIRE_NTYPES; t++) {
@@ -232,7 +272,7 @@ static void expect_mutation(WireType t, const char *path, ValueFn fn, WireBad wa
     raw_init(&r);
     repack(&r.pk, &u.data, path, fn);
     char err[256] = "";
-    WireBad why = wire_decode(r.sb.data, r.sb.size, &lim, &d, err, sizeof err);
+    WireBad why = decode_all_ways(r.sb.data, r.sb.size, &lim, &d, err, sizeof err);
     CHECK_MSG(why == want, "%s %s: got %s (%s), want %s", wire_type_name(t), path, wire_bad_name(why), err, wire_bad_name(want));
     if (field_in_err) CHECK_MSG(strstr(err, field_in_err) != NULL, "error '%s' does not name '%s'", err, field_in_err);
     if (why == WIRE_OK) wire_msg_free(&d);
@@ -382,7 +422,7 @@ static void expect_struct(WireMsg *m, WireBad want, const char *field_in_err, co
     wire_encode(m, &b);
     WireMsg d;
     char err[256] = "";
-    WireBad why = wire_decode(b.data, b.len, L, &d, err, sizeof err);
+    WireBad why = decode_all_ways(b.data, b.len, L, &d, err, sizeof err);
     CHECK_MSG(why == want, "%s: got %s (%s), want %s", wire_type_name(m->type), wire_bad_name(why), err, wire_bad_name(want));
     if (field_in_err) CHECK_MSG(strstr(err, field_in_err) != NULL, "error '%s' does not name '%s'", err, field_in_err);
     if (why == WIRE_OK) wire_msg_free(&d);
@@ -519,6 +559,162 @@ static void test_helpers(void) {
     for (int b = 0; b < WIRE_NBAD; b++) CHECK(strcmp(wire_bad_name((WireBad)b), "?") != 0);
 }
 
+// Every bin payload of an encoded message starts at a multiple of 4 bytes; returns the number of blobs.
+static int count_aligned_blobs(const msgpack_object *o, const uint8_t *base, int *misaligned) {
+    int n = 0;
+    if (o->type == MSGPACK_OBJECT_BIN) {
+        n = 1;
+        if (((const uint8_t *)o->via.bin.ptr - base) % 4) (*misaligned)++;
+    } else if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size; i++) n += count_aligned_blobs(&o->via.array.ptr[i], base, misaligned);
+    } else if (o->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < o->via.map.size; i++) n += count_aligned_blobs(&o->via.map.ptr[i].val, base, misaligned);
+    }
+    return n;
+}
+
+// The encoder aligns blobs (wide headers where needed); the receiver then reads them in place.
+static void test_zero_copy(void) {
+    // group blobs stay aligned whatever precedes them: worker names of every length mod 4, token
+    // counts that need bin8 / bin16 / bin32 headers, odd integer widths in front
+    int counts[] = {1, 3, 63, 64, 65, 200, 16383, 16384, 20000};
+    int32_t *tk = callocCheck(20000, sizeof *tk);
+    float *lp = callocCheck(20000, sizeof *lp), *en = callocCheck(20000, sizeof *en);
+    for (int i = 0; i < 20000; i++) { tk[i] = i; lp[i] = -0.001f * (float)i; en[i] = 0.5f; }
+    WireLimits L = lim;
+    for (int ci = 0; ci < (int)(sizeof counts / sizeof counts[0]); ci++)
+        for (int wl = 1; wl <= 8; wl++) {
+            WireResponse rs[3];
+            for (int i = 0; i < 3; i++)
+                rs[i] = (WireResponse){counts[ci] - i > 0 ? counts[ci] - i : 1, tk, lp, i == 1 ? NULL : en, 0.5f, 1, WIRE_FINISH_STOP, 200 * i, 0, 0, 0.1f};
+            WireMsg m = {.type = WIRE_GROUP};
+            m.u.group.prompt_id = 1ull << (8 * wl - 1);
+            m.u.group.lease_id = (uint64_t)wl;
+            m.u.group.policy_version = 1;
+            memset(m.u.group.worker, 'w', (size_t)wl);
+            m.u.group.n_responses = 3;
+            m.u.group.responses = rs;
+            WireBuf b;
+            wire_buf_init(&b, 16);
+            wire_encode(&m, &b);
+            msgpack_unpacked u;
+            msgpack_unpacked_init(&u);
+            size_t off = 0;
+            CHECK(msgpack_unpack_next(&u, (const char *)b.data, b.len, &off) == MSGPACK_UNPACK_SUCCESS && off == b.len);
+            int mis = 0, nb = count_aligned_blobs(&u.data, b.data, &mis);
+            CHECK_MSG(nb == 8 && mis == 0, "%d tokens, worker of %d: %d of %d blobs misaligned", counts[ci], wl, mis, nb);
+            msgpack_unpacked_destroy(&u);
+            // in place: every array points into the buffer and the backing is released exactly once
+            TestBacking tb = {{test_release}, 0};
+            WireMsg d;
+            char err[256];
+            int kept = 0;
+            CHECK(wire_decode_backed(b.data, b.len, &tb.b, &kept, &L, &d, err, sizeof err) == WIRE_OK && kept == 1);
+            if (kept) {
+                const WireGroup *g = &d.u.group;
+                CHECK(g->arena_ == NULL && g->backing_ == &tb.b);
+                for (int i = 0; i < 3; i++) {
+                    const WireResponse *r = &g->responses[i];
+                    CHECK((const uint8_t *)r->tokens > b.data && (const uint8_t *)r->tokens < b.data + b.len);
+                    CHECK((uintptr_t)r->tokens % 4 == 0 && (uintptr_t)r->logprobs % 4 == 0);
+                    CHECK(r->n_tokens == rs[i].n_tokens && memcmp(r->tokens, tk, 4 * (size_t)r->n_tokens) == 0 &&
+                          memcmp(r->logprobs, lp, 4 * (size_t)r->n_tokens) == 0);
+                    CHECK((r->entropies != NULL) == (i != 1));
+                }
+                wire_msg_free(&d);
+                CHECK(tb.released == 1);
+            }
+            // plain wire_decode always copies: the result outlives the buffer
+            CHECK(wire_decode(b.data, b.len, &L, &d, err, sizeof err) == WIRE_OK);
+            CHECK(d.u.group.backing_ == NULL && d.u.group.arena_ != NULL);
+            CHECK((const uint8_t *)d.u.group.responses[0].tokens < b.data || (const uint8_t *)d.u.group.responses[0].tokens >= b.data + b.len);
+            wire_msg_free(&d);
+            // misaligned by 2: everything is copied, nothing kept
+            uint8_t *shifted = mallocCheck(b.len + 2);
+            memcpy(shifted + 2, b.data, b.len);
+            TestBacking tb2 = {{test_release}, 0};
+            CHECK(wire_decode_backed(shifted + 2, b.len, &tb2.b, &kept, &L, &d, err, sizeof err) == WIRE_OK && kept == 0);
+            CHECK(d.u.group.backing_ == NULL && d.u.group.arena_ != NULL);
+            CHECK(memcmp(d.u.group.responses[0].logprobs, lp, 4 * (size_t)rs[0].n_tokens) == 0);
+            wire_msg_free(&d);
+            CHECK(tb2.released == 0);
+            free(shifted);
+            wire_buf_free(&b);
+        }
+    // assign prompt tokens and weights chunk data are aligned too
+    for (int t = WIRE_ASSIGN; t <= WIRE_WEIGHTS_CHUNK; t += WIRE_WEIGHTS_CHUNK - WIRE_ASSIGN) {
+        WireResponse rs[3];
+        WireMsg m = sample((WireType)t, rs);
+        WireBuf b;
+        wire_buf_init(&b, 16);
+        wire_encode(&m, &b);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        msgpack_unpack_next(&u, (const char *)b.data, b.len, &off);
+        int mis = 0, nb = count_aligned_blobs(&u.data, b.data, &mis);
+        CHECK_MSG(nb >= 1 && mis == 0, "%s: %d of %d blobs misaligned", wire_type_name((WireType)t), mis, nb);
+        msgpack_unpacked_destroy(&u);
+        wire_buf_free(&b);
+    }
+    // a rejected group never keeps the backing
+    {
+        WireResponse rs[3];
+        WireGroup g = sample_group(rs);
+        float bad[6] = {-1, -1, 0.25f, -1, -1, -1};
+        rs[0].logprobs = bad;
+        WireMsg m = {.type = WIRE_GROUP};
+        m.u.group = g;
+        WireBuf b;
+        wire_buf_init(&b, 16);
+        wire_encode(&m, &b);
+        TestBacking tb = {{test_release}, 0};
+        WireMsg d;
+        char err[256];
+        int kept = 1;
+        CHECK(wire_decode_backed(b.data, b.len, &tb.b, &kept, &lim, &d, err, sizeof err) == WIRE_BAD_VALUE && kept == 0);
+        CHECK(strstr(err, "responses[0].logprobs[2]") != NULL);
+        CHECK(tb.released == 0);
+        wire_buf_free(&b);
+    }
+    // wire_decode_zmq: a large group moves its message into the group; small ones and failures leave it
+    for (int big = 0; big < 2; big++)
+        for (int bad = 0; bad < 2; bad++) {
+            WireResponse rs[2];
+            int n = big ? 4096 : 4;
+            for (int i = 0; i < 2; i++) rs[i] = (WireResponse){n, tk, lp, en, 0, 0, WIRE_FINISH_STOP, 0, 0, 0, 0};
+            float save = lp[1];
+            if (bad) lp[1] = NAN;
+            WireMsg m = {.type = WIRE_GROUP};
+            m.u.group.policy_version = 1;
+            snprintf(m.u.group.worker, sizeof m.u.group.worker, "w");
+            m.u.group.n_responses = 2;
+            m.u.group.responses = rs;
+            WireBuf b;
+            wire_buf_init(&b, 16);
+            wire_encode(&m, &b);
+            lp[1] = save;
+            zmq_msg_t body;
+            CHECK(zmq_msg_init_size(&body, b.len) == 0);
+            memcpy(zmq_msg_data(&body), b.data, b.len);
+            WireMsg d;
+            char err[256];
+            WireBad why = wire_decode_zmq(&body, &lim, &d, err, sizeof err);
+            CHECK_MSG(why == (bad ? WIRE_BAD_VALUE : WIRE_OK), "decode_zmq big=%d bad=%d: %s", big, bad, err);
+            int moved = big && !bad;
+            CHECK_MSG(zmq_msg_size(&body) == (moved ? 0 : b.len), "big=%d bad=%d: body has %zu bytes", big, bad, zmq_msg_size(&body));
+            if (!moved) CHECK(memcmp(zmq_msg_data(&body), b.data, b.len) == 0);
+            if (why == WIRE_OK) {
+                CHECK((d.u.group.backing_ != NULL) == moved);
+                CHECK(d.u.group.responses[1].logprobs[4095 % n] == lp[4095 % n]);
+                wire_msg_free(&d);   // releases the moved message (ASan would report a leak otherwise)
+            }
+            zmq_msg_close(&body);
+            wire_buf_free(&b);
+        }
+    free(tk); free(lp); free(en);
+}
+
 static int write_corpus(const char *dir) {
     mkdir(dir, 0755);
     for (int t = 1; t < WIRE_NTYPES; t++) {
@@ -545,5 +741,6 @@ int main(int argc, char **argv) {
     test_field_rules();
     test_value_rules();
     test_helpers();
+    test_zero_copy();
     return tests_done();
 }

@@ -1,12 +1,41 @@
 // libFuzzer target for the wire decoder (built with clang by tests/fuzz.cmake).
 // Properties checked beyond "no crash, no sanitizer report, bounded memory":
 //   - a message that decodes re-encodes to bytes that decode again to the same encoding;
-//   - wire_peek_group_ids never disagrees with a successful decode of a group.
+//   - wire_peek_group_ids never disagrees with a successful decode of a group;
+//   - decoding in place (wire_decode_backed, aligned and misaligned) gives the same verdict, error
+//     and message as wire_decode, and releases its backing exactly when it kept it.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/wire.h"
+
+typedef struct { WireBacking b; int released; } Backing;
+static void release(WireBacking *self) { ((Backing *)self)->released++; }
+
+// Decodes data in place from a copy at `shift` bytes past an aligned block; aborts on any difference
+// from wire_decode's verdict `why` / error `err` / re-encoding `ref` (NULL when why != WIRE_OK).
+static void check_in_place(const uint8_t *data, size_t len, const WireLimits *lim, WireBad why, const char *err, const WireBuf *ref, int shift) {
+    uint8_t *copy = malloc(len + 8);
+    if (!copy) abort();
+    memcpy(copy + shift, data, len);
+    Backing bk = {{release}, 0};
+    int kept = -1;
+    WireMsg m;
+    char err2[256];
+    WireBad why2 = wire_decode_backed(copy + shift, len, &bk.b, &kept, lim, &m, err2, sizeof err2);
+    if (why2 != why || strcmp(err, err2) != 0 || (kept != 0 && kept != 1)) abort();
+    if (why2 == WIRE_OK) {
+        WireBuf b;
+        wire_buf_init(&b, 256);
+        wire_encode(&m, &b);
+        if (b.len != ref->len || memcmp(b.data, ref->data, b.len) != 0) abort();
+        wire_buf_free(&b);
+        wire_msg_free(&m);
+    }
+    if (bk.released != kept) abort();
+    free(copy);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     WireLimits lim;
@@ -22,12 +51,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     int peek = wire_peek_group_ids(data, len, &lim, &pid, &lid);
     if (why != WIRE_OK) {
         if (why <= 0 || why >= WIRE_NBAD || err[0] == 0) abort();   // every rejection has a reason and a message
+        check_in_place(data, len, &lim, why, err, NULL, 0);
+        check_in_place(data, len, &lim, why, err, NULL, 1);
         return 0;
     }
     if (m.type == WIRE_GROUP && (peek != 0 || pid != m.u.group.prompt_id || lid != m.u.group.lease_id)) abort();
     WireBuf a, b;
     wire_buf_init(&a, 256);
     wire_encode(&m, &a);
+    check_in_place(data, len, &lim, why, err, &a, 0);
+    check_in_place(data, len, &lim, why, err, &a, 1);
     WireMsg m2;
     if (wire_decode(a.data, a.len, &lim, &m2, err, sizeof err) != WIRE_OK) abort();
     wire_buf_init(&b, 256);
