@@ -117,7 +117,7 @@ void model_forward(const Model *m, Acts *a, const int *tokens, int B, int T) {
         die("model_forward: batch (%d, %d) exceeds the activations' capacity (%d, %d)", B, T, a->maxB, a->maxT);
     char err[256];
     if (model_check_tokens(&m->cfg, tokens, (size_t)B * T, err, sizeof(err)) != 0) die("model_forward: %s", err);
-    a->B = B; a->T = T; a->head_done = 0;
+    a->B = B; a->T = T; a->head_done = 0; a->logits_cached = 0;
     const int L = a->L, C = a->C, H = a->H, KV = a->KV, D = a->D, I = a->FF;
     const size_t N = (size_t)B * T;
     const float eps = m->cfg.rms_norm_eps;
@@ -238,13 +238,15 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
         }
     }
     a->head_done = 1;
+    a->logits_cached = a->head_cols >= (size_t)V;  // the one slice was the whole vocabulary
 }
 
 // ---- backward -------------------------------------------------------------------------------------
 
 // dlnf (N, C) = d(head)/d(lnf) (overwritten), dlm_head += ... Only rows with dlogp != 0 take part
 // (RL masks prompts and padding, often half the rows): they are gathered into (Na, C), and for each
-// vocabulary slice the logits are recomputed and turned into dz = dlogp (onehot(target) - p) / T.
+// vocabulary slice the logits are recomputed and turned into dz = dlogp (onehot(target) - p) / T
+// (unless model_head's logits are still there and reusing them is cheaper).
 static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelView *gw, const ModelView *w) {
     const int C = a->C, V = a->V;
     const size_t N = (size_t)a->B * a->T;
@@ -255,6 +257,25 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
     for (size_t n = 0; n < N; n++)
         if (dlogp[n] != 0.0f) idx[Na++] = (int)n;
     if (Na == 0) return;
+    // Small vocabularies: model_head left every row's logits in place. Using them for all N rows costs
+    // 2 GEMMs over N rows; recomputing for the active rows costs 3 over Na. Take the cheaper.
+    if (a->logits_cached && 3 * Na >= 2 * N) {
+        a->logits_cached = 0;  // turned into dz below
+        #pragma omp parallel for schedule(static) if (PAR_WORTH(N * (size_t)V))
+        for (size_t n = 0; n < N; n++) {
+            float *z = a->logits + n * V;
+            const float g = dlogp[n] * invT, lse = a->lse[n];
+            if (g == 0.0f) { memset(z, 0, (size_t)V * sizeof(float)); continue; }
+            #pragma omp simd
+            for (int j = 0; j < V; j++) z[j] = -g * vexpf(z[j] - lse);
+            if (a->targets[n] >= 0) z[a->targets[n]] += g;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, V,
+                    1.0f, a->logits, V, w->lm_head, C, 0.0f, dlnf, C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, (int)N,
+                    1.0f, a->logits, V, a->lnf, C, 1.0f, gw->lm_head, C);
+        return;
+    }
     #pragma omp parallel for schedule(static) if (PAR_WORTH(Na * (size_t)C))
     for (size_t i = 0; i < Na; i++) {
         memcpy(a->hrows + i * C, a->lnf + (size_t)idx[i] * C, (size_t)C * sizeof(float));

@@ -28,6 +28,8 @@ typedef struct {
                               // (may be lowered after acts_init; tests do, to exercise the slicing)
     float temperature;        // of the last model_head (used by model_backward)
     int head_done;            // 1 after model_head, 0 after model_forward
+    int logits_cached;        // 1 when model_head's single vocabulary slice left all (B*T, V) logits in
+                              // `logits`, so model_backward may reuse them instead of recomputing
 
     int *tokens;              // (B, T) inputs of the last forward
     int *targets;             // (B, T) targets of the last head (out-of-vocab entries replaced by 0)

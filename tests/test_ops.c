@@ -261,6 +261,7 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
     CHECK(loss > 1.0f && loss < 5.0f);
     float *g = malloc(m.num_params * sizeof(float));
     memcpy(g, m.grads, m.num_params * sizeof(float));
+    // the 7 active rows of 12 are fewer than 2/3: the recompute path ran
     snprintf(name, sizeof(name), "model CE bias=%d tie=%d H=%d KV=%d", qkv_bias, tie, H, KV);
     fd_check(name, m.params, m.num_params, g, model_ce_loss, &ctx, 1e-2f, 1e-3, 2e-2, 1);
 
@@ -275,6 +276,17 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
     double maxdiff = 0.0;
     for (size_t i = 0; i < m.num_params; i++) maxdiff = fmax(maxdiff, fabs(m.grads[i] - 2 * g[i]));
     CHECK_MSG(maxdiff < 1e-6, "accumulated grads differ from 2x by %g", maxdiff);
+
+    // no mask: 10 of 12 rows active, so with one vocabulary slice (tie == 0 here) the backward reuses
+    // model_head's logits instead of recomputing them; with slices (tie == 1) it recomputes
+    memset(m.grads, 0, m.num_params * sizeof(float));
+    model_ce(&m, &a, tokens, targets, NULL, B, T, 1);
+    memcpy(g, m.grads, m.num_params * sizeof(float));
+    ModelCtx ctx_nomask = ctx;
+    ctx_nomask.mask = NULL;
+    snprintf(name, sizeof(name), "model CE no mask bias=%d tie=%d", qkv_bias, tie);
+    fd_check(name, m.params, m.num_params, g, model_ce_loss, &ctx_nomask, 1e-2f, 1e-3, 2e-2, 1);
+
 
     // temperature head, arbitrary per-token coefficients
     memset(m.grads, 0, m.num_params * sizeof(float));
