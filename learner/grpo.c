@@ -238,7 +238,7 @@ void learner_publish(Learner *L) {
         }
         if (coord_publish_weights_path(L->coord, L->version, path, L->model.num_params, err, sizeof err) != 0)
             learner_log(L, "warning: publishing %s failed: %s", path, err);
-        if (L->version >= 3) {   // keep the two newest: a worker may still be reading the previous one
+        if (L->version >= 2) {   // keep the two newest: a worker may still be reading the previous one
             snprintf(path, sizeof path, "%s/policy_%06lld.h5", dir, (long long)(L->version - 2));
             unlink(path);
         }

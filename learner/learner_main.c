@@ -4,6 +4,8 @@
 //   mpirun -np N learner --config FILE --run-dir DIR [--resume] [key.sub=value ...]
 //          [--weights-via-file] [--check-every N] [--help] [--help-config]
 #include <errno.h>
+#include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,31 @@ static void init_model(Learner *L, Model *m) {
     snprintf(mc.tokenizer, sizeof mc.tokenizer, "char");
     if (model_init(m, &mc, err, sizeof err) != 0) fail_all(L, 2, "error: model.init.*: %s\n", err);
     model_init_random(m, (uint64_t)c->trainer_seed, (float)c->model_init_std);
+}
+
+// The rendezvous file workers read: the coordinator's fields plus "model", a file giving the
+// architecture (rollout workers receive only a float buffer). Written complete under a temporary
+// name first, so a worker never sees it without "model".
+static int write_rendezvous(Learner *L, char *err, size_t errlen) {
+    char tmp[LEARNER_PATH_MAX + 16], arch[LEARNER_PATH_MAX + 32], absarch[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", L->rendezvous_path);
+    if (coord_write_rendezvous(L->coord, tmp, err, errlen) != 0) return -1;
+    if (L->cfg.model_path[0]) {
+        snprintf(arch, sizeof arch, "%s", L->cfg.model_path);
+    } else {
+        snprintf(arch, sizeof arch, "%s/policy_arch.h5", L->run_dir);
+        if (model_save_native(&L->model, arch, err, errlen) != 0) return -1;
+    }
+    if (!realpath(arch, absarch)) return rlvr_err(err, errlen, "%s: %s", arch, strerror(errno));
+    json_error_t je;
+    json_t *j = json_load_file(tmp, 0, &je);
+    if (!j) return rlvr_err(err, errlen, "rendezvous %s: %s", tmp, je.text);
+    json_object_set_new(j, "model", json_string(absarch));
+    int rc = json_dump_file(j, tmp, JSON_COMPACT);
+    json_decref(j);
+    if (rc != 0 || rename(tmp, L->rendezvous_path) != 0)
+        return rlvr_err(err, errlen, "cannot write %s (is the run directory writable?)", L->rendezvous_path);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -171,6 +198,9 @@ int main(int argc, char **argv) {
                L->model.num_params, L->model.cfg.num_layers, L->model.cfg.hidden_size, L->model.cfg.vocab_size,
                L->resumed ? "resumed" : (c->model_path[0] ? c->model_path : "random init"));
 
+    if (c->trainer_test_freq > 0)
+        learner_log(L, "note: trainer.test_freq = %lld: evaluation inside the learner is not implemented yet; run "
+                    "`rlvr eval` on a checkpoint (rlvr export) instead", (long long)c->trainer_test_freq);
     int rc;
     if (is_sft) {
         rc = learner_sft(L);
@@ -197,7 +227,7 @@ int main(int argc, char **argv) {
             if (ok && L->coord_blob && coord_restore_state(L->coord, L->coord_blob, L->coord_blob_len, err, sizeof err) != 0) ok = 0;
             if (ok) coord_set_policy_version(L->coord, L->version);
             if (ok && coord_start(L->coord, err, sizeof err) != 0) ok = 0;
-            if (ok && coord_write_rendezvous(L->coord, L->rendezvous_path, err, sizeof err) != 0) ok = 0;
+            if (ok && write_rendezvous(L, err, sizeof err) != 0) ok = 0;
             if (!ok) fprintf(stderr, "error: learner: coordinator: %s\n", err);
             else {
                 printf("learner: coordinator on %s, weights on %s, rendezvous %s\n", coord_endpoint(L->coord),

@@ -164,12 +164,12 @@ static void test_batch(void) {
     CHECK(memcmp(u.tokens, b.tokens, b.n_tok * sizeof(int32_t)) == 0);
     CHECK(memcmp(u.old_logp, b.old_logp, b.n_resp_tok * sizeof(float)) == 0);
     CHECK(memcmp(u.prompt_id, b.prompt_id, (size_t)b.R * sizeof(int64_t)) == 0);
+    rl_batch_free(&u);
     CHECK(rl_batch_unpack(p, len - 1, &u, err, sizeof err) != 0);   // truncated
     p[0] ^= 1;
     RlBatch v;
     CHECK(rl_batch_unpack(p, len, &v, err, sizeof err) != 0);       // bad magic
     free(p);
-    rl_batch_free(&u);
     // micro-batch layout: the response token j of row r sits at prompt_len - 1 + j
     for (size_t i = 0; i < b.n_resp_tok; i++) b.tok_adv[i] = (float)i;
     MicroBatch mb;

@@ -85,15 +85,31 @@ def main(tmp):
     stop(ws)
     check(final in log_text(g) and len(metrics(g)) == 1, "grpo started from " + final)
 
+    # ---- `rlvr sft` front-end: the same learner, one process
+    # on a JSON Lines dataset with a {prompt} template
+    rs = os.path.join(tmp, "rlvr_sft")
+    data = os.path.join(tmp, "tiny.jsonl")
+    with open(data, "w") as f:
+        for i in range(40):
+            f.write('{"id": "p%d", "problem": "What is %d+%d?", "answer": "%d"}\n' % (i, i, i + 1, 2 * i + 1))
+    p = subprocess.run([os.path.join(os.path.dirname(LEARNER), "rlvr"), "sft", "--config", os.path.join(ROOT, "configs/sft_arith.yaml"),
+                        "--run-dir", rs, "trainer.total_training_steps=4", "data.train_files=" + data,
+                        "data.prompt_template=Q: {prompt} A:", "model.init.hidden_size=16", "model.init.num_layers=1",
+                        "model.init.num_heads=2", "model.init.num_kv_heads=1", "model.init.intermediate_size=32"],
+                       capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
+    check(p.returncode == 0 and os.path.exists(os.path.join(rs, "final.h5")), "rlvr sft writes final.h5:\n" + p.stderr[-800:])
+    check(len(metrics(rs)) == 4, "rlvr sft on a JSONL file: 4 steps")
+
     # ---- a bad config key: exit 2, the key named, a suggestion
-    p = subprocess.run(learner_cmd(1, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
-                                   os.path.join(tmp, "bad"), "actor.clip_ratio_hgh=0.3"),
+    # (run without mpirun: a singleton MPI process; a failing job under mpirun costs its kill timeout)
+    p = subprocess.run([LEARNER, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
+                        os.path.join(tmp, "bad"), "actor.clip_ratio_hgh=0.3"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     out = p.stdout + p.stderr
     check(p.returncode != 0, "bad key: non-zero exit")
     check("actor.clip_ratio_hgh" in out and "actor.clip_ratio_high" in out, "bad key named with a suggestion:\n" + out[-600:])
-    p = subprocess.run(learner_cmd(1, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
-                                   os.path.join(tmp, "bad"), "--frobnicate"),
+    p = subprocess.run([LEARNER, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir",
+                        os.path.join(tmp, "bad"), "--frobnicate"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     check(p.returncode != 0 and "--frobnicate" in p.stdout + p.stderr, "unknown flag named")
 
@@ -103,8 +119,8 @@ def main(tmp):
     junk = os.path.join(bad, "checkpoints", "ckpt_000003.h5")
     with open(junk, "wb") as f:
         f.write(b"this is not an HDF5 file" * 10)
-    p = subprocess.run(learner_cmd(1, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir", bad,
-                                   "model.path=", "--resume"),
+    p = subprocess.run([LEARNER, "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"), "--run-dir", bad,
+                        "model.path=", "--resume"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     out = p.stdout + p.stderr
     check(p.returncode != 0, "unusable checkpoint: non-zero exit")

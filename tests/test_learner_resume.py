@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_learner_e2e import (check, done, finish, log_text, metrics, start_learner, start_worker, stop, strip_time,
+from test_learner_e2e import (BIN, check, env, done, finish, log_text, metrics, start_learner, start_worker, stop, strip_time,
                               wait_for)
 
 STEPS = ["trainer.total_training_steps=6", "trainer.save_freq=2"]
@@ -93,9 +93,39 @@ def main(tmp):
     check(strip_time(metrics(ref)) == mref, "re-running steps 5-6 from the older checkpoint gives the same metrics")
 
 
+def real_rollout(tmp):
+    """The same SIGKILL + resume with the real rollout program; its workers keep running across the
+    learner's restart and follow the new rendezvous file."""
+    rollout = os.path.join(BIN, "rollout")
+
+    def rworker(run, name):
+        log = open(os.path.join(run, "rollout-%s.log" % name), "ab")
+        return subprocess.Popen([rollout, "--run-dir", run, "--id", name, "--threads", "1"], stdout=log,
+                                stderr=subprocess.STDOUT, env=env())
+
+    steps = STEPS + ["rollout.n=4"]
+    ref, run = os.path.join(tmp, "real_ref"), os.path.join(tmp, "real_killed")
+    learner = start_learner(ref, 2, steps)
+    ws = [rworker(ref, "r%d" % i) for i in range(2)]
+    check(finish(learner, 60) == 0, "real rollout: reference run exits 0")
+    stop(ws)
+    learner = start_learner(run, 2, steps)
+    ws = [rworker(run, "k%d" % i) for i in range(2)]
+    wait_for(lambda: len(metrics(run)) >= 3, 60, "3 steps with real workers")
+    os.killpg(learner.pid, signal.SIGKILL)
+    learner.wait()
+    learner = start_learner(run, 2, steps, resume=True)
+    check(finish(learner, 60) == 0, "real rollout: resumed run exits 0")
+    stop(ws)
+    a, b = strip_time(metrics(ref)), strip_time(metrics(run))
+    check(len(a) == 6 and a == b, "real rollout workers: metrics after SIGKILL + resume identical (%d vs %d lines)" % (len(a), len(b)))
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="rlvr_resume_") as tmp:
         t0 = time.time()
         main(tmp)
+        if os.path.exists(os.path.join(BIN, "rollout")):
+            real_rollout(tmp)
         print("%.1fs" % (time.time() - t0))
         sys.exit(done(tmp))
