@@ -29,3 +29,23 @@ rlvr_wait_rendezvous() {
     if [ $t -ge $((timeout * 5)) ]; then echo "no rendezvous file in $dir after ${timeout}s (is the learner running? see $dir/logs/learner.log)" >&2; return 1; fi
   done
 }
+
+# CPU threading environment for every rlvr process started by these scripts.
+# - OpenBLAS 0.3.21 (Debian 12) does not recognise some recent Xeons by model and falls back to its
+#   slowest SSE3 kernels (4-10x slower sgemm); name the kernel family from the CPU's flags unless the
+#   user or the machine already chose one (some machines set it on purpose: we never override that).
+# - Passive OpenMP waiting and a short OpenBLAS thread timeout stop idle threads of one process from
+#   spinning on cores that the learner ranks and rollout workers share.
+rlvr_cpu_env() {
+  if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
+    local flags
+    flags=$(grep -m1 '^flags' /proc/cpuinfo)
+    case " $flags " in
+      *" avx512f "*" avx512bw "*|*" avx512bw "*" avx512f "*) export OPENBLAS_CORETYPE=SkylakeX ;;
+      *" avx2 "*) export OPENBLAS_CORETYPE=Haswell ;;
+    esac
+  fi
+  export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+  export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
+}
+rlvr_cpu_env
