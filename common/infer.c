@@ -113,11 +113,11 @@ static void matmul_tile(float *out, const float *in, const float *W, int n, int 
         }
 }
 
-static void matmul_rows(float *out, const float *in, const float *W, const float *bias, int n, int K, int N) {
+static void matmul_rows(float *out, const float *in, const float *W, const float *bias, int n, int K, int N,
+                        size_t min_par) {
     const int ntj = (N + MM_TC - 1) / MM_TC;
-    // Threads split the output features; a few microseconds of fork/join is only worth it for
-    // enough work.
-    #pragma omp parallel for schedule(static) if ((size_t)n * N * K >= 131072)
+    // Threads split the output features (see Infer.min_parallel_work for when).
+    #pragma omp parallel for schedule(static) if ((size_t)n * N * K >= min_par)
     for (int tj = 0; tj < ntj; tj++)
         for (int i0 = 0; i0 < n; i0 += MM_TR) matmul_tile(out, in, W, n, K, N, i0, tj * MM_TC);
     if (bias)
@@ -224,6 +224,7 @@ int infer_init(Infer *s, const Model *m, int max_batch, int max_seq, char *err, 
     s->up = mallocCheck(R * FF * sizeof(float));
     s->proj = mallocCheck(R * imax(C, FF) * sizeof(float));
     s->nthreads = omp_get_max_threads();
+    s->min_parallel_work = (size_t)1 << 22;
     s->scores = mallocCheck((size_t)s->nthreads * max_seq * sizeof(float));
     s->hidden_out = mallocCheck((size_t)max_batch * C * sizeof(float));
     s->logits = mallocCheck((size_t)max_batch * V * sizeof(float));
@@ -256,10 +257,10 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
     KVCache *c = &s->cache;
     // Parallel regions cost a few microseconds each (more on a busy machine): only open them when a
     // loop has enough work. Attention work grows with the positions attended.
-    const int par = (size_t)R * (C + FF) >= 65536;
+    const int par = (size_t)R * (C + FF) * 8 >= s->min_parallel_work;
     size_t att_work = 0;
     for (int i = 0; i < R; i++) att_work += (size_t)(pos[i] + 1) * H * D;
-    const int par_att = att_work >= 65536;
+    const int par_att = att_work * 2 >= s->min_parallel_work;
 
     for (int i = 0; i < R; i++)
         memcpy(s->x + (size_t)i * C, w->embed_tokens + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
@@ -269,9 +270,9 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++)
             rmsnorm_row(s->xn + (size_t)i * C, s->x + (size_t)i * C, lw->input_layernorm, C, eps);
-        matmul_rows(s->q, s->xn, lw->q_proj, lw->q_bias, R, C, QD);
-        matmul_rows(s->k, s->xn, lw->k_proj, lw->k_bias, R, C, KD);
-        matmul_rows(s->v, s->xn, lw->v_proj, lw->v_bias, R, C, KD);
+        matmul_rows(s->q, s->xn, lw->q_proj, lw->q_bias, R, C, QD, s->min_parallel_work);
+        matmul_rows(s->k, s->xn, lw->k_proj, lw->k_bias, R, C, KD, s->min_parallel_work);
+        matmul_rows(s->v, s->xn, lw->v_proj, lw->v_bias, R, C, KD, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             const float *cs = s->rope_cos + (size_t)pos[i] * (D / 2), *sn = s->rope_sin + (size_t)pos[i] * (D / 2);
@@ -289,7 +290,7 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
             attend_head(s->att + (size_t)i * QD + (size_t)h * D, s->q + (size_t)i * QD + (size_t)h * D,
                         kv_cache_head(c, c->k, slots[i], l, g), kv_cache_head(c, c->v, slots[i], l, g), pos[i] + 1, D, sc);
         }
-        matmul_rows(s->proj, s->att, lw->o_proj, NULL, R, QD, C);
+        matmul_rows(s->proj, s->att, lw->o_proj, NULL, R, QD, C, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *x = s->x + (size_t)i * C;
@@ -297,15 +298,15 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
             for (int j = 0; j < C; j++) x[j] += p[j];
             rmsnorm_row(s->xn + (size_t)i * C, x, lw->post_attention_layernorm, C, eps);
         }
-        matmul_rows(s->gate, s->xn, lw->gate_proj, NULL, R, C, FF);
-        matmul_rows(s->up, s->xn, lw->up_proj, NULL, R, C, FF);
+        matmul_rows(s->gate, s->xn, lw->gate_proj, NULL, R, C, FF, s->min_parallel_work);
+        matmul_rows(s->up, s->xn, lw->up_proj, NULL, R, C, FF, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *g = s->gate + (size_t)i * FF;
             const float *u = s->up + (size_t)i * FF;
             for (int j = 0; j < FF; j++) g[j] = g[j] / (1.0f + expf(-g[j])) * u[j];   // silu(gate) * up
         }
-        matmul_rows(s->proj, s->gate, lw->down_proj, NULL, R, FF, C);
+        matmul_rows(s->proj, s->gate, lw->down_proj, NULL, R, FF, C, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *x = s->x + (size_t)i * C;
@@ -340,7 +341,7 @@ void infer_forward(Infer *s, int n, const int *slots, const int *pos, const int 
         forward_chunk(s, R, r0, slots + r0, pos + r0, tokens + r0, n_out, out_rows);
     }
     if (n_out > 0)
-        matmul_rows(logits_out, s->hidden_out, s->w.lm_head, NULL, n_out, cfg->hidden_size, cfg->vocab_size);
+        matmul_rows(logits_out, s->hidden_out, s->w.lm_head, NULL, n_out, cfg->hidden_size, cfg->vocab_size, s->min_parallel_work);
 }
 
 // ---- generation ------------------------------------------------------------------------------------
@@ -460,7 +461,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             o[b].n = 0;
             o[b].finish = FINISH_NONE;
         }
-        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V >= 65536)
+        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V * 8 >= s->min_parallel_work)
         for (int b = 0; b < nw; b++)
             sample_into(s, p, s->logits + (size_t)prow[b] * V, &rng[b], &o[b]);
         // Decode: one row per unfinished slot per step.
@@ -476,7 +477,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             }
             if (n == 0) break;
             infer_forward(s, n, slots, pos, toks, n, outr, s->logits);
-            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V >= 65536)
+            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V * 8 >= s->min_parallel_work)
             for (int i = 0; i < n; i++)
                 sample_into(s, p, s->logits + (size_t)i * V, &rng[slots[i]], &o[slots[i]]);
         }
