@@ -223,6 +223,8 @@ int infer_init(Infer *s, const Model *m, int max_batch, int max_seq, char *err, 
     s->gate = mallocCheck(R * FF * sizeof(float));
     s->up = mallocCheck(R * FF * sizeof(float));
     s->proj = mallocCheck(R * imax(C, FF) * sizeof(float));
+    // Per-thread scratch (attention scores, sampler) is sized for this many threads; the loops that
+    // use it never run wider, even if omp_set_num_threads raises the count later.
     s->nthreads = omp_get_max_threads();
     s->min_parallel_work = (size_t)1 << 22;
     s->scores = mallocCheck((size_t)s->nthreads * max_seq * sizeof(float));
@@ -283,7 +285,7 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
                 memcpy(kv_cache_head(c, c->v, slots[i], l, g) + (size_t)pos[i] * D, s->v + (size_t)i * KD + (size_t)g * D, (size_t)D * sizeof(float));
             }
         }
-        #pragma omp parallel for schedule(dynamic, 1) if (par_att)
+        #pragma omp parallel for schedule(dynamic, 1) if (par_att) num_threads(s->nthreads)
         for (int ih = 0; ih < R * H; ih++) {
             const int i = ih / H, h = ih % H, g = h / hpg;
             float *sc = s->scores + (size_t)omp_get_thread_num() * c->T;
@@ -461,7 +463,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             o[b].n = 0;
             o[b].finish = FINISH_NONE;
         }
-        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V * 8 >= s->min_parallel_work)
+        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V * 8 >= s->min_parallel_work) num_threads(s->nthreads)
         for (int b = 0; b < nw; b++)
             sample_into(s, p, s->logits + (size_t)prow[b] * V, &rng[b], &o[b]);
         // Decode: one row per unfinished slot per step.
@@ -477,7 +479,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             }
             if (n == 0) break;
             infer_forward(s, n, slots, pos, toks, n, outr, s->logits);
-            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V * 8 >= s->min_parallel_work)
+            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V * 8 >= s->min_parallel_work) num_threads(s->nthreads)
             for (int i = 0; i < n; i++)
                 sample_into(s, p, s->logits + (size_t)i * V, &rng[slots[i]], &o[slots[i]]);
         }
