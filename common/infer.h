@@ -71,7 +71,7 @@ typedef struct {
     SamplerScratch *samp;    // (threads) sampler scratch
     int nthreads;            // OpenMP threads at init
     // A loop runs on several OpenMP threads only when it has at least this many multiply-adds (or
-    // ~equivalent element ops). Default 4M (~100 us on one core): a fork/join costs microseconds on
+    // ~equivalent element ops). Default 4M (~0.1-0.2 ms on one core): a fork/join costs microseconds on
     // an idle machine but up to a scheduler time slice on a busy one, where a descheduled thread
     // holds up the barrier. Results never depend on it (tests set 0 to force every loop parallel).
     size_t min_parallel_work;
