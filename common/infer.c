@@ -50,15 +50,16 @@ void kv_cache_copy_slot(KVCache *c, int dst, int src) {
 // Our own kernel instead of cblas_sgemm, for two measured reasons: (1) OpenBLAS 0.3.21 sgemm is not
 // batch invariant (a row's result changes with the number of rows M), and (2) for the few rows of a
 // decode step it spends about twice as long packing W as multiplying (perf: sgemm_incopy 37% of the
-// decode time vs 19% in the kernel); this kernel streams W once per call and is ~2x faster at 8 rows.
+// decode time vs 19% in the kernel); this kernel streams W once per call (with a software prefetch
+// of the next tile) and is ~2x faster at 8 rows.
 //
 // Every output element is reduced in the same fixed order whatever the tile, the batch or the
 // thread count: VL lanes over k = l, l+VL, ..., a fixed pairwise sum of the lanes, then the tail
 // (K % VL) in order. Tiles at the edges clamp their row/column pointers to a valid one and drop
 // the extra results, so every element goes through the very same instruction sequence.
-// Lane width of the dot-product accumulators: 16 floats (one zmm) with AVX-512, else 8 (one ymm)
-// so that the 16 accumulators of a tile stay in registers. Fixed at compile time, so the summation
-// order is fixed for a given build.
+//
+// Lane width of the dot-product accumulators: 16 floats (one zmm) with AVX-512, else 8 (one ymm).
+// Fixed at compile time, so the summation order is fixed for a given build.
 #ifdef __AVX512F__
 #define VL 16
 #else
@@ -67,8 +68,16 @@ void kv_cache_copy_slot(KVCache *c, int dst, int src) {
 typedef float vf __attribute__((vector_size(VL * 4)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v4f __attribute__((vector_size(16)));
-#define MM_TR 4   // rows per tile
-#define MM_TC 4   // output features per tile (16 accumulators + 4 weights + 1 input in registers)
+// Tile: MM_TR rows x MM_TC output features = MM_TR * MM_TC accumulators, kept in registers with the
+// MM_TC weight vectors and one input vector (24 + 3 + 1 of the 32 zmm registers with AVX-512; 12 + 3
+// + 1 of the 16 ymm registers with AVX2). With AVX-512 a tile holds 8 rows, so a decode step of 8
+// sequences reads each weight row from memory exactly once.
+#if VL == 16
+#define MM_TR 8
+#else
+#define MM_TR 4
+#endif
+#define MM_TC 3
 
 // Sum of the lanes in a fixed pairwise order (halves added until 4 lanes remain).
 static inline float hsum(vf a) {
@@ -98,7 +107,10 @@ static void matmul_tile(float *out, const float *in, const float *W, int n, int 
     const int KV_ = K - K % VL;
     for (int k = 0; k < KV_; k += VL) {
         vf wv[MM_TC];
-        for (int c = 0; c < MM_TC; c++) memcpy(&wv[c], wr[c] + k, sizeof(vf));
+        for (int c = 0; c < MM_TC; c++) {
+            memcpy(&wv[c], wr[c] + k, sizeof(vf));
+            __builtin_prefetch(wr[c] + k + (size_t)MM_TC * K);   // same place in the next tile's rows
+        }
         for (int r = 0; r < MM_TR; r++) {
             vf xv;
             memcpy(&xv, xr[r] + k, sizeof(vf));
@@ -113,11 +125,11 @@ static void matmul_tile(float *out, const float *in, const float *W, int n, int 
         }
 }
 
-static void matmul_rows(float *out, const float *in, const float *W, const float *bias, int n, int K, int N) {
+static void matmul_rows(float *out, const float *in, const float *W, const float *bias, int n, int K, int N,
+                        size_t min_par) {
     const int ntj = (N + MM_TC - 1) / MM_TC;
-    // Threads split the output features; a few microseconds of fork/join is only worth it for
-    // enough work.
-    #pragma omp parallel for schedule(static) if ((size_t)n * N * K >= 131072)
+    // Threads split the output features (see Infer.min_parallel_work for when).
+    #pragma omp parallel for schedule(static) if ((size_t)n * N * K >= min_par)
     for (int tj = 0; tj < ntj; tj++)
         for (int i0 = 0; i0 < n; i0 += MM_TR) matmul_tile(out, in, W, n, K, N, i0, tj * MM_TC);
     if (bias)
@@ -223,7 +235,10 @@ int infer_init(Infer *s, const Model *m, int max_batch, int max_seq, char *err, 
     s->gate = mallocCheck(R * FF * sizeof(float));
     s->up = mallocCheck(R * FF * sizeof(float));
     s->proj = mallocCheck(R * imax(C, FF) * sizeof(float));
+    // Per-thread scratch (attention scores, sampler) is sized for this many threads; the loops that
+    // use it never run wider, even if omp_set_num_threads raises the count later.
     s->nthreads = omp_get_max_threads();
+    s->min_parallel_work = (size_t)1 << 22;
     s->scores = mallocCheck((size_t)s->nthreads * max_seq * sizeof(float));
     s->hidden_out = mallocCheck((size_t)max_batch * C * sizeof(float));
     s->logits = mallocCheck((size_t)max_batch * V * sizeof(float));
@@ -256,10 +271,10 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
     KVCache *c = &s->cache;
     // Parallel regions cost a few microseconds each (more on a busy machine): only open them when a
     // loop has enough work. Attention work grows with the positions attended.
-    const int par = (size_t)R * (C + FF) >= 65536;
+    const int par = (size_t)R * (C + FF) * 8 >= s->min_parallel_work;
     size_t att_work = 0;
     for (int i = 0; i < R; i++) att_work += (size_t)(pos[i] + 1) * H * D;
-    const int par_att = att_work >= 65536;
+    const int par_att = att_work * 2 >= s->min_parallel_work;
 
     for (int i = 0; i < R; i++)
         memcpy(s->x + (size_t)i * C, w->embed_tokens + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
@@ -269,9 +284,9 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++)
             rmsnorm_row(s->xn + (size_t)i * C, s->x + (size_t)i * C, lw->input_layernorm, C, eps);
-        matmul_rows(s->q, s->xn, lw->q_proj, lw->q_bias, R, C, QD);
-        matmul_rows(s->k, s->xn, lw->k_proj, lw->k_bias, R, C, KD);
-        matmul_rows(s->v, s->xn, lw->v_proj, lw->v_bias, R, C, KD);
+        matmul_rows(s->q, s->xn, lw->q_proj, lw->q_bias, R, C, QD, s->min_parallel_work);
+        matmul_rows(s->k, s->xn, lw->k_proj, lw->k_bias, R, C, KD, s->min_parallel_work);
+        matmul_rows(s->v, s->xn, lw->v_proj, lw->v_bias, R, C, KD, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             const float *cs = s->rope_cos + (size_t)pos[i] * (D / 2), *sn = s->rope_sin + (size_t)pos[i] * (D / 2);
@@ -282,14 +297,14 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
                 memcpy(kv_cache_head(c, c->v, slots[i], l, g) + (size_t)pos[i] * D, s->v + (size_t)i * KD + (size_t)g * D, (size_t)D * sizeof(float));
             }
         }
-        #pragma omp parallel for schedule(dynamic, 1) if (par_att)
+        #pragma omp parallel for schedule(dynamic, 1) if (par_att) num_threads(s->nthreads)
         for (int ih = 0; ih < R * H; ih++) {
             const int i = ih / H, h = ih % H, g = h / hpg;
             float *sc = s->scores + (size_t)omp_get_thread_num() * c->T;
             attend_head(s->att + (size_t)i * QD + (size_t)h * D, s->q + (size_t)i * QD + (size_t)h * D,
                         kv_cache_head(c, c->k, slots[i], l, g), kv_cache_head(c, c->v, slots[i], l, g), pos[i] + 1, D, sc);
         }
-        matmul_rows(s->proj, s->att, lw->o_proj, NULL, R, QD, C);
+        matmul_rows(s->proj, s->att, lw->o_proj, NULL, R, QD, C, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *x = s->x + (size_t)i * C;
@@ -297,15 +312,15 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
             for (int j = 0; j < C; j++) x[j] += p[j];
             rmsnorm_row(s->xn + (size_t)i * C, x, lw->post_attention_layernorm, C, eps);
         }
-        matmul_rows(s->gate, s->xn, lw->gate_proj, NULL, R, C, FF);
-        matmul_rows(s->up, s->xn, lw->up_proj, NULL, R, C, FF);
+        matmul_rows(s->gate, s->xn, lw->gate_proj, NULL, R, C, FF, s->min_parallel_work);
+        matmul_rows(s->up, s->xn, lw->up_proj, NULL, R, C, FF, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *g = s->gate + (size_t)i * FF;
             const float *u = s->up + (size_t)i * FF;
             for (int j = 0; j < FF; j++) g[j] = g[j] / (1.0f + expf(-g[j])) * u[j];   // silu(gate) * up
         }
-        matmul_rows(s->proj, s->gate, lw->down_proj, NULL, R, FF, C);
+        matmul_rows(s->proj, s->gate, lw->down_proj, NULL, R, FF, C, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *x = s->x + (size_t)i * C;
@@ -340,7 +355,7 @@ void infer_forward(Infer *s, int n, const int *slots, const int *pos, const int 
         forward_chunk(s, R, r0, slots + r0, pos + r0, tokens + r0, n_out, out_rows);
     }
     if (n_out > 0)
-        matmul_rows(logits_out, s->hidden_out, s->w.lm_head, NULL, n_out, cfg->hidden_size, cfg->vocab_size);
+        matmul_rows(logits_out, s->hidden_out, s->w.lm_head, NULL, n_out, cfg->hidden_size, cfg->vocab_size, s->min_parallel_work);
 }
 
 // ---- generation ------------------------------------------------------------------------------------
@@ -460,7 +475,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             o[b].n = 0;
             o[b].finish = FINISH_NONE;
         }
-        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V >= 65536)
+        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V * 8 >= s->min_parallel_work) num_threads(s->nthreads)
         for (int b = 0; b < nw; b++)
             sample_into(s, p, s->logits + (size_t)prow[b] * V, &rng[b], &o[b]);
         // Decode: one row per unfinished slot per step.
@@ -476,7 +491,7 @@ int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int
             }
             if (n == 0) break;
             infer_forward(s, n, slots, pos, toks, n, outr, s->logits);
-            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V >= 65536)
+            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V * 8 >= s->min_parallel_work) num_threads(s->nthreads)
             for (int i = 0; i < n; i++)
                 sample_into(s, p, s->logits + (size_t)i * V, &rng[slots[i]], &o[slots[i]]);
         }

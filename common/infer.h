@@ -70,6 +70,11 @@ typedef struct {
     float *logits;           // (B, V) logits of the current step
     SamplerScratch *samp;    // (threads) sampler scratch
     int nthreads;            // OpenMP threads at init
+    // A loop runs on several OpenMP threads only when it has at least this many multiply-adds (or
+    // ~equivalent element ops). Default 4M (~0.1-0.2 ms on one core): a fork/join costs microseconds on
+    // an idle machine but up to a scheduler time slice on a busy one, where a descheduled thread
+    // holds up the barrier. Results never depend on it (tests set 0 to force every loop parallel).
+    size_t min_parallel_work;
 } Infer;
 
 // Creates the state for up to max_batch concurrent sequences of up to max_seq positions each

@@ -3,11 +3,13 @@
 //     PyTorch fixtures' logits, for prompts split into prefill + decode, several prompts of different
 //     lengths in one batch, and a prefill longer than one row chunk;
 //   - sampling is batch invariant: a sample alone, in its group, in a shuffled batch of mixed prompts,
-//     and in waves of a smaller engine gives bit-identical tokens / log-probs / entropies;
+//     in waves of a smaller engine and with another thread count gives bit-identical tokens /
+//     log-probs / entropies;
 //   - top-k = 1 equals greedy; top-p keeps the smallest set with mass >= p (crafted distribution)
 //     and sampling frequencies follow the renormalised kept set; stop tokens and max length set the
 //     right finish reason; reported log-probs / entropies equal a full recompute at temperature T.
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,15 @@ static void test_batch_invariance(void) {
         ok = 1;
         for (int i = 0; i < 12; i++) ok &= same_output(&waves[i], &mixed[i]);
         CHECK_MSG(ok, "variant %d: running in waves of 3 changed the samples", v);
+        // Threads: every loop forced parallel on 3 threads gives the same bits as the serial loops.
+        const int nth = omp_get_max_threads();
+        omp_set_num_threads(3);
+        s3.min_parallel_work = 0;
+        CHECK(infer_generate(&s3, 3, prompts, plens, 12, req, &gp, waves, err, sizeof(err)) == 0);
+        omp_set_num_threads(nth);
+        ok = 1;
+        for (int i = 0; i < 12; i++) ok &= same_output(&waves[i], &mixed[i]);
+        CHECK_MSG(ok, "variant %d: a different thread count changed the samples", v);
         // Samples of one group differ from each other (the seeds are really per sample).
         int distinct = 0;
         for (int i = 1; i < 8; i++) distinct += !same_output(&grp[i], &grp[0]);

@@ -59,7 +59,7 @@ def main():
         return a.new
 
     for name, fn in (("generate", run_generate), ("loop", run_loop)):
-        best = 0.0
+        best = best_cpu = 0.0
         with torch.inference_mode():
             for r in range(a.reps):
                 t0, c0 = time.perf_counter(), time.process_time()
@@ -67,9 +67,10 @@ def main():
                 dt, cpu = time.perf_counter() - t0, time.process_time() - c0
                 tps = a.G * n / dt
                 best = max(best, tps)
+                best_cpu = max(best_cpu, a.G * n / cpu)
                 print(f"{name} rep {r}: {a.G * n} tokens in {dt:.3f} s = {tps:.1f} tokens/s "
                       f"(CPU {cpu:.3f} s, {a.G * n / cpu:.1f} tokens per CPU-second)")
-        print(f"{name} best: {best:.1f} tokens/s")
+        print(f"{name} best: {best:.1f} tokens/s, {best_cpu:.1f} tokens per CPU-second")
 
 
 if __name__ == "__main__":
