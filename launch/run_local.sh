@@ -26,7 +26,9 @@ cleanup() {
   trap - EXIT INT TERM
   "$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --stop || true
   if [ -n "$learner_pid" ] && kill -0 "$learner_pid" 2>/dev/null; then
-    kill -TERM "$learner_pid" 2>/dev/null || true
+    # SIGTERM straight to the ranks: mpirun would forward it only after odls_base_sigkill_timeout and
+    # SIGKILL them soon after, too early for a checkpoint. The ranks checkpoint and exit 0.
+    pkill -TERM -P "$learner_pid" -x learner 2>/dev/null || kill -TERM "$learner_pid" 2>/dev/null || true
     wait "$learner_pid" 2>/dev/null || true
   fi
 }
@@ -35,7 +37,8 @@ trap 'echo "interrupted: stopping workers and checkpointing the learner" >&2; ex
 # shellcheck disable=SC2046
 OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
   mpirun -np "$np" $(rlvr_mpirun_flags "$np") "$RLVR_BIN/learner" --config "$config" --run-dir "$dir" \
-  "${resume[@]}" "${overrides[@]}" 2>&1 | tee -a "$dir/logs/learner.log" &
+  "${resume[@]}" "${overrides[@]}" > >(tee -a "$dir/logs/learner.log") 2>&1 &
+# $! is mpirun itself (not tee), so the cleanup's SIGTERM reaches the learner and it checkpoints.
 learner_pid=$!
 rlvr_wait_rendezvous "$dir" 300
 "$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --workers "$workers" --threads "$threads"

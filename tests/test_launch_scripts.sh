@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The launch scripts: syntax, argument errors, and the resume loop's restart logic (with a stand-in
+# command, so no training runs here; the real learner under run_local.sh is exercised by
+# test_learner_e2e.py and under Slurm by test_slurm.sh).
+set -uo pipefail
+root="${RLVR_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}"
+pass=0 fail=0
+ok() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1" >&2; fi; }
+
+for f in "$root"/launch/*.sh "$root"/launch/slurm/*.sbatch; do
+  ok "bash -n $f" "bash -n '$f'"
+done
+
+out=$("$root/launch/run_local.sh" --bogus 2>&1); rc=$?
+ok "run_local rejects unknown args (rc $rc)" "[ $rc -eq 2 ] && grep -q \"unknown argument '--bogus'\" <<<\"\$out\""
+out=$("$root/launch/run_local.sh" --config x.yaml 2>&1); rc=$?
+ok "run_local needs --run-dir (rc $rc)" "[ $rc -eq 2 ] && grep -q 'run-dir' <<<\"\$out\""
+out=$("$root/launch/rollout_pool.sh" --workers 2 2>&1); rc=$?
+ok "rollout_pool needs --run-dir (rc $rc)" "[ $rc -eq 2 ] && grep -q 'run-dir' <<<\"\$out\""
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# A stand-in that fails twice, then succeeds, and records its arguments.
+cat > "$tmp/flaky.sh" <<'EOS'
+#!/usr/bin/env bash
+n=$(cat "$STATE/count" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$STATE/count"
+echo "$*" >> "$STATE/args"
+[ $n -ge 3 ]
+EOS
+chmod +x "$tmp/flaky.sh"
+STATE="$tmp" "$root/launch/resume_loop.sh" --max-restarts 5 -- "$tmp/flaky.sh" --config c.yaml 2>"$tmp/err"; rc=$?
+ok "resume_loop ends with the command's success (rc $rc)" "[ $rc -eq 0 ]"
+ok "three attempts" "[ \"\$(cat $tmp/count)\" = 3 ]"
+ok "first attempt without --resume" "[ \"\$(sed -n 1p $tmp/args)\" = '--config c.yaml' ]"
+ok "restarts add --resume" "[ \"\$(sed -n 2p $tmp/args)\" = '--config c.yaml --resume' ] && [ \"\$(sed -n 3p $tmp/args)\" = '--config c.yaml --resume' ]"
+ok "restarts are announced" "grep -q 'restart 2/5' $tmp/err"
+
+rm -f "$tmp/count" "$tmp/args"
+printf '#!/usr/bin/env bash\necho x >> "$STATE/args"; exit 3\n' > "$tmp/bad.sh"; chmod +x "$tmp/bad.sh"
+STATE="$tmp" "$root/launch/resume_loop.sh" --max-restarts 2 -- "$tmp/bad.sh" 2>/dev/null; rc=$?
+ok "gives up after --max-restarts with the last exit code (rc $rc)" "[ $rc -eq 3 ] && [ \$(wc -l < $tmp/args) -eq 3 ]"
+rm -f "$tmp/args"
+printf '#!/usr/bin/env bash\necho x >> "$STATE/args"; exit 130\n' > "$tmp/int.sh"; chmod +x "$tmp/int.sh"
+STATE="$tmp" "$root/launch/resume_loop.sh" -- "$tmp/int.sh" 2>/dev/null; rc=$?
+ok "Ctrl-C (exit 130) is not restarted (rc $rc)" "[ $rc -eq 130 ] && [ \$(wc -l < $tmp/args) -eq 1 ]"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
