@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/check.h"
+#include "common/cli.h"
 #include "rollout/worker.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -44,24 +45,6 @@ static void usage(FILE *f) {
             "re-queues assignments not started), exit 0. A second signal kills the process at once.\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double lo, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < lo) return -1;
-    *out = v;
-    return 0;
-}
-
 static int copy_arg(char *dst, size_t cap, const char *opt, const char *v) {
     if (strlen(v) >= cap) {
         fprintf(stderr, "rollout: %s value is too long (at most %zu characters)\n", opt, cap - 1);
@@ -90,32 +73,32 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--model")) bad = copy_arg(cfg.model, sizeof cfg.model, a, v);
         else if (!strcmp(a, "--stats")) bad = copy_arg(cfg.stats_path, sizeof cfg.stats_path, a, v);
         else if (!strcmp(a, "--model-version")) {
-            if (parse_long(v, 0, 1L << 40, &l) != 0) { fprintf(stderr, "rollout: --model-version '%s' must be an integer >= 0\n", v); return 2; }
+            if (cli_parse_long(v, 0, 1L << 40, &l) != 0) { fprintf(stderr, "rollout: --model-version '%s' must be an integer >= 0\n", v); return 2; }
             cfg.model_version = l;
         } else if (!strcmp(a, "--credits")) {
-            if (parse_long(v, 1, 1024, &l) != 0) { fprintf(stderr, "rollout: --credits '%s' must be an integer in 1..1024\n", v); return 2; }
+            if (cli_parse_long(v, 1, 1024, &l) != 0) { fprintf(stderr, "rollout: --credits '%s' must be an integer in 1..1024\n", v); return 2; }
             cfg.credits = (int)l;
         } else if (!strcmp(a, "--threads")) {
-            if (parse_long(v, 1, 4096, &l) != 0) { fprintf(stderr, "rollout: --threads '%s' must be an integer in 1..4096\n", v); return 2; }
+            if (cli_parse_long(v, 1, 4096, &l) != 0) { fprintf(stderr, "rollout: --threads '%s' must be an integer in 1..4096\n", v); return 2; }
             cfg.threads = (int)l;
         } else if (!strcmp(a, "--max-batch")) {
-            if (parse_long(v, 1, 65536, &l) != 0) { fprintf(stderr, "rollout: --max-batch '%s' must be an integer in 1..65536\n", v); return 2; }
+            if (cli_parse_long(v, 1, 65536, &l) != 0) { fprintf(stderr, "rollout: --max-batch '%s' must be an integer in 1..65536\n", v); return 2; }
             cfg.gen.max_batch = (int)l;
         } else if (!strcmp(a, "--max-prompts")) {
-            if (parse_long(v, 0, 1L << 40, &l) != 0) { fprintf(stderr, "rollout: --max-prompts '%s' must be an integer >= 0\n", v); return 2; }
+            if (cli_parse_long(v, 0, 1L << 40, &l) != 0) { fprintf(stderr, "rollout: --max-prompts '%s' must be an integer >= 0\n", v); return 2; }
             cfg.max_prompts = l;
         } else if (!strcmp(a, "--reward")) {
             if (!strcmp(v, "pm1")) cfg.gen.zero_one_reward = 0;
             else if (!strcmp(v, "01")) cfg.gen.zero_one_reward = 1;
             else { fprintf(stderr, "rollout: --reward '%s' must be pm1 (+1/-1) or 01 (1/0)\n", v); return 2; }
         } else if (!strcmp(a, "--status-interval")) {
-            if (parse_double(v, 0, &d) != 0) { fprintf(stderr, "rollout: --status-interval '%s' must be a number >= 0\n", v); return 2; }
+            if ((cli_parse_double(v, &d) != 0 || d < 0)) { fprintf(stderr, "rollout: --status-interval '%s' must be a number >= 0\n", v); return 2; }
             cfg.status_interval = d;
         } else if (!strcmp(a, "--rendezvous-timeout")) {
-            if (parse_double(v, 0, &d) != 0) { fprintf(stderr, "rollout: --rendezvous-timeout '%s' must be a number >= 0\n", v); return 2; }
+            if ((cli_parse_double(v, &d) != 0 || d < 0)) { fprintf(stderr, "rollout: --rendezvous-timeout '%s' must be a number >= 0\n", v); return 2; }
             cfg.rendezvous_timeout = d;
         } else if (!strcmp(a, "--gen-delay")) {
-            if (parse_double(v, 0, &d) != 0) { fprintf(stderr, "rollout: --gen-delay '%s' must be a number >= 0\n", v); return 2; }
+            if ((cli_parse_double(v, &d) != 0 || d < 0)) { fprintf(stderr, "rollout: --gen-delay '%s' must be a number >= 0\n", v); return 2; }
             cfg.gen_delay = d;
         } else {
             fprintf(stderr, "rollout: unknown option '%s'\n", a);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/check.h"
+#include "common/cli.h"
 #include "common/infer.h"
 #include "common/model.h"
 #include "common/tokenizer.h"
@@ -30,24 +31,6 @@ static void usage(FILE *f) {
             "Generation stops at the model's EOS token or after --max-tokens tokens.\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *prompt_text = NULL;
     long max_tokens = 128, top_k = 0, G = 1;
@@ -61,22 +44,22 @@ int cmd_generate(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--prompt")) prompt_text = v;
         else if (!strcmp(a, "--max-tokens")) {
-            if (parse_long(v, 1, 1000000, &max_tokens) != 0) {
+            if (cli_parse_long(v, 1, 1000000, &max_tokens) != 0) {
                 fprintf(stderr, "rlvr generate: --max-tokens '%s' must be an integer in 1..1000000\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--temperature")) {
-            if (parse_double(v, &temperature) != 0 || temperature < 0) {
+            if (cli_parse_double(v, &temperature) != 0 || temperature < 0) {
                 fprintf(stderr, "rlvr generate: --temperature '%s' must be a number >= 0 (0 = greedy)\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--top-p")) {
-            if (parse_double(v, &top_p) != 0 || !(top_p > 0 && top_p <= 1)) {
+            if (cli_parse_double(v, &top_p) != 0 || !(top_p > 0 && top_p <= 1)) {
                 fprintf(stderr, "rlvr generate: --top-p '%s' must be a number in (0, 1] (1 = off)\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--top-k")) {
-            if (parse_long(v, 0, 1L << 30, &top_k) != 0) {
+            if (cli_parse_long(v, 0, 1L << 30, &top_k) != 0) {
                 fprintf(stderr, "rlvr generate: --top-k '%s' must be an integer >= 0 (0 = off)\n", v);
                 return 2;
             }
@@ -89,7 +72,7 @@ int cmd_generate(int argc, char **argv) {
                 return 2;
             }
         } else if (!strcmp(a, "-n")) {
-            if (parse_long(v, 1, 4096, &G) != 0) {
+            if (cli_parse_long(v, 1, 4096, &G) != 0) {
                 fprintf(stderr, "rlvr generate: -n '%s' must be an integer in 1..4096\n", v);
                 return 2;
             }
