@@ -65,8 +65,8 @@ echo "== eval after: $dir/final"
 "$RLVR_BIN/rlvr" eval --model "$dir/final" "${eval_args[@]}" --out "$dir/eval/after"
 t1=$(date +%s.%N)
 
-python3 "$RLVR_ROOT/launch/plot_metrics.py" "$dir/metrics.jsonl" "$dir/training.png"
-python3 - "$dir" "$t0" "$t1" <<'PY'
+/usr/bin/python3 "$RLVR_ROOT/launch/plot_metrics.py" "$dir/metrics.jsonl" "$dir/training.png"
+/usr/bin/python3 - "$dir" "$t0" "$t1" <<'PY'
 import json, sys
 d, t0, t1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 acc = {k: json.load(open(f"{d}/eval/{k}/summary.json"))["benchmarks"]["arith_heldout"] for k in ("before", "after")}

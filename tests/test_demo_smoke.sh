@@ -16,7 +16,7 @@ for f in metrics.jsonl training.png demo_summary.json eval/before/summary.json e
          eval/before/arith_heldout.jsonl eval/after/arith_heldout.jsonl final/model.safetensors; do
   [ -s "$tmp/run/$f" ] || fail "missing $f"
 done
-python3 - "$tmp/run" <<'PY' || exit 1
+/usr/bin/python3 - "$tmp/run" <<'PY' || exit 1
 import json, sys
 d = sys.argv[1]
 rows = [json.loads(l) for l in open(f"{d}/metrics.jsonl") if l.strip()]
@@ -41,7 +41,7 @@ grep -q "held-out acc@2" "$tmp/out.txt" || { cat "$tmp/out.txt"; fail "no summar
 model="$root/configs/base/arith_base.h5"
 "$bin/rlvr" eval --model "$model" --config "$root/configs/demo_cpu.yaml" --data arith:heldout:16 -n 1 --quiet --out "$tmp/same" > /dev/null
 "$bin/rlvr" eval --model "$model" --config "$root/configs/demo_cpu.yaml" trainer.seed=7 --data arith:heldout:16 -n 1 --quiet --out "$tmp/other" > /dev/null
-python3 - "$tmp" <<'PY' || exit 1
+/usr/bin/python3 - "$tmp" <<'PY' || exit 1
 import json, sys
 t = sys.argv[1]
 ids = lambda p: [json.loads(l)["id"] for l in open(p)]
