@@ -6,7 +6,7 @@
 
 #include "common/check.h"
 
-static int arith_knobs_from_config(const RlvrConfig *c, ArithKnobs *k, char *err, size_t errlen) {
+int arith_knobs_from_config(const RlvrConfig *c, ArithKnobs *k, char *err, size_t errlen) {
     arith_knobs_default(k);
     k->digits = (int)c->data_arith_digits;
     k->steps = (int)c->data_arith_steps;

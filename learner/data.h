@@ -27,6 +27,11 @@ typedef struct {
     int32_t *tokens;      // (n_tokens,) [BOS] + encode(text)
 } DataItem;
 
+// The arithmetic task's knobs as a run configures them: data.arith.{digits,steps,ops}, and
+// data.arith.heldout_size converted to the task's held-out fraction. `rlvr eval --config` uses it so its
+// held-out problems are exactly the training run's. Returns 0, or -1 with err naming the bad key.
+int arith_knobs_from_config(const RlvrConfig *c, ArithKnobs *k, char *err, size_t errlen);
+
 // heldout = 1: the validation split (arith) / data.val_files. Returns 0, or -1 with err.
 int data_open(DataStream *d, const RlvrConfig *cfg, const Tokenizer *tok, int heldout, char *err, size_t errlen);
 void data_close(DataStream *d);

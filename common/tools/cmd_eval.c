@@ -1,8 +1,11 @@
 // rlvr eval --model PATH --data FILE.jsonl [--data ...] [-n 8] [--temperature 0.6] [--top-p 0.95]
-//           [--max-tokens N] [--out DIR] ...
+//           [--max-tokens N] [--out DIR] [--config FILE [key.sub=value ...]] ...
 // Samples N responses per problem with the KV-cache engine, scores them with the problem's verifier
 // and reports Acc@N, Maj@N and Pass@N per benchmark (common/eval.h), with a progress bar on stderr.
 // --out DIR writes DIR/summary.json and DIR/<name>.jsonl (one line per problem).
+// --config FILE takes the arithmetic split from a training run's config (trainer.seed, data.arith.*,
+// through the learner's own arith_knobs_from_config) so "held-out" means the same problems as in
+// training, and the sampling defaults from eval.* and data.max_response_length; flags still win.
 // Exit codes: 0 ok, 2 bad arguments / unreadable model or data, 1 internal error (output write failure).
 #include <errno.h>
 #include <jansson.h>
@@ -22,6 +25,7 @@
 #include "common/tasks.h"
 #include "common/tokenizer.h"
 #include "common/verifier.h"
+#include "learner/data.h"
 
 #define EVAL_MAX_DATA 64
 
@@ -43,6 +47,12 @@ static void usage(FILE *f) {
             "  --batch N             samples decoded together (default 64)\n"
             "  --arith-seed S        task seed of the arithmetic split (default 0; use the training run's task seed)\n"
             "  --arith-digits D, --arith-steps K   arithmetic knobs (defaults of common/tasks.h)\n"
+            "  --config FILE         a training config (repeatable, loaded in order): the arithmetic split\n"
+            "                        from trainer.seed and data.arith.* (ops, held-out size) exactly as the\n"
+            "                        learner builds it; -n, --temperature, --top-p, --max-tokens default to\n"
+            "                        eval.n, eval.temperature, eval.top_p, eval.max_new_tokens (0: data.\n"
+            "                        max_response_length); explicit flags win\n"
+            "  key.sub=value         config overrides applied after the --config files (e.g. trainer.seed=3)\n"
             "  --save-responses      include the response texts in the per-problem files\n"
             "  --out DIR             write DIR/summary.json and DIR/<name>.jsonl\n"
             "  --quiet               no progress bar\n");
@@ -293,9 +303,17 @@ int cmd_eval(int argc, char **argv) {
     long n = 8, top_k = 0, max_tokens = 512, limit = 0, batch = 64, digits = -1, steps = -1;
     double temperature = 0.6, top_p = 0.95;
     unsigned long long seed = 0, arith_seed = 0;
+    const char *configs[EVAL_MAX_DATA], *overrides[EVAL_MAX_DATA];
+    int n_configs = 0, n_overrides = 0;
+    int given_n = 0, given_temp = 0, given_top_p = 0, given_max_tokens = 0, given_arith_seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (a[0] != '-' && strchr(a, '=')) {
+            if (n_overrides == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d key=value overrides\n", EVAL_MAX_DATA); return 2; }
+            overrides[n_overrides++] = a;
+            continue;
+        }
         if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
         if (!strcmp(a, "--save-responses")) { save_responses = 1; continue; }
         if (i + 1 >= argc) { fprintf(stderr, "rlvr eval: %s needs a value\n", a); usage(stderr); return 2; }
@@ -304,20 +322,24 @@ int cmd_eval(int argc, char **argv) {
         if (!strcmp(a, "--model")) model_path = v;
         else if (!strcmp(a, "--out")) out_dir = v;
         else if (!strcmp(a, "--template")) tmpl = v;
+        else if (!strcmp(a, "--config")) {
+            if (n_configs == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d --config options\n", EVAL_MAX_DATA); return 2; }
+            configs[n_configs++] = v;
+        }
         else if (!strcmp(a, "--data")) {
             if (n_data == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d --data options\n", EVAL_MAX_DATA); return 2; }
             data[n_data++] = v;
-        } else if (!strcmp(a, "-n")) bad = parse_long(v, 1, 4096, &n);
+        } else if (!strcmp(a, "-n")) bad = parse_long(v, 1, 4096, &n), given_n = 1;
         else if (!strcmp(a, "--top-k")) bad = parse_long(v, 0, 1L << 30, &top_k);
-        else if (!strcmp(a, "--max-tokens")) bad = parse_long(v, 1, 1000000, &max_tokens);
+        else if (!strcmp(a, "--max-tokens")) bad = parse_long(v, 1, 1000000, &max_tokens), given_max_tokens = 1;
         else if (!strcmp(a, "--limit")) bad = parse_long(v, 1, 1L << 40, &limit);
         else if (!strcmp(a, "--batch")) bad = parse_long(v, 1, 65536, &batch);
         else if (!strcmp(a, "--arith-digits")) bad = parse_long(v, 1, 4, &digits);
         else if (!strcmp(a, "--arith-steps")) bad = parse_long(v, 1, 3, &steps);
-        else if (!strcmp(a, "--temperature")) bad = parse_double(v, &temperature) || temperature < 0;
-        else if (!strcmp(a, "--top-p")) bad = parse_double(v, &top_p) || !(top_p > 0 && top_p <= 1);
+        else if (!strcmp(a, "--temperature")) bad = parse_double(v, &temperature) || temperature < 0, given_temp = 1;
+        else if (!strcmp(a, "--top-p")) bad = parse_double(v, &top_p) || !(top_p > 0 && top_p <= 1), given_top_p = 1;
         else if (!strcmp(a, "--seed")) bad = parse_u64(v, &seed);
-        else if (!strcmp(a, "--arith-seed")) bad = parse_u64(v, &arith_seed);
+        else if (!strcmp(a, "--arith-seed")) bad = parse_u64(v, &arith_seed), given_arith_seed = 1;
         else {
             fprintf(stderr, "rlvr eval: unknown option '%s'\n", a);
             usage(stderr);
@@ -340,6 +362,29 @@ int cmd_eval(int argc, char **argv) {
     char err[2048];
     ArithKnobs knobs;
     arith_knobs_default(&knobs);
+    if (n_overrides > 0 && n_configs == 0) {
+        fprintf(stderr, "rlvr eval: '%s' is a config override but no --config FILE was given\n", overrides[0]);
+        return 2;
+    }
+    if (n_configs > 0) {
+        RlvrConfig cfg;
+        config_defaults(&cfg);
+        for (int k = 0; k < n_configs; k++)
+            if (config_load_file(&cfg, configs[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: --config %s: %s\n", configs[k], err); return 2; }
+        for (int k = 0; k < n_overrides; k++)
+            if (config_override(&cfg, overrides[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); return 2; }
+        if (config_validate(&cfg, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: --config: %s\n", err); return 2; }
+        if (arith_knobs_from_config(&cfg, &knobs, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: --config: %s\n", err); return 2; }
+        if (!given_arith_seed) arith_seed = (unsigned long long)cfg.trainer_seed;
+        if (!given_n) n = (long)cfg.eval_n;
+        if (!given_temp) temperature = cfg.eval_temperature;
+        if (!given_top_p) top_p = cfg.eval_top_p;
+        if (!given_max_tokens) max_tokens = cfg.eval_max_new_tokens > 0 ? (long)cfg.eval_max_new_tokens : (long)cfg.data_max_response_length;
+        if (n < 1 || n > 4096 || max_tokens < 1 || max_tokens > 1000000) {
+            fprintf(stderr, "rlvr eval: --config: eval.n (1..4096) or the response length (1..1000000) is out of range\n");
+            return 2;
+        }
+    }
     if (digits > 0) knobs.digits = (int)digits;
     if (steps > 0) knobs.steps = (int)steps;
     Bench *benches = callocCheck((size_t)n_data, sizeof(Bench));
