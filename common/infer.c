@@ -194,6 +194,13 @@ static void attend_group(float *out, const float *q, const float *kbase, const f
     const int DV = D - D % VL;
     for (int t = 0; t < npos; t++) {
         const float *k = kbase + (size_t)t * D;
+        // The cache was evicted by the weight stream since the last step: its reads stall on memory
+        // (perf: most of this function's time), so fetch keys a few rows ahead and this row's values
+        // for the weighted sum below.
+        for (int i = 0; i < D; i += 16) {
+            __builtin_prefetch(k + (size_t)4 * D + i);
+            __builtin_prefetch(vbase + (size_t)t * D + i);
+        }
         for (int h = 0; h < hpg; h++) {
             const float *qh = q + (size_t)h * D;
             vf acc = {0};
