@@ -177,7 +177,7 @@ void sampler_logprob_entropy(const float *logits, int V, float T, int token, flo
     for (int i = 0; i < V; i++) {
         double z = (double)logits[i] / T - m, e = exp(z);
         Z += e;
-        s += e * z;
+        if (e > 0.0) s += e * z;   // a masked (-inf) logit adds nothing (0 * -inf would be NaN)
     }
     if (logprob) *logprob = (float)((double)logits[token] / T - m - log(Z));
     if (entropy) *entropy = (float)(log(Z) - s / Z);
