@@ -63,6 +63,7 @@ static int argmax(const float *x, int V) {
 #endif
 typedef float sf __attribute__((vector_size(SL * 4)));
 typedef int si __attribute__((vector_size(SL * 4)));
+typedef unsigned su __attribute__((vector_size(SL * 4)));
 typedef double sd __attribute__((vector_size(SL * 8)));
 
 // Per-lane select: a where mask (all-ones lanes) else b (GCC's vector ?: is C++ only).
@@ -91,8 +92,10 @@ static inline sf exp_neg(sf x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const si nn = __builtin_convertvector(n, si);
-    si bits;
+    // 2^n p by adding n to the exponent field, in unsigned lanes (wraps by design: n < 0, and
+    // underflowed lanes are replaced below)
+    const su nn = (su)__builtin_convertvector(n, si);
+    su bits;
     memcpy(&bits, &p, sizeof(bits));
     bits += (nn << 23);
     sf e;
