@@ -109,7 +109,9 @@ static void matmul_tile(float *out, const float *in, const float *W, int n, int 
         vf wv[MM_TC];
         for (int c = 0; c < MM_TC; c++) {
             memcpy(&wv[c], wr[c] + k, sizeof(vf));
-            __builtin_prefetch(wr[c] + k + (size_t)MM_TC * K);   // same place in the next tile's rows
+            // Same place in the rows of the tile after next, into L2: one tile ahead (~6 KB at K = 512)
+            // was too close to hide the DRAM latency (lm_head 8 rows x 32000 x 512: 10 -> 11-16 GB/s).
+            __builtin_prefetch(wr[c] + k + (size_t)2 * MM_TC * K, 0, 2);
         }
         for (int r = 0; r < MM_TR; r++) {
             vf xv;
@@ -125,16 +127,41 @@ static void matmul_tile(float *out, const float *in, const float *W, int n, int 
         }
 }
 
+// Several projections of the same input in one parallel region (q/k/v, gate/up): one fork/join
+// instead of three, and a split of the output features that is large enough to be worth threads.
+typedef struct {
+    float *out;          // (n, N)
+    const float *W;      // (N, K)
+    const float *bias;   // (N) or NULL
+    int N;
+} MatSeg;
+
+static void matmul_segs(const float *in, const MatSeg *seg, int nseg, int n, int K, size_t min_par) {
+    int ntiles[4], tot = 0;
+    size_t work = 0;
+    for (int g = 0; g < nseg; g++) {
+        ntiles[g] = (seg[g].N + MM_TC - 1) / MM_TC;
+        tot += ntiles[g];
+        work += (size_t)n * seg[g].N * K;
+    }
+    // Threads split the output features (see Infer.min_parallel_work for when); every element is
+    // computed by the same tile code whatever the split.
+    #pragma omp parallel for schedule(static) if (work >= min_par)
+    for (int t = 0; t < tot; t++) {
+        int g = 0, tj = t;
+        while (tj >= ntiles[g]) tj -= ntiles[g++];
+        for (int i0 = 0; i0 < n; i0 += MM_TR) matmul_tile(seg[g].out, in, seg[g].W, n, K, seg[g].N, i0, tj * MM_TC);
+    }
+    for (int g = 0; g < nseg; g++)
+        if (seg[g].bias)
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < seg[g].N; j++) seg[g].out[(size_t)i * seg[g].N + j] += seg[g].bias[j];
+}
+
 static void matmul_rows(float *out, const float *in, const float *W, const float *bias, int n, int K, int N,
                         size_t min_par) {
-    const int ntj = (N + MM_TC - 1) / MM_TC;
-    // Threads split the output features (see Infer.min_parallel_work for when).
-    #pragma omp parallel for schedule(static) if ((size_t)n * N * K >= min_par)
-    for (int tj = 0; tj < ntj; tj++)
-        for (int i0 = 0; i0 < n; i0 += MM_TR) matmul_tile(out, in, W, n, K, N, i0, tj * MM_TC);
-    if (bias)
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < N; j++) out[(size_t)i * N + j] += bias[j];
+    const MatSeg seg = {out, W, bias, N};
+    matmul_segs(in, &seg, 1, n, K, min_par);
 }
 
 // out (C) = x (C) / sqrt(mean(x^2) + eps) * w (C), as HF LlamaRMSNorm / Qwen2RMSNorm in fp32.
@@ -156,48 +183,84 @@ static void rope_head(float *x, const float *cs, const float *sn, int D) {
     }
 }
 
-// Attention of one query head q (D) over positions 0..npos-1 of one KV head in the cache of a slot:
-// kbase/vbase (npos, D) are the cached keys / values of that head.
-// out (D); sc (npos) scratch.
-static void attend_head(float *out, const float *q, const float *kbase, const float *vbase,
-                        int npos, int D, float *sc) {
+// Attention of the hpg query heads that share one KV head (a GQA group) over positions 0..npos-1 of
+// that head in a slot's cache, so that each cached key/value row is read once per group, not once per
+// query head. q, out (hpg, D) (the group's heads are consecutive); kbase/vbase (npos, D) the cached
+// keys / values; sc (hpg, npos) scratch. Per element, fixed order: a score is a VL-lane dot product
+// with a pairwise lane sum; an output is the sum over t in order, kept in registers.
+static void attend_group(float *out, const float *q, const float *kbase, const float *vbase,
+                         int npos, int D, int hpg, float *sc) {
     const float scale = 1.0f / sqrtf((float)D);
-    float m = -INFINITY;
-    const int D8 = D & ~7;
+    const int DV = D - D % VL;
     for (int t = 0; t < npos; t++) {
         const float *k = kbase + (size_t)t * D;
-        v8f acc = {0};   // 8 lanes in a fixed order (vectorised and still deterministic)
-        for (int i = 0; i < D8; i += 8) {
-            v8f qv, kv;
-            memcpy(&qv, q + i, sizeof(v8f));
-            memcpy(&kv, k + i, sizeof(v8f));
-            acc += qv * kv;
+        // The cache was evicted by the weight stream since the last step: its reads stall on memory
+        // (perf: most of this function's time), so fetch keys a few rows ahead and this row's values
+        // for the weighted sum below.
+        for (int i = 0; i < D; i += 16) {
+            __builtin_prefetch(k + (size_t)4 * D + i);
+            __builtin_prefetch(vbase + (size_t)t * D + i);
         }
-        v4f s4, h4;
-        memcpy(&s4, &acc, sizeof(v4f));
-        memcpy(&h4, (const char *)&acc + sizeof(v4f), sizeof(v4f));
-        s4 += h4;
-        float d = (s4[0] + s4[2]) + (s4[1] + s4[3]);
-        for (int i = D8; i < D; i++) d += q[i] * k[i];
-        sc[t] = d * scale;
-        m = fmaxf(m, sc[t]);
-    }
-    float z = 0.0f;
-    for (int t = 0; t < npos; t++) { sc[t] = expf(sc[t] - m); z += sc[t]; }
-    const float inv = 1.0f / z;
-    for (int i = 0; i < D; i++) out[i] = 0.0f;
-    for (int t = 0; t < npos; t++) {
-        const float p = sc[t] * inv, *v = vbase + (size_t)t * D;
-        const v8f pv = {p, p, p, p, p, p, p, p};
-        for (int i = 0; i < D8; i += 8) {
-            v8f o, vv;
-            memcpy(&o, out + i, sizeof(v8f));
-            memcpy(&vv, v + i, sizeof(v8f));
-            o += pv * vv;
-            memcpy(out + i, &o, sizeof(v8f));
+        for (int h = 0; h < hpg; h++) {
+            const float *qh = q + (size_t)h * D;
+            vf acc = {0};
+            for (int i = 0; i < DV; i += VL) {
+                vf qv, kv;
+                memcpy(&qv, qh + i, sizeof(vf));
+                memcpy(&kv, k + i, sizeof(vf));
+                acc += qv * kv;
+            }
+            float d = hsum(acc);
+            for (int i = DV; i < D; i++) d += qh[i] * k[i];
+            sc[(size_t)h * npos + t] = d * scale;
         }
-        for (int i = D8; i < D; i++) out[i] += p * v[i];
     }
+    for (int h = 0; h < hpg; h++) {
+        float *sh = sc + (size_t)h * npos;
+        float m = -INFINITY;
+        for (int t = 0; t < npos; t++) m = fmaxf(m, sh[t]);
+        float z = 0.0f;
+        for (int t = 0; t < npos; t++) { sh[t] = expf(sh[t] - m); z += sh[t]; }
+        const float inv = 1.0f / z;
+        for (int t = 0; t < npos; t++) sh[t] *= inv;
+    }
+    // Blocks of up to 4 vectors of the output held in registers across the scan over t.
+    for (int d0 = 0; d0 < DV; d0 += 4 * VL) {
+        const int nv = imin(4, (DV - d0) / VL);
+        for (int h = 0; h < hpg; h++) {
+            const float *ph = sc + (size_t)h * npos;
+            vf acc[4] = {{0}, {0}, {0}, {0}};
+            if (nv == 4) {
+                for (int t = 0; t < npos; t++) {
+                    const float *v = vbase + (size_t)t * D + d0;
+                    const vf pv = (vf){0} + ph[t];
+                    for (int j = 0; j < 4; j++) {
+                        vf vv;
+                        memcpy(&vv, v + j * VL, sizeof(vf));
+                        acc[j] += pv * vv;
+                    }
+                }
+            } else {
+                for (int t = 0; t < npos; t++) {
+                    const float *v = vbase + (size_t)t * D + d0;
+                    const vf pv = (vf){0} + ph[t];
+                    for (int j = 0; j < nv; j++) {
+                        vf vv;
+                        memcpy(&vv, v + j * VL, sizeof(vf));
+                        acc[j] += pv * vv;
+                    }
+                }
+            }
+            for (int j = 0; j < nv; j++) memcpy(out + (size_t)h * D + d0 + j * VL, &acc[j], sizeof(vf));
+        }
+    }
+    for (int h = 0; h < hpg; h++)
+        for (int i = DV; i < D; i++) {
+            const float *ph = sc + (size_t)h * npos;
+            float o = 0.0f;
+            for (int t = 0; t < npos; t++) o += ph[t] * vbase[(size_t)t * D + i];
+            out[(size_t)h * D + i] = o;
+        }
 }
 
 // ---- state -----------------------------------------------------------------------------------------
@@ -239,7 +302,7 @@ int infer_init(Infer *s, const Model *m, int max_batch, int max_seq, char *err, 
     // use it never run wider, even if omp_set_num_threads raises the count later.
     s->nthreads = omp_get_max_threads();
     s->min_parallel_work = (size_t)1 << 22;
-    s->scores = mallocCheck((size_t)s->nthreads * max_seq * sizeof(float));
+    s->scores = mallocCheck((size_t)s->nthreads * (cfg->num_heads / cfg->num_kv_heads) * max_seq * sizeof(float));
     s->hidden_out = mallocCheck((size_t)max_batch * C * sizeof(float));
     s->logits = mallocCheck((size_t)max_batch * V * sizeof(float));
     s->samp = mallocCheck((size_t)s->nthreads * sizeof(SamplerScratch));
@@ -284,9 +347,9 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++)
             rmsnorm_row(s->xn + (size_t)i * C, s->x + (size_t)i * C, lw->input_layernorm, C, eps);
-        matmul_rows(s->q, s->xn, lw->q_proj, lw->q_bias, R, C, QD, s->min_parallel_work);
-        matmul_rows(s->k, s->xn, lw->k_proj, lw->k_bias, R, C, KD, s->min_parallel_work);
-        matmul_rows(s->v, s->xn, lw->v_proj, lw->v_bias, R, C, KD, s->min_parallel_work);
+        const MatSeg qkv[3] = {{s->q, lw->q_proj, lw->q_bias, QD}, {s->k, lw->k_proj, lw->k_bias, KD},
+                               {s->v, lw->v_proj, lw->v_bias, KD}};
+        matmul_segs(s->xn, qkv, 3, R, C, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             const float *cs = s->rope_cos + (size_t)pos[i] * (D / 2), *sn = s->rope_sin + (size_t)pos[i] * (D / 2);
@@ -298,11 +361,11 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
             }
         }
         #pragma omp parallel for schedule(dynamic, 1) if (par_att) num_threads(s->nthreads)
-        for (int ih = 0; ih < R * H; ih++) {
-            const int i = ih / H, h = ih % H, g = h / hpg;
-            float *sc = s->scores + (size_t)omp_get_thread_num() * c->T;
-            attend_head(s->att + (size_t)i * QD + (size_t)h * D, s->q + (size_t)i * QD + (size_t)h * D,
-                        kv_cache_head(c, c->k, slots[i], l, g), kv_cache_head(c, c->v, slots[i], l, g), pos[i] + 1, D, sc);
+        for (int ig = 0; ig < R * KV; ig++) {
+            const int i = ig / KV, g = ig % KV, h = g * hpg;
+            float *sc = s->scores + (size_t)omp_get_thread_num() * hpg * c->T;
+            attend_group(s->att + (size_t)i * QD + (size_t)h * D, s->q + (size_t)i * QD + (size_t)h * D,
+                         kv_cache_head(c, c->k, slots[i], l, g), kv_cache_head(c, c->v, slots[i], l, g), pos[i] + 1, D, hpg, sc);
         }
         matmul_rows(s->proj, s->att, lw->o_proj, NULL, R, QD, C, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
@@ -312,8 +375,8 @@ static void forward_chunk(Infer *s, int R, int row0, const int *slots, const int
             for (int j = 0; j < C; j++) x[j] += p[j];
             rmsnorm_row(s->xn + (size_t)i * C, x, lw->post_attention_layernorm, C, eps);
         }
-        matmul_rows(s->gate, s->xn, lw->gate_proj, NULL, R, C, FF, s->min_parallel_work);
-        matmul_rows(s->up, s->xn, lw->up_proj, NULL, R, C, FF, s->min_parallel_work);
+        const MatSeg gu[2] = {{s->gate, lw->gate_proj, NULL, FF}, {s->up, lw->up_proj, NULL, FF}};
+        matmul_segs(s->xn, gu, 2, R, C, s->min_parallel_work);
         #pragma omp parallel for schedule(static) if (par)
         for (int i = 0; i < R; i++) {
             float *g = s->gate + (size_t)i * FF;

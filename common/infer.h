@@ -65,7 +65,7 @@ typedef struct {
     float *att;              // (R, H*D) attention output (before o_proj)
     float *gate, *up;        // (R, I)
     float *proj;             // (R, max(C, I)) projection output before the residual add
-    float *scores;           // (threads, T) attention scores per thread
+    float *scores;           // (threads, H/KV, T) attention scores of one GQA group per thread
     float *hidden_out;       // (B, C) final-normed hidden of the rows whose logits are wanted
     float *logits;           // (B, V) logits of the current step
     SamplerScratch *samp;    // (threads) sampler scratch

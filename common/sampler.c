@@ -31,12 +31,14 @@ void sampler_scratch_init(SamplerScratch *s, int V) {
     s->prob = mallocCheck((size_t)V * sizeof(float));
     s->idx = mallocCheck((size_t)V * sizeof(int));
     s->tmp = mallocCheck((size_t)V * sizeof(int));
+    s->bsum = mallocCheck(((size_t)V / SAMP_BLOCK + 1) * sizeof(double));
 }
 
 void sampler_scratch_free(SamplerScratch *s) {
     free(s->prob);
     free(s->idx);
     free(s->tmp);
+    free(s->bsum);
     memset(s, 0, sizeof(*s));
 }
 
@@ -47,32 +49,128 @@ static int argmax(const float *x, int V) {
     return best;
 }
 
-// Fills prob (V) with exp(logits/T - max) and returns the normaliser Z (double); *zmax = max(logits/T).
-static double tempered_exp(const float *logits, int V, float T, float *prob, float *zmax) {
-    const float inv = 1.0f / T;
-    float m = -INFINITY;
-    for (int i = 0; i < V; i++) m = fmaxf(m, logits[i] * inv);
-    double Z = 0.0;
-    for (int i = 0; i < V; i++) {
-        prob[i] = expf(logits[i] * inv - m);
-        Z += prob[i];
-    }
-    *zmax = m;
-    return Z;
+// ---- one fused pass over the vocabulary -------------------------------------------------------------
+// The sampler's cost at V = 32000 is dominated by exp and by sequential double additions, so the
+// tempered softmax statistics come from ONE vectorised pass: m = max(z), prob_i = exp(z_i - m),
+// Z = sum prob_i, S = sum prob_i (z_i - m) (entropy = log Z - S / Z) and the sums of SAMP_BLOCK-token
+// blocks (so drawing a token scans ~V / SAMP_BLOCK block sums plus one block, not V tokens). Every
+// sum is in a fixed order (SL double lanes per block, lanes added pairwise, blocks in order), so the
+// result is a deterministic function of the logits alone, the same in any batch or thread.
+#ifdef __AVX512F__
+#define SL 16
+#else
+#define SL 8
+#endif
+typedef float sf __attribute__((vector_size(SL * 4)));
+typedef int si __attribute__((vector_size(SL * 4)));
+typedef unsigned su __attribute__((vector_size(SL * 4)));
+typedef double sd __attribute__((vector_size(SL * 8)));
+
+// Per-lane select: a where mask (all-ones lanes) else b (GCC's vector ?: is C++ only).
+static inline sf sel(si mask, sf a, sf b) {
+    si ia, ib;
+    memcpy(&ia, &a, sizeof(ia));
+    memcpy(&ib, &b, sizeof(ib));
+    ia = (ia & mask) | (ib & ~mask);
+    memcpy(&a, &ia, sizeof(a));
+    return a;
 }
 
-// Log-prob of token and entropy of softmax(z), given prob = exp(z - m) and Z = sum(prob).
-static void stats_from_exp(const float *logits, int V, float T, const float *prob, double Z, float m,
-                           int token, float *logprob, float *entropy) {
-    const double logZ = log(Z);
+// exp(x) per lane for x <= 0 (exp of a shifted logit); 0 below -86.5 (and for -inf), where 2^n
+// would leave the normal range. Range
+// reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial: within ~2 ulp of expf.
+static inline sf exp_neg(sf x) {
+    const sf magic = (sf){0} + 12582912.0f;   // 1.5 * 2^23: adding it rounds to an integer
+    const sf t = x * 1.44269504088896341f + magic;
+    const sf n = t - magic;
+    sf r = x - n * 0.693145751953125f;         // ln2 split in a high part exact in float ...
+    r = r - n * 1.428606765330187045e-06f;     // ... and the low part
+    sf p = (sf){0} + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    // 2^n p by adding n to the exponent field, in unsigned lanes (wraps by design: n < 0, and
+    // underflowed lanes are replaced below)
+    const su nn = (su)__builtin_convertvector(n, si);
+    su bits;
+    memcpy(&bits, &p, sizeof(bits));
+    bits += (nn << 23);
+    sf e;
+    memcpy(&e, &bits, sizeof(e));
+    return sel(x < -86.5f, (sf){0}, e);
+}
+
+static inline double dsum_lanes(const sd *a) {   // fixed pairwise order
+    double h[SL];
+    memcpy(h, a, sizeof(h));
+    for (int w = SL / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) h[i] += h[i + w];
+    return h[0];
+}
+
+typedef struct {
+    float m;        // max of the tempered logits
+    double Z;       // sum exp(z - m)
+    double S;       // sum exp(z - m) (z - m)
+} SoftStats;
+
+// prob (V) = exp(z - m), z = logits / T; bsum (ceil(V / SAMP_BLOCK)) block sums of prob.
+static SoftStats soft_pass(const float *logits, int V, float T, float *prob, double *bsum) {
     const float inv = 1.0f / T;
-    if (logprob) *logprob = (float)((double)(logits[token] * inv - m) - logZ);
-    if (entropy) {
-        double s = 0.0;   // sum p_i * (z_i - m)
-        for (int i = 0; i < V; i++)
-            if (prob[i] > 0.0f) s += (double)prob[i] * (double)(logits[i] * inv - m);
-        *entropy = (float)(logZ - s / Z);
+    SoftStats st;
+    const int VS = V - V % SL;
+    sf mv = (sf){0} - INFINITY;
+    for (int i = 0; i < VS; i += SL) {
+        sf z;
+        memcpy(&z, logits + i, sizeof(z));
+        z *= inv;
+        mv = sel(z > mv, z, mv);   // max is exact in any order
     }
+    float m = -INFINITY;
+    for (int l = 0; l < SL; l++) m = fmaxf(m, mv[l]);
+    for (int i = VS; i < V; i++) m = fmaxf(m, logits[i] * inv);
+    st.m = m;
+    double Z = 0.0, S = 0.0;
+    for (int b0 = 0, bi = 0; b0 < V; b0 += SAMP_BLOCK, bi++) {
+        const int b1 = b0 + SAMP_BLOCK < V ? b0 + SAMP_BLOCK : V, bv = b1 - (b1 - b0) % SL;
+        sd zacc = {0}, sacc = {0};
+        for (int i = b0; i < bv; i += SL) {
+            sf z;
+            memcpy(&z, logits + i, sizeof(z));
+            z = z * inv - m;
+            const sf e = exp_neg(z);
+            memcpy(prob + i, &e, sizeof(e));
+            // z clamped where e == 0 anyway, so that e * z is 0 rather than NaN for z = -inf
+            const sf zc = sel(z < -100.0f, (sf){0} - 100.0f, z);
+            const sd ed = __builtin_convertvector(e, sd), zd = __builtin_convertvector(zc, sd);
+            zacc += ed;
+            sacc += ed * zd;
+        }
+        double bz = dsum_lanes(&zacc), bs = dsum_lanes(&sacc);
+        for (int i = bv; i < b1; i++) {
+            const float z = logits[i] * inv - m;
+            const float e = expf(z);
+            prob[i] = e;
+            bz += e;
+            if (e > 0.0f) bs += (double)e * (double)z;
+        }
+        bsum[bi] = bz;
+        Z += bz;
+        S += bs;
+    }
+    st.Z = Z;
+    st.S = S;
+    return st;
+}
+
+// Log-prob of token and entropy of softmax(z) from the pass's statistics.
+static void stats_from_pass(const float *logits, float T, const SoftStats *st, int token, float *logprob, float *entropy) {
+    const double logZ = log(st->Z);
+    if (logprob) *logprob = (float)((double)(logits[token] * (1.0f / T) - st->m) - logZ);
+    if (entropy) *entropy = (float)(logZ - st->S / st->Z);
 }
 
 void sampler_logprob_entropy(const float *logits, int V, float T, int token, float *logprob, float *entropy) {
@@ -82,7 +180,7 @@ void sampler_logprob_entropy(const float *logits, int V, float T, int token, flo
     for (int i = 0; i < V; i++) {
         double z = (double)logits[i] / T - m, e = exp(z);
         Z += e;
-        s += e * z;
+        if (e > 0.0) s += e * z;   // a masked (-inf) logit adds nothing (0 * -inf would be NaN)
     }
     if (logprob) *logprob = (float)((double)logits[token] / T - m - log(Z));
     if (entropy) *entropy = (float)(log(Z) - s / Z);
@@ -163,11 +261,10 @@ static int kept_set(const float *prob, double Z, int V, const SamplerParams *p, 
 }
 
 int sampler_kept_set(const float *logits, int V, const SamplerParams *p, SamplerScratch *s, int *out) {
-    float m;
     const float T = p->temperature > 0.0f ? p->temperature : 1.0f;
-    double Z = tempered_exp(logits, V, T, s->prob, &m);
+    const SoftStats st = soft_pass(logits, V, T, s->prob, s->bsum);
     double mass;
-    int n = kept_set(s->prob, Z, V, p, s->idx, s->tmp, &mass);
+    int n = kept_set(s->prob, st.Z, V, p, s->idx, s->tmp, &mass);
     if (!(p->top_k > 0 && p->top_k < V) && !(p->top_p < 1.0f)) sort_by_prob(s->idx, n, s->prob, s->tmp);
     memcpy(out, s->idx, (size_t)n * sizeof(int));
     return n;
@@ -175,30 +272,36 @@ int sampler_kept_set(const float *logits, int V, const SamplerParams *p, Sampler
 
 int sampler_sample(const float *logits, int V, const SamplerParams *p, Rng *rng, SamplerScratch *s,
                    float *logprob, float *entropy) {
-    float m;
     if (p->temperature <= 0.0f) {
         int tok = argmax(logits, V);
         if (logprob || entropy) {
-            double Z = tempered_exp(logits, V, 1.0f, s->prob, &m);
-            stats_from_exp(logits, V, 1.0f, s->prob, Z, m, tok, logprob, entropy);
+            const SoftStats st = soft_pass(logits, V, 1.0f, s->prob, s->bsum);
+            stats_from_pass(logits, 1.0f, &st, tok, logprob, entropy);
         }
         return tok;
     }
     const float T = p->temperature;
-    double Z = tempered_exp(logits, V, T, s->prob, &m);
+    const SoftStats st = soft_pass(logits, V, T, s->prob, s->bsum);
     const int truncate = (p->top_k > 0 && p->top_k < V) || p->top_p < 1.0f;
     const double u = rng_uniform_f64(rng);
     int tok = -1;
     if (!truncate) {
-        double r = u * Z, cum = 0.0;
-        for (int i = 0; i < V; i++) {
+        // Inverse CDF in two levels: the block whose running sum passes r, then the token inside it.
+        const double r = u * st.Z;
+        double cum = 0.0;
+        int b = 0;
+        const int nb = (V + SAMP_BLOCK - 1) / SAMP_BLOCK;
+        while (b < nb - 1 && !(r < cum + s->bsum[b])) cum += s->bsum[b++];
+        const int b0 = b * SAMP_BLOCK, b1 = b0 + SAMP_BLOCK < V ? b0 + SAMP_BLOCK : V;
+        for (int i = b0; i < b1; i++) {
+            if (s->prob[i] > 0.0f) tok = i;   // the last positive token if r falls in a rounding gap
             cum += s->prob[i];
-            if (r < cum && s->prob[i] > 0.0f) { tok = i; break; }
+            if (r < cum && s->prob[i] > 0.0f) break;
         }
-        if (tok < 0) tok = argmax(logits, V);   // r landed on the rounding gap at the very end
+        if (tok < 0) tok = argmax(logits, V);   // a block of zeros (only through rounding at its edge)
     } else {
         double mass;
-        int n = kept_set(s->prob, Z, V, p, s->idx, s->tmp, &mass);
+        int n = kept_set(s->prob, st.Z, V, p, s->idx, s->tmp, &mass);
         double r = u * mass, cum = 0.0;
         for (int i = 0; i < n; i++) {
             cum += s->prob[s->idx[i]];
@@ -206,6 +309,6 @@ int sampler_sample(const float *logits, int V, const SamplerParams *p, Rng *rng,
         }
         if (tok < 0) tok = s->idx[n - 1];
     }
-    stats_from_exp(logits, V, T, s->prob, Z, m, tok, logprob, entropy);
+    stats_from_pass(logits, T, &st, tok, logprob, entropy);
     return tok;
 }

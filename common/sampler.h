@@ -33,12 +33,15 @@ int sampler_params_validate(const SamplerParams *p, char *err, size_t errlen);
 // with rng_seed(&rng, sampler_seed(...)) so that sample i of prompt j is the same whatever the batch.
 uint64_t sampler_seed(uint64_t run_seed, uint64_t prompt_id, uint64_t sample_index);
 
+#define SAMP_BLOCK 256   // tokens per block of the two-level inverse-CDF draw
+
 // Scratch for sampler_sample: one per concurrently sampling thread.
 typedef struct {
     int V;
     float *prob;   // (V) exp(z - max) of the tempered logits
     int *idx;      // (V) candidate token ids
     int *tmp;      // (V) merge-sort buffer
+    double *bsum;  // (V / SAMP_BLOCK + 1) sums of prob over consecutive blocks of SAMP_BLOCK tokens
 } SamplerScratch;
 void sampler_scratch_init(SamplerScratch *s, int V);
 void sampler_scratch_free(SamplerScratch *s);

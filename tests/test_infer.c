@@ -103,6 +103,7 @@ static void test_kv_vs_full_random(void) {
         {ARCH_QWEN2, 96, 64, 96, 2, 4, 2, 1, 0, 10000.0f},     // bias, GQA, untied
         {ARCH_LLAMA, 128, 48, 80, 3, 4, 4, 0, 1, 500000.0f},   // no bias, MHA, tied
         {ARCH_LLAMA, 64, 64, 128, 1, 8, 1, 0, 0, 10000.0f},    // multi-query (KV = 1)
+        {ARCH_QWEN2, 96, 160, 96, 1, 2, 1, 1, 0, 10000.0f},    // head_dim 80: full 4-vector blocks + a short one
     };
     for (size_t ci = 0; ci < sizeof(cfgs) / sizeof(cfgs[0]); ci++) {
         Model m;
@@ -418,8 +419,57 @@ static void test_sampler_crafted(void) {
     sampler_scratch_free(&sc);
 }
 
+// The vectorised softmax pass and the two-level (block, then token) draw over a vocabulary that is not
+// a multiple of the vector width or of SAMP_BLOCK, with masked (-inf) logits and mass in several blocks.
+static void test_sampler_large_vocab(void) {
+    const int V = 3 * SAMP_BLOCK + 37;
+    float *logits = malloc((size_t)V * sizeof(float));
+    Rng r;
+    rng_seed(&r, 11);
+    for (int i = 0; i < V; i++) logits[i] = (float)(rng_uniform_f64(&r) * 6.0 - 3.0);
+    for (int i = 0; i < V; i += 7) logits[i] = -INFINITY;   // masked tokens: never drawn, no NaN
+    logits[3] = -200.0f;                                     // exp underflows to 0
+    SamplerScratch sc;
+    sampler_scratch_init(&sc, V);
+    SamplerParams p;
+    sampler_params_default(&p);
+    const float temps[3] = {1.0f, 0.6f, 1.7f};
+    for (int ti = 0; ti < 3; ti++) {
+        p.temperature = temps[ti];
+        float lp, h, rl, rh;
+        for (int k = 0; k < 50; k++) {
+            const int t = sampler_sample(logits, V, &p, &r, &sc, &lp, &h);
+            CHECK_MSG(t >= 0 && t < V && t % 7 != 0 && t != 3, "T %.1f: drew masked / zero-probability token %d", p.temperature, t);
+            sampler_logprob_entropy(logits, V, p.temperature, t, &rl, &rh);
+            CHECK_MSG(fabsf(lp - rl) < 1e-5f && fabsf(h - rh) < 1e-5f,
+                      "T %.1f token %d: log-prob %g / entropy %g vs double reference %g / %g", p.temperature, t, lp, h, rl, rh);
+        }
+    }
+    // Frequencies: four tokens in different blocks (the last one in the partial block) carry ~all mass.
+    for (int i = 0; i < V; i++) logits[i] = -30.0f;
+    const int hot[4] = {5, SAMP_BLOCK + 1, 2 * SAMP_BLOCK - 1, V - 1};
+    const double w[4] = {0.1, 0.2, 0.3, 0.4};
+    for (int j = 0; j < 4; j++) logits[hot[j]] = (float)log(w[j]);
+    p.temperature = 1.0f;
+    int cnt[4] = {0}, other = 0;
+    const int N = 100000;
+    for (int i = 0; i < N; i++) {
+        const int t = sampler_sample(logits, V, &p, &r, &sc, NULL, NULL);
+        int j = 0;
+        while (j < 4 && hot[j] != t) j++;
+        if (j < 4) cnt[j]++; else other++;
+    }
+    for (int j = 0; j < 4; j++)
+        CHECK_MSG(fabs((double)cnt[j] / N - w[j]) < 5.0 * sqrt(w[j] * (1 - w[j]) / N) + 1e-3,
+                  "token %d: frequency %.4f, expected ~%.2f", hot[j], (double)cnt[j] / N, w[j]);
+    CHECK_MSG(other < 20, "%d draws outside the four likely tokens (expected ~%.1f)", other, N * V * exp(-30.0));
+    sampler_scratch_free(&sc);
+    free(logits);
+}
+
 int main(void) {
     test_sampler_crafted();
+    test_sampler_large_vocab();
     test_kv_vs_full_random();
     test_kv_vs_fixtures();
     test_batch_invariance();
