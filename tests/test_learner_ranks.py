@@ -94,7 +94,8 @@ def main(tmp):
             f.write('{"id": "p%d", "problem": "What is %d+%d?", "answer": "%d"}\n' % (i, i, i + 1, 2 * i + 1))
     p = subprocess.run([os.path.join(os.path.dirname(LEARNER), "rlvr"), "sft", "--config", os.path.join(ROOT, "configs/sft_arith.yaml"),
                         "--run-dir", rs, "trainer.total_training_steps=4", "data.train_files=" + data,
-                        "data.prompt_template=Q: {prompt} A:", "model.init.hidden_size=16", "model.init.num_layers=1",
+                        "data.prompt_template=Q: {prompt} A:", "data.max_prompt_length=32",
+                        "model.init.max_position_embeddings=64", "model.init.hidden_size=16", "model.init.num_layers=1",
                         "model.init.num_heads=2", "model.init.num_kv_heads=1", "model.init.intermediate_size=32"],
                        capture_output=True, text=True, env=env(), cwd=ROOT, timeout=60)
     check(p.returncode == 0 and os.path.exists(os.path.join(rs, "final.h5")), "rlvr sft writes final.h5:\n" + p.stderr[-800:])
