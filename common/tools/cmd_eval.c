@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
+#include "common/cli.h"
 #include "common/eval.h"
 #include "common/infer.h"
 #include "common/model.h"
@@ -58,34 +59,6 @@ static void usage(FILE *f) {
             "  --quiet               no progress bar\n");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_u64(const char *s, unsigned long long *out) {
-    char *end;
-    errno = 0;
-    if (*s == '\0' || *s == '-') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno != 0) return -1;
-    *out = v;
-    return 0;
-}
-
 // One benchmark's problems, prompt text already built.
 typedef struct {
     char name[256];
@@ -114,7 +87,7 @@ static int load_bench(const char *spec, const char *tmpl, uint64_t arith_seed, c
         const char *rest = spec + 6;
         long count = 200;
         if (strncmp(rest, "heldout", 7) != 0 || (rest[7] != '\0' && rest[7] != ':') ||
-            (rest[7] == ':' && parse_long(rest + 8, 1, 1000000, &count) != 0))
+            (rest[7] == ':' && cli_parse_long(rest + 8, 1, 1000000, &count) != 0))
             return rlvr_err(err, errlen, "--data '%s': the arithmetic task is written arith:heldout or arith:heldout:COUNT (COUNT 1..1000000)", spec);
         if (arith_knobs_check(knobs, err, errlen) != 0) return -1;
         if (limit > 0 && count > limit) count = limit;
@@ -329,17 +302,17 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--data")) {
             if (n_data == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d --data options\n", EVAL_MAX_DATA); return 2; }
             data[n_data++] = v;
-        } else if (!strcmp(a, "-n")) bad = parse_long(v, 1, 4096, &n), given_n = 1;
-        else if (!strcmp(a, "--top-k")) bad = parse_long(v, 0, 1L << 30, &top_k);
-        else if (!strcmp(a, "--max-tokens")) bad = parse_long(v, 1, 1000000, &max_tokens), given_max_tokens = 1;
-        else if (!strcmp(a, "--limit")) bad = parse_long(v, 1, 1L << 40, &limit);
-        else if (!strcmp(a, "--batch")) bad = parse_long(v, 1, 65536, &batch);
-        else if (!strcmp(a, "--arith-digits")) bad = parse_long(v, 1, 4, &digits);
-        else if (!strcmp(a, "--arith-steps")) bad = parse_long(v, 1, 3, &steps);
-        else if (!strcmp(a, "--temperature")) bad = parse_double(v, &temperature) || temperature < 0, given_temp = 1;
-        else if (!strcmp(a, "--top-p")) bad = parse_double(v, &top_p) || !(top_p > 0 && top_p <= 1), given_top_p = 1;
-        else if (!strcmp(a, "--seed")) bad = parse_u64(v, &seed);
-        else if (!strcmp(a, "--arith-seed")) bad = parse_u64(v, &arith_seed), given_arith_seed = 1;
+        } else if (!strcmp(a, "-n")) bad = cli_parse_long(v, 1, 4096, &n), given_n = 1;
+        else if (!strcmp(a, "--top-k")) bad = cli_parse_long(v, 0, 1L << 30, &top_k);
+        else if (!strcmp(a, "--max-tokens")) bad = cli_parse_long(v, 1, 1000000, &max_tokens), given_max_tokens = 1;
+        else if (!strcmp(a, "--limit")) bad = cli_parse_long(v, 1, 1L << 40, &limit);
+        else if (!strcmp(a, "--batch")) bad = cli_parse_long(v, 1, 65536, &batch);
+        else if (!strcmp(a, "--arith-digits")) bad = cli_parse_long(v, 1, 4, &digits);
+        else if (!strcmp(a, "--arith-steps")) bad = cli_parse_long(v, 1, 3, &steps);
+        else if (!strcmp(a, "--temperature")) bad = cli_parse_double(v, &temperature) || temperature < 0, given_temp = 1;
+        else if (!strcmp(a, "--top-p")) bad = cli_parse_double(v, &top_p) || !(top_p > 0 && top_p <= 1), given_top_p = 1;
+        else if (!strcmp(a, "--seed")) bad = cli_parse_u64(v, &seed);
+        else if (!strcmp(a, "--arith-seed")) bad = cli_parse_u64(v, &arith_seed), given_arith_seed = 1;
         else {
             fprintf(stderr, "rlvr eval: unknown option '%s'\n", a);
             usage(stderr);
