@@ -764,6 +764,9 @@ int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
     if (c->data_train_batch_size % c->actor_ppo_mini_batch_size != 0)
         FAIL("data.train_batch_size = %" PRId64 " is not a multiple of actor.ppo_mini_batch_size = %" PRId64
              " (each optimizer step takes ppo_mini_batch_size prompts)", c->data_train_batch_size, c->actor_ppo_mini_batch_size);
+    if (c->trainer_test_freq > 0 && !c->data_val_files[0])
+        FAIL("trainer.test_freq = %" PRId64 " but data.val_files is empty; name a .jsonl file or \"arith\" (the held-out split), "
+             "or set trainer.test_freq=0", c->trainer_test_freq);
     if (c->rollout_max_new_tokens > c->data_max_response_length)
         FAIL("rollout.max_new_tokens = %" PRId64 " exceeds data.max_response_length = %" PRId64 "; lower it or use 0",
              c->rollout_max_new_tokens, c->data_max_response_length);

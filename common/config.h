@@ -45,7 +45,8 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     X(trainer_run_dir, "trainer.run_dir", STR, "runs/default", "", "run directory: checkpoints/, logs/, metrics.jsonl, rendezvous.json") \
     X(trainer_seed, "trainer.seed", INT, "1", "[0,)", "run seed; every prompt and sample derives its own RNG stream from it") \
     X(trainer_log_freq, "trainer.log_freq", INT, "1", "[1,)", "print metrics every N steps (all steps go to metrics.jsonl)") \
-    X(trainer_test_freq, "trainer.test_freq", INT, "0", "[0,)", "evaluate on data.val_files every N steps; 0: never") \
+    X(trainer_test_freq, "trainer.test_freq", INT, "0", "[0,)", "validate on data.val_files (eval.*) every N steps and at the last; 0: never") \
+    X(trainer_val_before_train, "trainer.val_before_train", BOOL, "false", "", "also validate the initial policy (with trainer.test_freq > 0)") \
     X(trainer_resume, "trainer.resume", BOOL, "false", "", "resume from the newest complete checkpoint in RUN_DIR/checkpoints (--resume)") \
     X(trainer_stage_detector_window, "trainer.stage_detector.window", INT, "20", "[2,)", "steps in the moving window of the rising/plateau detector") \
     X(trainer_stage_detector_rise_threshold, "trainer.stage_detector.rise_threshold", FLOAT, "0.002", "[0,)", "accuracy slope per step above which training counts as rising") \

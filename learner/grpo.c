@@ -267,6 +267,7 @@ static void stage_update(Learner *L) {
 int learner_grpo(Learner *L) {
     const RlvrConfig *c = &L->cfg;
     char err[2048];
+    if (L->d.rank == 0 && c->trainer_val_before_train && c->trainer_test_freq > 0 && L->step == 0) free(learner_validate_step(L, NULL));
     while (L->step < c->trainer_total_training_steps) {
         int32_t flags[2] = {learner_sigterm, learner_sigusr1};
         dist_allreduce_max_i32(flags, 2, 1000);
@@ -340,6 +341,8 @@ int learner_grpo(Learner *L) {
             mt.groups_dropped = h.dropped;
             mt.coord = &k;
             char *line = metrics_format(&st, &mt);
+            if (c->trainer_test_freq > 0 && (L->step % c->trainer_test_freq == 0 || L->step == c->trainer_total_training_steps))
+                line = learner_validate_step(L, line);
             history_add(&L->hist, line);
             stage_update(L);
             if (metrics_append(L->metrics_path, line, err, sizeof err) != 0) learner_log(L, "warning: %s", err);

@@ -58,6 +58,10 @@ int learner_save(Learner *L, const char *why);
 int learner_resume(Learner *L);
 
 int learner_grpo(Learner *L);
+// Rank 0: validates the current policy (learner/validate.h), appends to RUN_DIR/val_metrics.jsonl and
+// prints a line. Returns the step's metrics line (malloc'd, may be NULL) with val_* keys added; the
+// old line is freed. A failed validation is reported and the line comes back unchanged.
+char *learner_validate_step(Learner *L, char *line);
 int learner_sft(Learner *L);
 
 // Publishes the current weights as L->version (rank 0, grpo).

@@ -198,9 +198,6 @@ int main(int argc, char **argv) {
                L->model.num_params, L->model.cfg.num_layers, L->model.cfg.hidden_size, L->model.cfg.vocab_size,
                L->resumed ? "resumed" : (c->model_path[0] ? c->model_path : "random init"));
 
-    if (c->trainer_test_freq > 0)
-        learner_log(L, "note: trainer.test_freq = %lld: evaluation inside the learner is not implemented yet; run "
-                    "`rlvr eval` on a checkpoint (rlvr export) instead", (long long)c->trainer_test_freq);
     int rc;
     if (is_sft) {
         rc = learner_sft(L);

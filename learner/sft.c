@@ -73,6 +73,7 @@ int learner_sft(Learner *L) {
     int *rows = mallocCheck((size_t)n * sizeof(int));
     float temp = t->temperature;
     t->temperature = 1.0f;   // SFT is plain cross-entropy
+    if (L->d.rank == 0 && c->trainer_val_before_train && c->trainer_test_freq > 0 && L->step == 0) free(learner_validate_step(L, NULL));
     while (L->step < c->trainer_total_training_steps) {
         int32_t flags[2] = {learner_sigterm, learner_sigusr1};
         dist_allreduce_max_i32(flags, 2, 0);
@@ -136,6 +137,8 @@ int learner_sft(Learner *L) {
             mt.tokens_per_s = t_step > 0 ? loss_sum[1] / t_step : 0;
             mt.plateau_step = -1;
             char *line = metrics_format(&st, &mt);
+            if (c->trainer_test_freq > 0 && (L->step % c->trainer_test_freq == 0 || L->step == c->trainer_total_training_steps))
+                line = learner_validate_step(L, line);
             history_add(&L->hist, line);
             if (metrics_append(L->metrics_path, line, err, sizeof err) != 0) learner_log(L, "warning: %s", err);
             free(line);
