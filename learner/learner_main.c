@@ -209,6 +209,7 @@ int main(int argc, char **argv) {
             endpoint_any_port(c->coordinator_endpoint, cc.endpoint, sizeof cc.endpoint);
             endpoint_any_port(c->coordinator_pub_endpoint, cc.pub_endpoint, sizeof cc.pub_endpoint);
             cc.lease_s = c->coordinator_lease_s;
+            cc.max_lease_s = c->coordinator_max_lease_s;
             cc.heartbeat_s = c->coordinator_heartbeat_s < c->coordinator_lease_s / 3 ? c->coordinator_heartbeat_s : c->coordinator_lease_s / 3;
             cc.max_staleness = c->rollout_max_staleness;
             cc.max_credits = (int32_t)(c->rollout_credits > 0 ? c->rollout_credits * 4 : 8);

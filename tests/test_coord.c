@@ -299,6 +299,49 @@ static void test_lease_expiry_late_and_heartbeat(void) {
     coord_free(c);
 }
 
+// coordinator.max_lease_s: a lease ends at its hard limit even while its worker heartbeats (a stuck
+// generation), the prompt goes back to the queue, and the worker itself stays connected.
+static void test_max_lease(void) {
+    CoordConfig cfg;
+    coord_config_default(&cfg);
+    snprintf(cfg.endpoint, sizeof cfg.endpoint, "tcp://127.0.0.1:*");
+    snprintf(cfg.pub_endpoint, sizeof cfg.pub_endpoint, "tcp://127.0.0.1:*");
+    cfg.lease_s = 5.0;
+    cfg.heartbeat_s = 0.5;
+    cfg.max_lease_s = 0.6;
+    cfg.quiet = 1;
+    char err[256];
+    Coordinator *c = coord_create(&cfg, err, sizeof err);
+    if (!c) die("coord_create: %s", err);
+    start(c);
+    enqueue_n(c, 300, 1, 1);
+    Peer p;
+    peer_open(&p, coord_endpoint(c));
+    peer_hello(&p, "stuck", 1);
+    WireMsg a;
+    CHECK(peer_recv(&p, WIRE_ASSIGN, &a, 2.0));
+    double t0 = now_seconds();
+    CoordCounters k = counters(c);
+    for (int i = 0; i < 5; i++) { peer_heartbeat(&p, "stuck"); sleep_s(0.08); }   // 0.4 s: still inside the limit
+    k = counters(c);
+    CHECK_EQ_INT(k.leases_expired, 0);
+    int expired = 0;
+    while (now_seconds() - t0 < 3.0 && !expired) {   // heartbeats go on; the hard limit ends the lease anyway
+        peer_heartbeat(&p, "stuck");
+        sleep_s(0.05);
+        k = counters(c);
+        expired = k.leases_expired == 1;
+    }
+    CHECK(expired);
+    CHECK(now_seconds() - t0 >= 0.5);
+    CHECK_EQ_INT(k.requeued, 1);
+    CHECK_EQ_INT(k.workers_timed_out, 0);
+    CHECK_EQ_INT(k.workers, 1);
+    wire_msg_free(&a);
+    peer_close(&p);
+    coord_free(c);
+}
+
 static void test_duplicates_and_staleness(void) {
     Coordinator *c = make_coord(2.0, 1, NULL);
     start(c);
@@ -763,6 +806,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     test_credits_and_flow();
     test_lease_expiry_late_and_heartbeat();
+    test_max_lease();
     test_duplicates_and_staleness();
     test_bad_messages();
     test_sigkill_worker();
