@@ -32,7 +32,7 @@
     X(att, (size_t)LS * maxB * H * maxT * maxT) X(atty, (size_t)LS * N * H * D) \
     X(resid_mid, (size_t)LS * N * C) X(ln2, (size_t)LS * N * C) X(ln2_rstd, (size_t)LS * N) \
     X(gate, (size_t)LS * N * I) X(up, (size_t)LS * N * I) X(mlp_h, (size_t)LS * N * I) \
-    X(lnf, N * C) X(lnf_rstd, N) X(lse, N) X(logits, N * cols) X(head_stats, 2 * 5 * N) \
+    X(lnf, N * C) X(lnf_rstd, N) X(lse, N) X(hent, N) X(logits, N * cols) X(head_stats, 2 * 5 * N) \
     X(hrows, TR * N * C) X(hgrad, TR * N * C) \
     X(dresid, TR * N * C) X(dln, TR * N * C) X(dq, TR * N * H * D) X(dk, TR * N * KV * D) \
     X(dv, TR * N * KV * D) X(dbig, TR * N * (I > H * D ? I : H * D)) X(dgate, TR * N * I) X(dup, TR * N * I) \
@@ -228,7 +228,8 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
         a->lse[n] = (float)(mx[n] + lse_shift);
         logp[n] = a->targets[n] >= 0 ? (float)(zt[n] - mx[n] - lse_shift) : 0.0f;
         // H = lse - E_p[z] = log se - sez / se (both relative to mx)
-        if (entropy) entropy[n] = (float)(lse_shift - sez[n] / se[n]);
+        a->hent[n] = (float)(lse_shift - sez[n] / se[n]);
+        if (entropy) entropy[n] = a->hent[n];
         if (sumsq) sumsq[n] = (float)(se2[n] / (se[n] * se[n]));
         if (hnorm) {
             const float *hr = a->lnf + n * C;
@@ -247,7 +248,9 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
 // (RL masks prompts and padding, often half the rows): they are gathered into (Na, C), and for each
 // vocabulary slice the logits are recomputed and turned into dz = dlogp (onehot(target) - p) / T
 // (unless model_head's logits are still there and reusing them is cheaper).
-static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelView *gw, const ModelView *w) {
+// With dent (entropy bonus, may be NULL) the rows with dent != 0 take part too and each logit's
+// gradient gains dent (dH/dz) = -dent p (log p + H) / T.
+static void head_backward(Acts *a, const float *dlogp, const float *dent, float *dlnf, const ModelView *gw, const ModelView *w) {
     const int C = a->C, V = a->V;
     const size_t N = (size_t)a->B * a->T;
     const float invT = 1.0f / a->temperature;
@@ -255,7 +258,7 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
     int *idx = (int *)a->head_stats;  // (N) active row indices; the stats are no longer needed
     size_t Na = 0;
     for (size_t n = 0; n < N; n++)
-        if (dlogp[n] != 0.0f) idx[Na++] = (int)n;
+        if (dlogp[n] != 0.0f || (dent && dent[n] != 0.0f)) idx[Na++] = (int)n;
     if (Na == 0) return;
     // Small vocabularies: model_head left every row's logits in place. Using them for all N rows costs
     // 2 GEMMs over N rows; recomputing for the active rows costs 3 over Na. Take the cheaper.
@@ -265,9 +268,15 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
         for (size_t n = 0; n < N; n++) {
             float *z = a->logits + n * V;
             const float g = dlogp[n] * invT, lse = a->lse[n];
-            if (g == 0.0f) { memset(z, 0, (size_t)V * sizeof(float)); continue; }
-            #pragma omp simd
-            for (int j = 0; j < V; j++) z[j] = -g * vexpf(z[j] - lse);
+            const float ge = dent ? dent[n] * invT : 0.0f, gh = -g - ge * a->hent[n];
+            if (g == 0.0f && ge == 0.0f) { memset(z, 0, (size_t)V * sizeof(float)); continue; }
+            if (ge == 0.0f) {
+                #pragma omp simd
+                for (int j = 0; j < V; j++) z[j] = -g * vexpf(z[j] - lse);
+            } else {
+                #pragma omp simd
+                for (int j = 0; j < V; j++) { const float lp = z[j] - lse; z[j] = vexpf(lp) * (gh - ge * lp); }
+            }
             if (a->targets[n] >= 0) z[a->targets[n]] += g;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, V,
@@ -291,8 +300,14 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
             const int n = idx[i];
             float *z = a->logits + i * vc;
             const float g = dlogp[n] * invT, lse = a->lse[n];
-            #pragma omp simd
-            for (size_t j = 0; j < vc; j++) z[j] = -g * vexpf(z[j] - lse);
+            const float ge = dent ? dent[n] * invT : 0.0f, gh = -g - ge * a->hent[n];
+            if (ge == 0.0f) {
+                #pragma omp simd
+                for (size_t j = 0; j < vc; j++) z[j] = -g * vexpf(z[j] - lse);
+            } else {
+                #pragma omp simd
+                for (size_t j = 0; j < vc; j++) { const float lp = z[j] - lse; z[j] = vexpf(lp) * (gh - ge * lp); }
+            }
             const int tg = a->targets[n];
             if (tg >= (int)v0 && tg < (int)(v0 + vc)) z[tg - v0] += g;
         }
@@ -306,7 +321,9 @@ static void head_backward(Acts *a, const float *dlogp, float *dlnf, const ModelV
     for (size_t i = 0; i < Na; i++) memcpy(dlnf + (size_t)idx[i] * C, a->hgrad + i * C, (size_t)C * sizeof(float));
 }
 
-void model_backward(Model *m, Acts *a, const float *dlogp) {
+void model_backward(Model *m, Acts *a, const float *dlogp) { model_backward_ent(m, a, dlogp, NULL); }
+
+void model_backward_ent(Model *m, Acts *a, const float *dlogp, const float *dent) {
     if (!m->grads) die("model_backward: no gradient buffer; call model_alloc_train first");
     if (!a->train) die("model_backward: these activations were made by acts_init_eval (forward only); use acts_init");
     if (!a->head_done) die("model_backward: call model_head after model_forward before model_backward");
@@ -323,7 +340,7 @@ void model_backward(Model *m, Acts *a, const float *dlogp) {
     }
 
     // dln <- d/d(lnf); dresid = final RMSNorm backward (dresid is overwritten here, accumulated after)
-    head_backward(a, dlogp, a->dln, &gw, &w);
+    head_backward(a, dlogp, dent, a->dln, &gw, &w);
     memset(a->dresid, 0, N * C * sizeof(float));
     rmsnorm_backward(a->dresid, gw.norm, a->dln, a->resid + (size_t)L * N * C, w.norm, a->lnf_rstd, N, C);
 

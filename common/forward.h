@@ -45,6 +45,7 @@ typedef struct {
     float *gate, *up, *mlp_h; // (L, B, T, I)    pre-activation gate, up, silu(gate)*up
     float *lnf, *lnf_rstd;    // (B, T, C), (B, T)  final RMSNorm output (fed to lm_head)
     float *lse;               // (B, T) log-sum-exp of logits / temperature
+    float *hent;              // (B, T) entropy of softmax(logits / temperature) (entropy-bonus backward)
     float *logits;            // (B*T, head_cols) slice scratch
     void *head_stats;         // (5, B*T) doubles: online softmax statistics; reused as (B*T) ints
     float *hrows, *hgrad;     // (B*T, C) lnf rows with dlogp != 0, gathered, and their gradient
@@ -95,9 +96,13 @@ void model_logits(const Model *m, Acts *a, float *out);
 
 // Backward after model_forward + model_head. dlogp (B, T) = dLoss/dlogp[b][t] (0 where masked).
 // ACCUMULATES (+=) into m->grads (model_alloc_train first; zero it yourself between steps).
-// Only log-probs carry gradient: entropy / sumsq / hnorm are statistics (no entropy bonus).
+// Only log-probs carry gradient here: entropy / sumsq / hnorm are statistics.
 // Rows with dlogp == 0 cost nothing in the lm_head backward.
 void model_backward(Model *m, Acts *a, const float *dlogp);
+// The same with an entropy term as well: dent (B, T) = dLoss/dH[b][t] for the entropy H of
+// softmax(logits / T) that model_head reported (an entropy bonus: dent = -coeff * weight; 0 where
+// masked). dH/dz_v = -(p_v / T) (log p_v + H). dent may be NULL (= model_backward).
+void model_backward_ent(Model *m, Acts *a, const float *dlogp, const float *dent);
 
 // Cross-entropy at temperature 1: mean over positions with mask != 0 of -log p(targets[b][t]).
 // mask (B, T) may be NULL (all positions count). Returns the loss (0 when nothing is counted). With

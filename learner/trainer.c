@@ -8,9 +8,9 @@
 #include "common/check.h"
 
 int trainer_check_config(const RlvrConfig *cfg, char *err, size_t errlen) {
-    if (cfg->actor_entropy_coeff != 0.0)
-        return rlvr_err(err, errlen, "actor.entropy_coeff = %g: the entropy bonus needs dH/dlogits, which the CPU engine's "
-                        "model_backward does not take yet; set actor.entropy_coeff=0 (the paper uses 0)", cfg->actor_entropy_coeff);
+    if (strcmp(cfg->trainer_device, "cpu") != 0)
+        return rlvr_err(err, errlen, "trainer.device = %s: the learner runs the CPU engine; the CUDA backend (docs/cuda.md) is "
+                        "tested op by op but not wired into the learner yet. Set trainer.device=cpu", cfg->trainer_device);
     if (cfg->data_train_batch_size % cfg->actor_ppo_mini_batch_size != 0)
         return rlvr_err(err, errlen, "actor.ppo_mini_batch_size = %lld must divide data.train_batch_size = %lld",
                         (long long)cfg->actor_ppo_mini_batch_size, (long long)cfg->data_train_batch_size);
@@ -46,7 +46,7 @@ static void fill_params(Trainer *t) {
     t->lossp.use_kl_loss = c->actor_use_kl_loss;
     t->lossp.kl_loss_coef = c->actor_kl_loss_coef;
     kl_type_parse(c->actor_kl_loss_type, &t->lossp.kl_loss_type);
-    t->lossp.entropy_coeff = 0;
+    t->lossp.entropy_coeff = c->actor_entropy_coeff;
     grpo_params_default(&t->grpo);
     t->grpo.epsilon = c->algorithm_epsilon;
     t->grpo.norm_by_std = c->algorithm_norm_adv_by_std_in_grpo;
@@ -87,6 +87,7 @@ void trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Mo
     t->entropy = mallocCheck(bt * sizeof(float));
     t->dlogp = mallocCheck(bt * sizeof(float));
     t->ref_logp = ref ? mallocCheck(bt * sizeof(float)) : NULL;
+    t->dent = cfg->actor_entropy_coeff != 0.0 ? mallocCheck(bt * sizeof(float)) : NULL;
     t->sched.lr = (float)cfg->actor_optim_lr;
     t->sched.warmup_steps = cfg->actor_optim_warmup_steps;
     t->sched.total_steps = cfg->trainer_total_training_steps * (long)opt_steps_per_batch * cfg->actor_ppo_epochs;
@@ -97,7 +98,7 @@ void trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Mo
 void trainer_free(Trainer *t) {
     acts_free(&t->acts);
     micro_free(&t->mb);
-    free(t->logp); free(t->entropy); free(t->dlogp); free(t->ref_logp);
+    free(t->logp); free(t->entropy); free(t->dlogp); free(t->ref_logp); free(t->dent);
     memset(t, 0, sizeof *t);
 }
 
@@ -257,9 +258,10 @@ void trainer_update(Trainer *t, RlBatch *b, StepStats *st) {
                 if (t->ref) forward_head(t, t->ref, t->ref_logp, NULL);
                 forward_head(t, m, t->logp, t->entropy);
                 ActorLossStats ls;
-                actor_loss(t->logp, mb->old_logp, mb->adv, mb->mask, t->ref ? t->ref_logp : NULL, NULL,
-                           (size_t)mb->B, (size_t)mb->T, &lp, t->dlogp, NULL, &ls);
-                model_backward(m, &t->acts, t->dlogp);
+                // with actor.entropy_coeff the loss subtracts coeff * agg(H): dL/dH = -coeff * w per token
+                actor_loss(t->logp, mb->old_logp, mb->adv, mb->mask, t->ref ? t->ref_logp : NULL, t->dent ? t->entropy : NULL,
+                           (size_t)mb->B, (size_t)mb->T, &lp, t->dlogp, t->dent, &ls);
+                model_backward_ent(m, &t->acts, t->dlogp, t->dent);
                 s[S_TOK] += ls.pg.n_tokens; s[S_CLIP] += ls.pg.n_clipped; s[S_CLIPLO] += ls.pg.n_clipped_lower;
                 s[S_PPOKL] += ls.pg.sum_ppo_kl; s[S_PGLOSS] += ls.pg.pg_loss; s[S_KL] += ls.kl_loss;
                 for (int i = 0; i < mb->B; i++) s[S_SEQTOK] += b->prompt_len[mb->rows[i]] + b->resp_len[mb->rows[i]];

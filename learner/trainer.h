@@ -38,6 +38,7 @@ typedef struct {
     RewardFormat rf;
     // scratch (micro, maxT)
     float *logp, *entropy, *dlogp, *ref_logp;
+    float *dent;              // (micro, maxT) dL/dH per token (actor.entropy_coeff != 0), else NULL
 } Trainer;
 
 // Everything one step reports (sums reduced over ranks; means over the whole batch).

@@ -230,6 +230,7 @@ static void test_embedding(void) {
 typedef struct {
     Model *m; Acts *a; const int *tokens, *targets; const float *mask, *coef;
     int B, T; float temperature;
+    const float *coef_h;   // (B, T) entropy coefficients (loss C), or NULL
 } ModelCtx;
 
 // Loss A: mean masked cross-entropy (temperature 1). Loss B: sum_t coef_t logp_t at a temperature.
@@ -243,6 +244,16 @@ static double model_temp_loss(void *p) {
     model_forward(c->m, c->a, c->tokens, c->B, c->T);
     model_head(c->m, c->a, c->targets, c->temperature, logp, NULL, NULL, NULL);
     return dot_d(logp, c->coef, (size_t)c->B * c->T);
+}
+
+// Loss C: sum_t coef_t logp_t + coef_h_t H_t at a temperature (H the entropy model_head reports):
+// what the learner's entropy bonus back-propagates through model_backward_ent.
+static double model_ent_loss(void *p) {
+    ModelCtx *c = p;
+    float logp[64], ent[64];
+    model_forward(c->m, c->a, c->tokens, c->B, c->T);
+    model_head(c->m, c->a, c->targets, c->temperature, logp, ent, NULL, NULL);
+    return dot_d(logp, c->coef, (size_t)c->B * c->T) + dot_d(ent, c->coef_h, (size_t)c->B * c->T);
 }
 
 static void test_model(int qkv_bias, int tie, int H, int KV) {
@@ -273,7 +284,7 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
     Acts a;
     acts_init(&a, &cfg, B + 1, T + 2);  // larger capacity than used: strides must follow the actual shape
     if (tie) a.head_cols = 4;  // vocabulary slices 4 + 4 + 3: online softmax across slices
-    ModelCtx ctx = {&m, &a, tokens, targets, mask, coef, B, T, 0.7f};
+    ModelCtx ctx = {&m, &a, tokens, targets, mask, coef, B, T, 0.7f, NULL};
     char name[96];
 
     memset(m.grads, 0, m.num_params * sizeof(float));
@@ -317,6 +328,34 @@ static void test_model(int qkv_bias, int tie, int H, int KV) {
     memcpy(g, m.grads, m.num_params * sizeof(float));
     snprintf(name, sizeof(name), "model temperature bias=%d tie=%d", qkv_bias, tie);
     fd_check(name, m.params, m.num_params, g, model_temp_loss, &ctx, 1e-2f, 1e-3, 2e-2, 1);
+
+    // entropy term: per-token entropy coefficients, on rows with and without a log-prob coefficient
+    // (row 1's padding has coef 0 but coef_h != 0 on two positions: rows active through dent alone)
+    float coef_h[B * T];
+    for (int n = 0; n < B * T; n++) coef_h[n] = (n % 4 == 1) ? 0.0f : 0.3f - 0.15f * (float)(n % 5);
+    memset(m.grads, 0, m.num_params * sizeof(float));
+    model_forward(&m, &a, tokens, B, T);
+    model_head(&m, &a, targets, 0.7f, logp, ent, NULL, NULL);
+    model_backward_ent(&m, &a, coef, coef_h);
+    memcpy(g, m.grads, m.num_params * sizeof(float));
+    ModelCtx ctx_ent = ctx;
+    ctx_ent.coef_h = coef_h;
+    snprintf(name, sizeof(name), "model entropy term bias=%d tie=%d", qkv_bias, tie);
+    fd_check(name, m.params, m.num_params, g, model_ent_loss, &ctx_ent, 1e-2f, 1e-3, 2e-2, 1);
+    // dent = NULL and dent = 0 are both the plain backward, bit for bit
+    float zero_h[B * T] = {0};
+    memset(m.grads, 0, m.num_params * sizeof(float));
+    model_forward(&m, &a, tokens, B, T);
+    model_head(&m, &a, targets, 0.7f, logp, ent, NULL, NULL);
+    model_backward_ent(&m, &a, coef, zero_h);
+    float *g0 = malloc(m.num_params * sizeof(float));
+    memcpy(g0, m.grads, m.num_params * sizeof(float));
+    memset(m.grads, 0, m.num_params * sizeof(float));
+    model_forward(&m, &a, tokens, B, T);
+    model_head(&m, &a, targets, 0.7f, logp, ent, NULL, NULL);
+    model_backward(&m, &a, coef);
+    CHECK(memcmp(g0, m.grads, m.num_params * sizeof(float)) == 0);
+    free(g0);
 
     // head statistics against a direct double-precision computation from full logits
     model_forward(&m, &a, tokens, B, T);
