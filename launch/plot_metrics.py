@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Plots a run's metrics.jsonl: reward, accuracy and token entropy against step.
+"""Plots a run's metrics.jsonl: reward, accuracy (and validation Acc@n on trainer.test_freq steps) and
+token entropy against step.
 
     launch/plot_metrics.py RUN_DIR/metrics.jsonl RUN_DIR/training.png
 
@@ -36,6 +37,13 @@ def main():
         ax.plot(step, [r.get(key, float("nan")) for r in rows], lw=1.5)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+    val = [(r["step"], r["val_acc"]) for r in rows if "val_acc" in r]   # trainer.test_freq steps
+    if val:
+        axes[1].plot([s for s, _ in val], [a for _, a in val], "o-", color="tab:red", lw=1.2, ms=4,
+                     label="validation Acc@n")
+        axes[1].plot([], [], color="tab:blue", lw=1.5, label="training batch")
+        axes[1].set_ylabel("accuracy")
+        axes[1].legend(loc="lower right", fontsize=8)
     stages = [r.get("stage") for r in rows]
     if "plateau" in stages:
         s = step[stages.index("plateau")]
