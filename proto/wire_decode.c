@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "common/check.h"
-#include "proto/wire.h"
-
-#define WIRE_MAX_DEPTH 6        // message map > responses array > response map > value
-#define WIRE_MAX_MAP_KEYS 64    // no message has more; bounds the duplicate-key check
+#include "proto/wire_internal.h"
 
 typedef struct {
     const WireLimits *lim;
@@ -418,7 +415,13 @@ static int dec_body(Dec *d, const msgpack_object *o, WireMsg *m) {
     }
 }
 
-static WireBad decode(const void *data, size_t len, const WireLimits *lim, int views, int *viewed, WireMsg *out, char *err, size_t errlen) {
+static WireBad decode(const void *data, size_t len, const WireLimits *lim, int fast, int views, int *viewed, WireMsg *out, char *err,
+                      size_t errlen) {
+    // Groups take the one-pass reader; whatever it does not accept is judged (and explained) below.
+    if (fast && wire_decode_group_fast(data, len, lim, views, viewed, out)) {
+        if (err && errlen) err[0] = 0;
+        return WIRE_OK;
+    }
     memset(out, 0, sizeof *out);
     *viewed = 0;
     Dec d = {lim, err, errlen, WIRE_OK, "message", views, 0};
@@ -428,10 +431,8 @@ static WireBad decode(const void *data, size_t len, const WireLimits *lim, int v
         fail(&d, WIRE_BAD_SIZE, "%zu bytes exceeds max_msg_bytes=%zu (hint: raise the limit on both sides or send smaller groups)", len, lim->max_msg_bytes);
         return d.bad;
     }
-    // Bounded object count: a group of max_group responses has ~30 objects each, plus headroom.
-    size_t max_objects = 64 + (size_t)(lim->max_group > 0 ? lim->max_group : 1) * 48 + WIRE_MAX_MAP_KEYS * 4;
     char perr[160];
-    if (wire_msgpack_precheck(data, len, WIRE_MAX_DEPTH, max_objects, perr, sizeof perr)) {
+    if (wire_msgpack_precheck(data, len, WIRE_MAX_DEPTH, wire_max_objects(lim), perr, sizeof perr)) {
         WireBad b = strstr(perr, "objects") || strstr(perr, "nested") ? WIRE_BAD_STRUCTURE : WIRE_BAD_MSGPACK;
         fail(&d, b, "%s", perr);
         return d.bad;
@@ -474,24 +475,38 @@ static WireBad decode(const void *data, size_t len, const WireLimits *lim, int v
     return d.bad;
 }
 
-WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg *out, char *err, size_t errlen) {
+static WireBad decode_backed(void *data, size_t len, WireBacking *backing, int *kept, const WireLimits *lim, int fast, WireMsg *out,
+                             char *err, size_t errlen) {
     int viewed;
-    return decode(data, len, lim, 0, &viewed, out, err, errlen);
-}
-
-WireBad wire_decode_backed(void *data, size_t len, WireBacking *backing, int *kept, const WireLimits *lim, WireMsg *out,
-                           char *err, size_t errlen) {
-    int viewed;
-    WireBad b = decode(data, len, lim, backing != NULL, &viewed, out, err, errlen);
+    WireBad b = decode(data, len, lim, fast, backing != NULL, &viewed, out, err, errlen);
     *kept = b == WIRE_OK && viewed;
     if (*kept) out->u.group.backing_ = backing;   // only groups view their input
     return b;
 }
 
+WireBad wire_decode(const void *data, size_t len, const WireLimits *lim, WireMsg *out, char *err, size_t errlen) {
+    int viewed;
+    return decode(data, len, lim, 1, 0, &viewed, out, err, errlen);
+}
+
+WireBad wire_decode_generic(const void *data, size_t len, const WireLimits *lim, WireMsg *out, char *err, size_t errlen) {
+    int viewed;
+    return decode(data, len, lim, 0, 0, &viewed, out, err, errlen);
+}
+
+WireBad wire_decode_backed(void *data, size_t len, WireBacking *backing, int *kept, const WireLimits *lim, WireMsg *out,
+                           char *err, size_t errlen) {
+    return decode_backed(data, len, backing, kept, lim, 1, out, err, errlen);
+}
+
+WireBad wire_decode_backed_generic(void *data, size_t len, WireBacking *backing, int *kept, const WireLimits *lim, WireMsg *out,
+                                   char *err, size_t errlen) {
+    return decode_backed(data, len, backing, kept, lim, 0, out, err, errlen);
+}
+
 int wire_peek_group_ids(const void *data, size_t len, const WireLimits *lim, uint64_t *prompt_id, uint64_t *lease_id) {
     if (len == 0 || len > lim->max_msg_bytes) return -1;
-    size_t max_objects = 64 + (size_t)(lim->max_group > 0 ? lim->max_group : 1) * 48 + WIRE_MAX_MAP_KEYS * 4;
-    if (wire_msgpack_precheck(data, len, WIRE_MAX_DEPTH, max_objects, NULL, 0)) return -1;
+    if (wire_msgpack_precheck(data, len, WIRE_MAX_DEPTH, wire_max_objects(lim), NULL, 0)) return -1;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;

@@ -19,12 +19,12 @@ message(STATUS "rlvr: libFuzzer for test_fuzz_wire: ${rlvr_fuzz_ok}")
 if(rlvr_fuzz_ok)
   set(fuzz_bin ${CMAKE_BINARY_DIR}/tests/fuzz_wire_decode)
   set(fuzz_srcs ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_wire_decode.c ${CMAKE_SOURCE_DIR}/proto/wire_util.c
-      ${CMAKE_SOURCE_DIR}/proto/wire_encode.c ${CMAKE_SOURCE_DIR}/proto/wire_decode.c ${CMAKE_SOURCE_DIR}/common/check.c)
+      ${CMAKE_SOURCE_DIR}/proto/wire_encode.c ${CMAKE_SOURCE_DIR}/proto/wire_decode.c ${CMAKE_SOURCE_DIR}/proto/wire_decode_fast.c ${CMAKE_SOURCE_DIR}/common/check.c)
   add_custom_command(OUTPUT ${fuzz_bin}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/tests
     COMMAND ${RLVR_FUZZ_CLANG} -std=c11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
             -fno-sanitize-recover=undefined -I${CMAKE_SOURCE_DIR} ${MSGPACK_CFLAGS} ${fuzz_srcs} ${MSGPACK_LDFLAGS} -lm -o ${fuzz_bin}
-    DEPENDS ${fuzz_srcs} ${CMAKE_SOURCE_DIR}/proto/wire.h ${CMAKE_SOURCE_DIR}/common/check.h
+    DEPENDS ${fuzz_srcs} ${CMAKE_SOURCE_DIR}/proto/wire.h ${CMAKE_SOURCE_DIR}/proto/wire_internal.h ${CMAKE_SOURCE_DIR}/tests/wire_compare.h ${CMAKE_SOURCE_DIR}/common/check.h
     COMMENT "Building fuzz_wire_decode with ${RLVR_FUZZ_CLANG} (libFuzzer)"
     COMMAND_EXPAND_LISTS VERBATIM)
   add_custom_target(fuzz_wire_decode ALL DEPENDS ${fuzz_bin})

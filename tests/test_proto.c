@@ -1,6 +1,7 @@
 // Wire messages: round trips of every type, and one crafted bad message per validation rule.
 //   test_proto                    run the tests
 //   test_proto --write-corpus DIR write one valid encoding of every message type (fuzz seed corpus)
+#include <float.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include "common/check.h"
 #include "proto/transport.h"
 #include "proto/wire.h"
+#include "proto/wire_internal.h"
 #include "tests/harness.h"
+#include "tests/wire_compare.h"
 
 static WireLimits lim;
 
@@ -94,24 +97,60 @@ static void test_release(WireBacking *self) { ((TestBacking *)self)->released++;
 
 // Decodes data with wire_decode, then again in place (wire_decode_backed) from an 8-aligned copy and
 // from a copy shifted by `shift` bytes: every path must give the same verdict and error, and the
-// same message (compared by re-encoding). Returns wire_decode's result in *out.
+// same message (compared by re-encoding). Each decode is repeated with the generic decoder alone
+// (no group fast path): same verdict, same error, and field by field the same group, its arrays at
+// the same places. Returns wire_decode's result in *out.
+static int fast_accepted = 0;   // decodes the fast path accepted (so the comparisons are not vacuous)
 static WireBad decode_all_ways(const void *data, size_t len, const WireLimits *L, WireMsg *out, char *err, size_t errlen) {
     WireBad why = wire_decode(data, len, L, out, err, errlen);
+    {
+        WireMsg g, f;
+        char gerr[256] = "";
+        int viewed = -1;
+        WireBad gwhy = wire_decode_generic(data, len, L, &g, gerr, sizeof gerr);
+        CHECK_MSG(gwhy == why, "generic decoder says %s, wire_decode %s (%s)", wire_bad_name(gwhy), wire_bad_name(why), gerr);
+        CHECK_MSG(strcmp(gerr, err) == 0, "generic decoder error '%s' differs from '%s'", gerr, err);
+        if (gwhy == WIRE_OK && why == WIRE_OK) {
+            const char *d = wire_msg_differs(out, &g, data, len);
+            CHECK_MSG(d == NULL, "wire_decode and the generic decoder differ in %s", d);
+        }
+        int fast = wire_decode_group_fast(data, len, L, 0, &viewed, &f);
+        CHECK_MSG(!fast || gwhy == WIRE_OK, "the fast path accepts what the generic decoder rejects (%s)", gerr);
+        CHECK(viewed == 0);
+        if (fast) {
+            fast_accepted++;
+            if (gwhy == WIRE_OK) {
+                const char *d = wire_msg_differs(&f, &g, data, len);
+                CHECK_MSG(d == NULL, "fast path and generic decoder differ in %s", d);
+            }
+            wire_msg_free(&f);
+        }
+        if (gwhy == WIRE_OK) wire_msg_free(&g);
+    }
     WireBuf ref;
     wire_buf_init(&ref, 64);
     if (why == WIRE_OK) wire_encode(out, &ref);
     for (int shift = 0; shift < 4; shift++) {
         uint8_t *copy = mallocCheck(len + 8);
         memcpy(copy + shift, data, len);
-        TestBacking tb = {{test_release}, 0};
-        WireMsg d;
-        char err2[256] = "";
-        int kept = -1;
+        TestBacking tb = {{test_release}, 0}, tg = {{test_release}, 0};
+        WireMsg d, g;
+        char err2[256] = "", gerr[256] = "";
+        int kept = -1, gkept = -1;
         WireBad why2 = wire_decode_backed(copy + shift, len, &tb.b, &kept, L, &d, err2, sizeof err2);
         CHECK_MSG(why2 == why, "in-place decode (shift %d) says %s, copying decode %s", shift, wire_bad_name(why2), wire_bad_name(why));
         CHECK_MSG(strcmp(err2, err) == 0, "in-place decode error '%s' differs from '%s'", err2, err);
         CHECK(kept == 0 || kept == 1);
         CHECK(kept == 0 || (why2 == WIRE_OK && d.type == WIRE_GROUP && d.u.group.backing_ == &tb.b));
+        WireBad gwhy = wire_decode_backed_generic(copy + shift, len, &tg.b, &gkept, L, &g, gerr, sizeof gerr);
+        CHECK_MSG(gwhy == why2 && gkept == kept && strcmp(gerr, err2) == 0, "in place (shift %d): generic says %s kept %d (%s), wire_decode_backed %s kept %d",
+                  shift, wire_bad_name(gwhy), gkept, gerr, wire_bad_name(why2), kept);
+        if (why2 == WIRE_OK && gwhy == WIRE_OK) {
+            const char *dd = wire_msg_differs(&d, &g, copy + shift, len);
+            CHECK_MSG(dd == NULL, "in place (shift %d): fast and generic decodes differ in %s", shift, dd);
+        }
+        if (gwhy == WIRE_OK) wire_msg_free(&g);
+        CHECK(tg.released == gkept);
         if (why2 == WIRE_OK) {
             WireBuf b2;
             wire_buf_init(&b2, 64);
@@ -540,6 +579,290 @@ static void test_value_rules(void) {
     expect_struct(&m, WIRE_BAD_VALUE, "path", &lim);
 }
 
+// ---- the group fast path against the generic decoder ------------------------------------------
+// Appends key = fn() to the map at dotted path ("" = o itself).
+static void add_pair(msgpack_packer *pk, const msgpack_object *o, const char *path, const char *key, ValueFn fn) {
+    if (!*path) {
+        msgpack_pack_map(pk, o->via.map.size + 1);
+        for (uint32_t i = 0; i < o->via.map.size; i++) { msgpack_pack_object(pk, o->via.map.ptr[i].key); msgpack_pack_object(pk, o->via.map.ptr[i].val); }
+        msgpack_pack_str(pk, strlen(key)); msgpack_pack_str_body(pk, key, strlen(key));
+        fn(pk);
+        return;
+    }
+    const char *dot = strchr(path, '.');
+    size_t head = dot ? (size_t)(dot - path) : strlen(path);
+    const char *rest = dot ? dot + 1 : "";
+    if (o->type == MSGPACK_OBJECT_MAP) {
+        msgpack_pack_map(pk, o->via.map.size);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            msgpack_pack_object(pk, *k);
+            if (k->via.str.size == head && memcmp(k->via.str.ptr, path, head) == 0) add_pair(pk, &o->via.map.ptr[i].val, rest, key, fn);
+            else msgpack_pack_object(pk, o->via.map.ptr[i].val);
+        }
+    } else {
+        msgpack_pack_array(pk, o->via.array.size);
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (i == (uint32_t)atoi(path)) add_pair(pk, &o->via.array.ptr[i], rest, key, fn);
+            else msgpack_pack_object(pk, o->via.array.ptr[i]);
+    }
+}
+
+// One edit of an encoded message: set (fn) or delete (fn NULL) the value at path, or, with key,
+// append key = fn() to the map at path.
+typedef struct { const char *path; ValueFn fn; const char *key; } Edit;
+
+static void apply_edits(const uint8_t *data, size_t len, const Edit *e, int n, msgpack_sbuffer *out) {
+    msgpack_sbuffer_init(out);
+    msgpack_sbuffer_write(out, (const char *)data, len);
+    for (int i = 0; i < n; i++) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        CHECK(msgpack_unpack_next(&u, out->data, out->size, &off) == MSGPACK_UNPACK_SUCCESS);
+        Raw r;
+        raw_init(&r);
+        if (e[i].key) add_pair(&r.pk, &u.data, e[i].path, e[i].key, e[i].fn);
+        else repack(&r.pk, &u.data, e[i].path, e[i].fn);
+        msgpack_unpacked_destroy(&u);
+        msgpack_sbuffer_destroy(out);
+        *out = r.sb;
+    }
+}
+
+// Decodes bytes every way (decode_all_ways compares the fast path with the generic decoder) and
+// checks the verdict; want_fast: the fast path itself must accept them.
+static void fast_case(const char *name, const void *data, size_t len, const WireLimits *L, WireBad want, int want_fast) {
+    WireMsg d;
+    char err[256] = "";
+    WireBad why = decode_all_ways(data, len, L, &d, err, sizeof err);
+    CHECK_MSG(why == want, "%s: got %s (%s), want %s", name, wire_bad_name(why), err, wire_bad_name(want));
+    if (why == WIRE_OK) wire_msg_free(&d);
+    int viewed;
+    int fast = wire_decode_group_fast(data, len, L, 0, &viewed, &d);
+    CHECK_MSG(fast == want_fast, "%s: fast path %s", name, fast ? "accepted" : "gave up");
+    if (fast) wire_msg_free(&d);
+}
+
+static void edit_case(const char *name, const Edit *e, int n, const WireLimits *L, WireBad want, int want_fast) {
+    WireResponse rs[3];
+    WireMsg m = sample(WIRE_GROUP, rs);
+    WireBuf b;
+    wire_buf_init(&b, 64);
+    wire_encode(&m, &b);
+    msgpack_sbuffer sb;
+    apply_edits(b.data, b.len, e, n, &sb);
+    fast_case(name, sb.data, sb.size, L, want, want_fast);
+    msgpack_sbuffer_destroy(&sb);
+    wire_buf_free(&b);
+}
+
+static void struct_case(const char *name, const WireMsg *m, const WireLimits *L, WireBad want, int want_fast) {
+    WireBuf b;
+    wire_buf_init(&b, 64);
+    wire_encode(m, &b);
+    fast_case(name, b.data, b.len, L, want, want_fast);
+    wire_buf_free(&b);
+}
+
+static void raw_bytes(msgpack_packer *pk, const void *p, size_t n) { pk->callback(pk->data, (const char *)p, n); }
+static void v_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void v_true(msgpack_packer *pk) { msgpack_pack_true(pk); }
+static void v_f64(msgpack_packer *pk) { msgpack_pack_double(pk, 0.1); }
+static void v_tiny_neg(msgpack_packer *pk) { msgpack_pack_double(pk, -1e-50); }   // -0.0 as float32: accepted
+static void v_u64_1(msgpack_packer *pk) { raw_bytes(pk, "\xcf\0\0\0\0\0\0\0\x01", 9); }
+static void v_i8_1(msgpack_packer *pk) { raw_bytes(pk, "\xd0\x01", 2); }
+static void v_i64_3(msgpack_packer *pk) { raw_bytes(pk, "\xd3\0\0\0\0\0\0\0\x03", 9); }
+static void v_u64_max(msgpack_packer *pk) { raw_bytes(pk, "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9); }
+static void v_i16_neg(msgpack_packer *pk) { raw_bytes(pk, "\xd1\xff\xfe", 3); }
+static void v_group(msgpack_packer *pk) { msgpack_pack_str(pk, 5); msgpack_pack_str_body(pk, "group", 5); }
+static void v_group_str8(msgpack_packer *pk) { raw_bytes(pk, "\xd9\x05group", 7); }
+static void v_length(msgpack_packer *pk) { msgpack_pack_str(pk, 6); msgpack_pack_str_body(pk, "length", 6); }
+static void v_nest(msgpack_packer *pk, int levels) { for (int i = 0; i < levels; i++) msgpack_pack_array(pk, 1); msgpack_pack_int(pk, 1); }
+static void v_nest3(msgpack_packer *pk) { v_nest(pk, 3); }
+static void v_nest4(msgpack_packer *pk) { v_nest(pk, 4); }
+static void v_nest5(msgpack_packer *pk) { v_nest(pk, 5); }
+static void v_nest6(msgpack_packer *pk) { v_nest(pk, 6); }
+static void v_map_mixed(msgpack_packer *pk) {   // nested map with non-string keys: fine inside an unknown value
+    msgpack_pack_map(pk, 2); msgpack_pack_int(pk, 7); v_str(pk); msgpack_pack_nil(pk); msgpack_pack_array(pk, 0);
+}
+static void v_ext(msgpack_packer *pk) { msgpack_pack_ext(pk, 4, 1); msgpack_pack_ext_body(pk, "abcd", 4); }
+static void v_c1(msgpack_packer *pk) { raw_bytes(pk, "\xc1", 1); }
+static void v_nils(msgpack_packer *pk, int n) { msgpack_pack_array(pk, (size_t)n); for (int i = 0; i < n; i++) msgpack_pack_nil(pk); }
+static void v_nils250(msgpack_packer *pk) { v_nils(pk, 250); }
+static void v_nils400(msgpack_packer *pk) { v_nils(pk, 400); }
+static void v_worker63(msgpack_packer *pk) { char w[63]; memset(w, 'w', 63); msgpack_pack_str(pk, 63); msgpack_pack_str_body(pk, w, 63); }
+static void v_worker64(msgpack_packer *pk) { char w[64]; memset(w, 'w', 64); msgpack_pack_str(pk, 64); msgpack_pack_str_body(pk, w, 64); }
+static void v_empty_str(msgpack_packer *pk) { msgpack_pack_str(pk, 0); }
+static void v_empty_bin(msgpack_packer *pk) { msgpack_pack_bin(pk, 0); }
+static void v_lp_pos(msgpack_packer *pk) { float x[6] = {-1, -1, -1, -1, -1, 1e-30f}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_lp_nan(msgpack_packer *pk) { float x[6] = {-1, -1, -1, NAN, -1, -1}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_lp_negzero(msgpack_packer *pk) { float x[6] = {-0.0f, 0.0f, -FLT_MAX, -1, -1, -1}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_ent_inf(msgpack_packer *pk) { float x[6] = {0, 0, 0, 0, 0, INFINITY}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_ent_edge(msgpack_packer *pk) { float x[6] = {-0.0f, FLT_MAX, 0, 1e-45f, 0, 0}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_tok_neg(msgpack_packer *pk) { int32_t x[6] = {1, 2, 3, 4, 5, INT32_MIN}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+
+static void test_fast_path(void) {
+    const WireLimits *L = &lim;
+    int before = fast_accepted;
+    edit_case("sample", NULL, 0, L, WIRE_OK, 1);
+    // numbers in every form the generic decoder takes
+    edit_case("reward int", (Edit[]){{"responses.0.reward", v_neg, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("reward uint", (Edit[]){{"responses.0.reward", v_huge, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("reward f64", (Edit[]){{"responses.2.reward", v_f64, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("reward f64 overflow", (Edit[]){{"responses.2.reward", v_big_f64, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("reward nil", (Edit[]){{"responses.0.reward", v_nil, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    edit_case("reward ext", (Edit[]){{"responses.0.reward", v_ext, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    edit_case("gen_seconds -1e-50", (Edit[]){{"responses.1.gen_seconds", v_tiny_neg, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("gen_seconds -5", (Edit[]){{"responses.1.gen_seconds", v_neg, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("v uint64", (Edit[]){{"v", v_u64_1, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("v int8", (Edit[]){{"v", v_i8_1, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("v true", (Edit[]){{"v", v_true, NULL}}, 1, L, WIRE_BAD_VERSION, 0);
+    edit_case("policy_version int64", (Edit[]){{"policy_version", v_i64_3, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("policy_version 2^64-1", (Edit[]){{"policy_version", v_u64_max, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("policy_version -2", (Edit[]){{"policy_version", v_i16_neg, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("prompt_id 2^64-1", (Edit[]){{"prompt_id", v_u64_max, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("lease_id int8", (Edit[]){{"lease_id", v_i8_1, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("lease_id -2", (Edit[]){{"lease_id", v_i16_neg, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("boxed_count int64", (Edit[]){{"responses.2.boxed_count", v_i64_3, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("boxed_count -2", (Edit[]){{"responses.2.boxed_count", v_i16_neg, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("boxed_count 2^40", (Edit[]){{"responses.2.boxed_count", v_huge, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    // optional fields nil or absent
+    edit_case("nils", (Edit[]){{"seed", v_nil, NULL}, {"responses.0.correct", v_nil, NULL}, {"responses.0.boxed_count", v_nil, NULL},
+                               {"responses.0.gen_seconds", v_nil, NULL}, {"responses.0.has_cjk", v_nil, NULL}, {"responses.2.repetition", v_nil, NULL},
+                               {"responses.0.entropies", v_nil, NULL}}, 7, L, WIRE_OK, 1);
+    edit_case("absent", (Edit[]){{"seed", NULL, NULL}, {"responses.0.correct", NULL, NULL}, {"responses.0.boxed_count", NULL, NULL},
+                                 {"responses.0.gen_seconds", NULL, NULL}, {"responses.0.has_cjk", NULL, NULL}, {"responses.2.repetition", NULL, NULL},
+                                 {"responses.2.entropies", NULL, NULL}}, 7, L, WIRE_OK, 1);
+    edit_case("correct int", (Edit[]){{"responses.1.correct", v_int1, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    edit_case("finish length", (Edit[]){{"responses.0.finish", v_length, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("finish missing", (Edit[]){{"responses.0.finish", NULL, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    edit_case("logprobs missing", (Edit[]){{"responses.2.logprobs", NULL, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    edit_case("reward missing", (Edit[]){{"responses.2.reward", NULL, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    edit_case("worker missing", (Edit[]){{"worker", NULL, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    edit_case("policy_version missing", (Edit[]){{"policy_version", NULL, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    // blob values at their edges
+    edit_case("logprob 1e-30", (Edit[]){{"responses.0.logprobs", v_lp_pos, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("logprob NaN", (Edit[]){{"responses.0.logprobs", v_lp_nan, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("logprobs +-0, -FLT_MAX", (Edit[]){{"responses.0.logprobs", v_lp_negzero, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("entropy inf", (Edit[]){{"responses.0.entropies", v_ent_inf, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("entropies -0, FLT_MAX, denormal", (Edit[]){{"responses.0.entropies", v_ent_edge, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("token INT32_MIN", (Edit[]){{"responses.0.tokens", v_tok_neg, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("tokens empty", (Edit[]){{"responses.0.tokens", v_empty_bin, NULL}}, 1, L, WIRE_BAD_LENGTH, 0);
+    edit_case("entropies empty", (Edit[]){{"responses.0.entropies", v_empty_bin, NULL}}, 1, L, WIRE_BAD_LENGTH, 0);
+    // strings
+    edit_case("type str8, last", (Edit[]){{"type", NULL, NULL}, {"", v_group_str8, "type"}}, 2, L, WIRE_OK, 1);
+    edit_case("type last", (Edit[]){{"type", NULL, NULL}, {"", v_group, "type"}}, 2, L, WIRE_OK, 1);
+    edit_case("worker 63", (Edit[]){{"worker", v_worker63, NULL}}, 1, L, WIRE_OK, 1);
+    edit_case("worker 64", (Edit[]){{"worker", v_worker64, NULL}}, 1, L, WIRE_BAD_LENGTH, 0);
+    edit_case("worker empty", (Edit[]){{"worker", v_empty_str, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("worker NUL", (Edit[]){{"worker", v_nul_str, NULL}}, 1, L, WIRE_BAD_VALUE, 0);
+    edit_case("worker int", (Edit[]){{"worker", v_int1, NULL}}, 1, L, WIRE_BAD_FIELD, 0);
+    // unknown keys are skipped, within the nesting limit
+    edit_case("unknown top", (Edit[]){{"", v_nest5, "future"}, {"", v_map_mixed, "future2"}}, 2, L, WIRE_OK, 1);
+    edit_case("unknown top too deep", (Edit[]){{"", v_nest6, "future"}}, 1, L, WIRE_BAD_STRUCTURE, 0);
+    edit_case("unknown response", (Edit[]){{"responses.1", v_nest3, "x"}, {"responses.1", v_map_mixed, "y"}}, 2, L, WIRE_OK, 1);
+    edit_case("unknown response too deep", (Edit[]){{"responses.1", v_nest4, "x"}}, 1, L, WIRE_BAD_STRUCTURE, 0);
+    edit_case("unknown ext", (Edit[]){{"responses.1", v_ext, "x"}}, 1, L, WIRE_OK, 0);   // the fast path leaves ext to msgpack-c
+    edit_case("unknown 0xc1", (Edit[]){{"", v_c1, "x"}}, 1, L, WIRE_BAD_MSGPACK, 0);
+    edit_case("known key in the wrong map", (Edit[]){{"responses.0", v_str, "worker"}, {"", v_str, "tokens"}}, 2, L, WIRE_OK, 1);
+    // duplicate keys, known and unknown
+    edit_case("dup seed", (Edit[]){{"", v_int1, "seed"}}, 1, L, WIRE_BAD_STRUCTURE, 0);
+    edit_case("dup type", (Edit[]){{"", v_group, "type"}}, 1, L, WIRE_BAD_STRUCTURE, 0);
+    edit_case("dup tokens", (Edit[]){{"responses.2", v_bin8, "tokens"}}, 1, L, WIRE_BAD_STRUCTURE, 0);
+    edit_case("dup unknown", (Edit[]){{"responses.2", v_int1, "zz"}, {"responses.2", v_int1, "zz"}}, 2, L, WIRE_BAD_STRUCTURE, 0);
+    edit_case("dup unknown top", (Edit[]){{"", v_int1, "zz"}, {"", v_nil, "zz"}}, 2, L, WIRE_BAD_STRUCTURE, 0);
+    // keys per map: 64 are fine, 65 are not
+    {
+        Edit e[57];
+        char names[57][8];
+        for (int i = 0; i < 57; i++) { snprintf(names[i], sizeof names[i], "k%d", i); e[i] = (Edit){"responses.0", v_int1, names[i]}; }
+        edit_case("64 keys", e, 54, L, WIRE_OK, 1);   // a response has 10
+        edit_case("65 keys", e, 55, L, WIRE_BAD_STRUCTURE, 0);
+        for (int i = 0; i < 57; i++) e[i].path = "";   // the top level has 8
+        edit_case("64 keys top", e, 56, L, WIRE_OK, 1);
+        edit_case("65 keys top", e, 57, L, WIRE_BAD_STRUCTURE, 0);
+    }
+    // the object cap: max_group 3 allows 64 + 3 * 48 + 256 = 464 objects; the sample has 80
+    {
+        WireLimits one = lim;
+        one.max_group = 3;   // 64 + 144 + 256 = 464
+        edit_case("objects under the cap", (Edit[]){{"", v_nils250, "pad"}}, 1, &one, WIRE_OK, 1);
+        edit_case("objects over the cap", (Edit[]){{"", v_nils400, "pad"}}, 1, &one, WIRE_BAD_STRUCTURE, 0);
+    }
+    // limits at and one past their edges (max token id 12, 6 tokens, 3 responses)
+    {
+        WireLimits v = lim;
+        v.vocab_size = 13;
+        edit_case("vocab 13", NULL, 0, &v, WIRE_OK, 1);
+        v.vocab_size = 12;
+        edit_case("vocab 12", NULL, 0, &v, WIRE_BAD_VALUE, 0);
+        v = lim;
+        v.max_tokens = 6;
+        edit_case("max_tokens 6", NULL, 0, &v, WIRE_OK, 1);
+        v.max_tokens = 5;
+        edit_case("max_tokens 5", NULL, 0, &v, WIRE_BAD_LENGTH, 0);
+        v = lim;
+        v.max_group = 3;
+        edit_case("max_group 3", NULL, 0, &v, WIRE_OK, 1);
+        v.max_group = 2;
+        edit_case("max_group 2", NULL, 0, &v, WIRE_BAD_LENGTH, 0);
+        v = lim;
+        WireResponse rs[3];
+        WireMsg m = sample(WIRE_GROUP, rs);
+        WireBuf b;
+        wire_buf_init(&b, 64);
+        wire_encode(&m, &b);
+        v.max_msg_bytes = b.len;
+        edit_case("max_msg_bytes = len", NULL, 0, &v, WIRE_OK, 1);
+        v.max_msg_bytes = b.len - 1;
+        edit_case("max_msg_bytes = len - 1", NULL, 0, &v, WIRE_BAD_SIZE, 0);
+        // truncations and trailing bytes
+        int fast_ok = 1;
+        for (size_t n = 0; n < b.len; n++) {
+            WireMsg d;
+            int viewed;
+            if (wire_decode_group_fast(b.data, n, &lim, 1, &viewed, &d)) { fast_ok = 0; wire_msg_free(&d); }
+            if (n % 7 == 0) fast_case("truncated", b.data, n, &lim, n ? WIRE_BAD_MSGPACK : WIRE_BAD_SIZE, 0);
+        }
+        CHECK_MSG(fast_ok, "the fast path accepted a truncated group");
+        uint8_t *t = mallocCheck(b.len + 1);
+        memcpy(t, b.data, b.len);
+        t[b.len] = 0xc0;
+        fast_case("trailing nil", t, b.len + 1, &lim, WIRE_BAD_MSGPACK, 0);
+        free(t);
+        wire_buf_free(&b);
+    }
+    // G = 1, G = max_group with max_tokens each, one over either
+    {
+        WireLimits v = lim;
+        v.max_group = 16;
+        v.max_tokens = 4096;
+        v.vocab_size = 4096;
+        int32_t *tk = mallocCheck(4097 * sizeof *tk);
+        float *lp = mallocCheck(4097 * sizeof *lp), *en = mallocCheck(4097 * sizeof *en);
+        for (int i = 0; i < 4097; i++) { tk[i] = (i * 7919) % 4096; lp[i] = -(float)(i % 50) * 0.1f; en[i] = (float)(i % 9); }
+        WireResponse rs[17];
+        int shapes[][3] = {{1, 1, 1}, {1, 4096, 1}, {16, 4096, 1}, {17, 10, 0}, {2, 4097, 0}, {16, 300, 1}};
+        for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
+            int G = shapes[s][0], T = shapes[s][1];
+            for (int i = 0; i < G; i++)
+                rs[i] = (WireResponse){T - (i % 3 == 1 && T > 1), tk + i % 2, lp, i % 4 == 3 ? NULL : en, -0.5f * (float)i, i & 1,
+                                       (WireFinish)(i & 1), i, i % 3 == 0, i % 5 == 0, 0.01f * (float)i};
+            WireMsg m = {.type = WIRE_GROUP};
+            m.u.group.prompt_id = 77; m.u.group.lease_id = 78; m.u.group.seed = (uint64_t)s; m.u.group.policy_version = 9;
+            snprintf(m.u.group.worker, sizeof m.u.group.worker, "shape%d", s);
+            m.u.group.n_responses = G;
+            m.u.group.responses = rs;
+            char name[64];
+            snprintf(name, sizeof name, "G=%d T=%d", G, T);
+            struct_case(name, &m, &v, shapes[s][2] ? WIRE_OK : WIRE_BAD_LENGTH, shapes[s][2]);
+        }
+        free(tk); free(lp); free(en);
+    }
+    CHECK_MSG(fast_accepted > before + 30, "the fast path accepted only %d decodes", fast_accepted - before);
+}
+
 static void test_helpers(void) {
     // CRC-32 check value of the zlib polynomial, and incremental use
     CHECK(wire_crc32(0, "123456789", 9) == 0xCBF43926u);
@@ -604,6 +927,16 @@ static void test_zero_copy(void) {
             int mis = 0, nb = count_aligned_blobs(&u.data, b.data, &mis);
             CHECK_MSG(nb == 8 && mis == 0, "%d tokens, worker of %d: %d of %d blobs misaligned", counts[ci], wl, mis, nb);
             msgpack_unpacked_destroy(&u);
+            // the fast path takes these (in place) and agrees with the generic decoder every way
+            {
+                WireMsg f;
+                int viewed = 0;
+                CHECK(wire_decode_group_fast(b.data, b.len, &L, 1, &viewed, &f) == 1 && viewed == 1);
+                if (f.type == WIRE_GROUP) CHECK(f.u.group.arena_ == NULL);
+                wire_msg_free(&f);
+                char e2[256];
+                if (decode_all_ways(b.data, b.len, &L, &f, e2, sizeof e2) == WIRE_OK) wire_msg_free(&f);
+            }
             // in place: every array points into the buffer and the backing is released exactly once
             TestBacking tb = {{test_release}, 0};
             WireMsg d;
@@ -742,5 +1075,6 @@ int main(int argc, char **argv) {
     test_value_rules();
     test_helpers();
     test_zero_copy();
+    test_fast_path();
     return tests_done();
 }

@@ -3,12 +3,17 @@
 //   - a message that decodes re-encodes to bytes that decode again to the same encoding;
 //   - wire_peek_group_ids never disagrees with a successful decode of a group;
 //   - decoding in place (wire_decode_backed, aligned and misaligned) gives the same verdict, error
-//     and message as wire_decode, and releases its backing exactly when it kept it.
+//     and message as wire_decode, and releases its backing exactly when it kept it;
+//   - the group fast path changes nothing: wire_decode / wire_decode_backed agree with the generic
+//     decoder alone on the verdict, the error and every field (arrays at the same places), and the
+//     fast path never accepts what the generic decoder rejects.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/wire.h"
+#include "proto/wire_internal.h"
+#include "tests/wire_compare.h"
 
 typedef struct { WireBacking b; int released; } Backing;
 static void release(WireBacking *self) { ((Backing *)self)->released++; }
@@ -25,6 +30,17 @@ static void check_in_place(const uint8_t *data, size_t len, const WireLimits *li
     char err2[256];
     WireBad why2 = wire_decode_backed(copy + shift, len, &bk.b, &kept, lim, &m, err2, sizeof err2);
     if (why2 != why || strcmp(err, err2) != 0 || (kept != 0 && kept != 1)) abort();
+    Backing gb = {{release}, 0};
+    int gkept = -1;
+    WireMsg g;
+    char gerr[256];
+    WireBad gwhy = wire_decode_backed_generic(copy + shift, len, &gb.b, &gkept, lim, &g, gerr, sizeof gerr);
+    if (gwhy != why2 || gkept != kept || strcmp(gerr, err2) != 0) abort();
+    if (gwhy == WIRE_OK) {
+        if (wire_msg_differs(&m, &g, copy + shift, len)) abort();
+        wire_msg_free(&g);
+    }
+    if (gb.released != gkept) abort();
     if (why2 == WIRE_OK) {
         WireBuf b;
         wire_buf_init(&b, 256);
@@ -47,6 +63,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len) {
     WireMsg m;
     char err[256];
     WireBad why = wire_decode(data, len, &lim, &m, err, sizeof err);
+    {
+        WireMsg g, f;
+        char gerr[256];
+        int viewed = -1;
+        WireBad gwhy = wire_decode_generic(data, len, &lim, &g, gerr, sizeof gerr);
+        if (gwhy != why || strcmp(gerr, err) != 0) abort();
+        if (gwhy == WIRE_OK && wire_msg_differs(&m, &g, data, len)) abort();
+        if (wire_decode_group_fast(data, len, &lim, 0, &viewed, &f)) {
+            if (gwhy != WIRE_OK || viewed != 0 || wire_msg_differs(&f, &g, data, len)) abort();
+            wire_msg_free(&f);
+        }
+        if (gwhy == WIRE_OK) wire_msg_free(&g);
+    }
     uint64_t pid, lid;
     int peek = wire_peek_group_ids(data, len, &lim, &pid, &lid);
     if (why != WIRE_OK) {

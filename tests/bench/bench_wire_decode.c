@@ -1,0 +1,121 @@
+// In-process decode timing (no sockets): microseconds per message to decode and free the group
+// tests/bench/bench_wire.c sends (G = 8 responses x 2048 tokens, tokens + log-probs + entropies),
+// with the group fast path and with the generic decoder alone, in place (wire_decode_backed, as
+// wire_decode_zmq does) and copying (wire_decode), against one plain read of the same bytes (the
+// floor: what merely touching each received byte costs).
+//
+//   build/bench/bench_wire_decode [iters=2000] [G=8] [tokens=2048] [reps=9] [buffers=1]
+//
+// buffers > 1 cycles through that many copies of the message so each decode starts with its bytes
+// out of L1/L2 (as a freshly received message may be); 1 keeps them cache-hot. Methods alternate
+// within each rep; reported: the median over reps of each method's mean.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/check.h"
+#include "proto/wire.h"
+#include "proto/wire_internal.h"
+
+static void no_release(WireBacking *self) { (void)self; }
+static WireBacking backing = {no_release};
+static volatile uint64_t sink;
+
+// The floor: one pass that reads every byte (summed as 8-byte words so it vectorises like a scan).
+static void read_once(const uint8_t *p, size_t n) {
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc += w;
+    }
+    for (; i < n; i++) acc += p[i];
+    sink = acc;
+}
+
+enum { M_FLOOR, M_FAST_INPLACE, M_GENERIC_INPLACE, M_FAST_COPY, M_GENERIC_COPY, M_N };
+static const char *names[M_N] = {"one read of the bytes (floor)", "fast path, in place", "generic, in place", "fast path, copying",
+                                  "generic, copying"};
+
+static void one(int method, uint8_t *data, size_t len, const WireLimits *lim) {
+    if (method == M_FLOOR) { read_once(data, len); return; }
+    WireMsg m;
+    char err[256];
+    int kept = 0;
+    WireBad why;
+    switch (method) {
+    case M_FAST_INPLACE: why = wire_decode_backed(data, len, &backing, &kept, lim, &m, err, sizeof err); break;
+    case M_GENERIC_INPLACE: why = wire_decode_backed_generic(data, len, &backing, &kept, lim, &m, err, sizeof err); break;
+    case M_FAST_COPY: why = wire_decode(data, len, lim, &m, err, sizeof err); break;
+    default: why = wire_decode_generic(data, len, lim, &m, err, sizeof err); break;
+    }
+    if (why != WIRE_OK) die("decode: %s", err);
+    if ((method == M_FAST_INPLACE || method == M_GENERIC_INPLACE) && !kept) die("%s did not decode in place", names[method]);
+    sink = (uint64_t)m.u.group.responses[0].tokens[1];
+    wire_msg_free(&m);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    int iters = argc > 1 ? atoi(argv[1]) : 2000;
+    int G = argc > 2 ? atoi(argv[2]) : 8;
+    int T = argc > 3 ? atoi(argv[3]) : 2048;
+    int reps = argc > 4 ? atoi(argv[4]) : 9;
+    int nbuf = argc > 5 ? atoi(argv[5]) : 1;
+    if (iters < 1 || G < 1 || T < 2 || reps < 1 || reps > 100 || nbuf < 1 || nbuf > 4096)
+        die("usage: bench_wire_decode [iters >= 1] [G >= 1] [tokens >= 2] [reps 1..100] [buffers 1..4096]");
+    WireLimits lim;
+    wire_limits_default(&lim);
+    // the group bench_wire sends
+    WireResponse *rs = callocCheck((size_t)G, sizeof *rs);
+    int32_t *tok = mallocCheck((size_t)G * T * sizeof(int32_t));
+    float *lp = mallocCheck((size_t)G * T * sizeof(float)), *ent = mallocCheck((size_t)G * T * sizeof(float));
+    for (size_t i = 0; i < (size_t)G * T; i++) { tok[i] = (int32_t)(i % 151000); lp[i] = -(float)(i % 97) * 0.01f; ent[i] = (float)(i % 13) * 0.1f; }
+    for (int i = 0; i < G; i++)
+        rs[i] = (WireResponse){T, tok + (size_t)i * T, lp + (size_t)i * T, ent + (size_t)i * T, 1.0f, 1, WIRE_FINISH_STOP, 1, 0, 0, 1.5f};
+    WireMsg m = {.type = WIRE_GROUP};
+    m.u.group.prompt_id = 1; m.u.group.policy_version = 3; m.u.group.n_responses = G; m.u.group.responses = rs;
+    snprintf(m.u.group.worker, sizeof m.u.group.worker, "bench");
+    WireBuf b;
+    wire_buf_init(&b, 1024);
+    wire_encode(&m, &b);
+    uint8_t **bufs = mallocCheck((size_t)nbuf * sizeof *bufs);
+    for (int i = 0; i < nbuf; i++) {
+        bufs[i] = mallocCheck(b.len);   // malloc's alignment keeps the encoder's aligned blobs aligned
+        memcpy(bufs[i], b.data, b.len);
+    }
+    int viewed;
+    WireMsg f;
+    if (!wire_decode_group_fast(bufs[0], b.len, &lim, 1, &viewed, &f)) die("the fast path does not take the benchmark group");
+    wire_msg_free(&f);
+
+    double *t = mallocCheck((size_t)M_N * reps * sizeof *t);
+    for (int k = 0; k < M_N; k++)   // warm-up
+        for (int i = 0; i < iters / 10 + 1; i++) one(k, bufs[i % nbuf], b.len, &lim);
+    for (int r = 0; r < reps; r++)
+        for (int j = 0; j < M_N; j++) {
+            int k = (j + r) % M_N;   // rotate the order so no method always follows another
+            double t0 = now_seconds();
+            for (int i = 0; i < iters; i++) one(k, bufs[i % nbuf], b.len, &lim);
+            t[k * reps + r] = (now_seconds() - t0) / iters * 1e6;
+        }
+    printf("%d-byte group (G=%d, %d tokens, tokens+logprobs+entropies), %d buffer(s), %d decodes x %d reps; us per message, median (min):\n",
+           (int)b.len, G, T, nbuf, iters, reps);
+    double med[M_N];
+    for (int k = 0; k < M_N; k++) {
+        qsort(t + k * reps, (size_t)reps, sizeof *t, cmp_double);
+        med[k] = reps % 2 ? t[k * reps + reps / 2] : 0.5 * (t[k * reps + reps / 2 - 1] + t[k * reps + reps / 2]);
+        printf("  %-32s %8.2f  (%.2f)   %.2f GB/s\n", names[k], med[k], t[k * reps], (double)b.len / med[k] / 1e3);
+    }
+    printf("in place: fast path %.2fx the floor, generic %.2fx; fast path %.1f%% faster than generic\n", med[M_FAST_INPLACE] / med[M_FLOOR],
+           med[M_GENERIC_INPLACE] / med[M_FLOOR], 100.0 * (1 - med[M_FAST_INPLACE] / med[M_GENERIC_INPLACE]));
+    for (int i = 0; i < nbuf; i++) free(bufs[i]);
+    free(bufs); free(t); free(rs); free(tok); free(lp); free(ent);
+    wire_buf_free(&b);
+    return 0;
+}
