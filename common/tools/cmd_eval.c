@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/check.h"
@@ -26,6 +25,7 @@
 #include "common/tasks.h"
 #include "common/tokenizer.h"
 #include "common/verifier.h"
+#include "common/tools/bench.h"
 #include "learner/data.h"
 
 #define EVAL_MAX_DATA 64
@@ -59,76 +59,6 @@ static void usage(FILE *f) {
             "  --quiet               no progress bar\n");
 }
 
-// One benchmark's problems, prompt text already built.
-typedef struct {
-    char name[256];
-    const char *verifier;
-    size_t n;
-    char **ids, **prompts, **answers;   // (n)
-} Bench;
-
-static void bench_free(Bench *b) {
-    for (size_t i = 0; i < b->n; i++) { free(b->ids[i]); free(b->prompts[i]); free(b->answers[i]); }
-    free(b->ids); free(b->prompts); free(b->answers);
-    memset(b, 0, sizeof *b);
-}
-
-static void bench_alloc(Bench *b, size_t n) {
-    b->n = n;
-    b->ids = callocCheck(n ? n : 1, sizeof(char *));
-    b->prompts = callocCheck(n ? n : 1, sizeof(char *));
-    b->answers = callocCheck(n ? n : 1, sizeof(char *));
-}
-
-static int load_bench(const char *spec, const char *tmpl, uint64_t arith_seed, const ArithKnobs *knobs, long limit, Bench *b,
-                      char *err, size_t errlen) {
-    memset(b, 0, sizeof *b);
-    if (!strncmp(spec, "arith:", 6)) {
-        const char *rest = spec + 6;
-        long count = 200;
-        if (strncmp(rest, "heldout", 7) != 0 || (rest[7] != '\0' && rest[7] != ':') ||
-            (rest[7] == ':' && cli_parse_long(rest + 8, 1, 1000000, &count) != 0))
-            return rlvr_err(err, errlen, "--data '%s': the arithmetic task is written arith:heldout or arith:heldout:COUNT (COUNT 1..1000000)", spec);
-        if (arith_knobs_check(knobs, err, errlen) != 0) return -1;
-        if (limit > 0 && count > limit) count = limit;
-        ArithProblem *ps = mallocCheck((size_t)count * sizeof(ArithProblem));
-        arith_heldout_list(arith_seed, knobs, (size_t)count, ps);
-        bench_alloc(b, (size_t)count);
-        for (long i = 0; i < count; i++) {
-            b->ids[i] = strdupCheck(ps[i].prompt);
-            b->prompts[i] = strdupCheck(ps[i].prompt);
-            b->answers[i] = strdupCheck(ps[i].answer);
-        }
-        free(ps);
-        snprintf(b->name, sizeof b->name, "arith_heldout");
-        b->verifier = "arith";
-        return 0;
-    }
-    Dataset d;
-    if (dataset_load_jsonl(spec, &d, err, errlen) != 0) return -1;
-    size_t n = d.n;
-    if (limit > 0 && n > (size_t)limit) n = (size_t)limit;
-    bench_alloc(b, n);
-    for (size_t i = 0; i < n; i++) {
-        if (prompt_template_apply(tmpl, d.rows[i].problem, &b->prompts[i], err, errlen) != 0) {
-            b->n = i;
-            bench_free(b);
-            dataset_free(&d);
-            return -1;
-        }
-        b->ids[i] = strdupCheck(d.rows[i].id);
-        b->answers[i] = strdupCheck(d.rows[i].answer);
-    }
-    dataset_free(&d);
-    const char *base = strrchr(spec, '/');
-    base = base ? base + 1 : spec;
-    snprintf(b->name, sizeof b->name, "%s", base);
-    char *dot = strrchr(b->name, '.');
-    if (dot && dot != b->name) *dot = '\0';
-    b->verifier = "math";
-    return 0;
-}
-
 static void progress(int quiet, const char *name, size_t done, size_t total, double acc, double tok_s) {
     if (quiet) return;
     const int W = 30;
@@ -139,19 +69,6 @@ static void progress(int quiet, const char *name, size_t done, size_t total, dou
     fprintf(stderr, "\r%-16.16s [%s] %zu/%zu  acc %.3f  %.0f tok/s ", name, bar, done, total, acc, tok_s);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
-}
-
-static int mkdir_p(const char *dir, char *err, size_t errlen) {
-    char tmp[1024];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) return rlvr_err(err, errlen, "--out path too long");
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rlvr_err(err, errlen, "--out: cannot create %s: %s", tmp, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return rlvr_err(err, errlen, "--out: cannot create %s: %s", tmp, strerror(errno));
-    return 0;
 }
 
 typedef struct {
@@ -363,7 +280,7 @@ int cmd_eval(int argc, char **argv) {
     Bench *benches = callocCheck((size_t)n_data, sizeof(Bench));
     int rc = 0, nb = 0;
     for (; nb < n_data; nb++) {
-        if (load_bench(data[nb], tmpl, arith_seed, &knobs, limit, &benches[nb], err, sizeof err) != 0) {
+        if (bench_load(data[nb], tmpl, arith_seed, &knobs, limit, &benches[nb], err, sizeof err) != 0) {
             fprintf(stderr, "rlvr eval: %s\n", err);
             rc = 2;
             break;
@@ -407,17 +324,14 @@ int cmd_eval(int argc, char **argv) {
     if (rc == 0) {
         size_t longest = 0;
         for (int k = 0; k < nb; k++)
-            for (size_t j = 0; j < benches[k].n; j++) {
-                size_t L = strlen(benches[k].prompts[j]);
-                if (L > longest) longest = L;
-            }
+            if (bench_longest_prompt(&benches[k]) > longest) longest = bench_longest_prompt(&benches[k]);
         int B = (int)(batch < n ? n : batch);
         if (B > (int)(n * 64)) B = (int)(n * 64);
         if (infer_init(&inf, &m, B, (int)longest + 1 + (int)max_tokens, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
         else have_inf = 1;
         r.m = &m; r.tok = &tok; r.inf = &inf; r.n = (int)n; r.batch = B; r.quiet = quiet; r.save_responses = save_responses; r.seed = seed;
     }
-    if (rc == 0 && out_dir && mkdir_p(out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
+    if (rc == 0 && out_dir && tool_mkdir_p(out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
     json_t *summary = json_object(), *jb = json_object();
     json_object_set_new(summary, "benchmarks", jb);
     for (int k = 0; k < nb && rc == 0; k++) {

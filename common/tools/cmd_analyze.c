@@ -1,0 +1,460 @@
+// rlvr analyze entropy|gradnorm|replace --model PATH --data SPEC [options]
+// The paper's analyses (DESIGN.md section 4; docs/analysis.md has the equations and output fields).
+// This file holds what the three share: options, the problem set (common/tools/bench.h, as rlvr eval
+// reads it, --config included), the model and engine, and the sampling + grading loop; each analysis
+// sees one problem's graded samples at a time (common/tools/analyze.h).
+// Exit codes: 0 ok, 2 bad arguments / unreadable model or data, 1 internal error (output write failure).
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/config.h"
+#include "common/stats.h"
+#include "common/tasks.h"
+#include "common/tools/analyze.h"
+#include "common/verifier.h"
+#include "learner/data.h"
+
+#define AN_MAX_ARGS 64
+
+// Which analyses an option applies to, so a misplaced flag is an error instead of being ignored.
+#define FOR_E 1
+#define FOR_G 2
+#define FOR_R 4
+#define FOR_ALL 7
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: rlvr analyze entropy|gradnorm|replace --model PATH --data SPEC [options]\n"
+            "  entropy               token entropy (eq. 3) of correct vs incorrect responses, the positional\n"
+            "                        profile, perplexity distributions, the highest-entropy tokens\n"
+            "  gradnorm              the LM-head gradient-norm proxy G_t (eq. 4/12) against token entropy\n"
+            "  replace               performance impact (eq. 6): replace a token by the best other one and\n"
+            "                        compare the accuracy of k continuations from both\n"
+            "common options:\n"
+            "  --model PATH          HF directory, native .h5 model file or checkpoint\n"
+            "  --data SPEC           a JSON Lines benchmark ({\"id\", \"problem\", \"answer\"}; verifier \"math\") or\n"
+            "                        arith:heldout[:COUNT] (the arithmetic task's held-out split; verifier \"arith\")\n"
+            "  -n N                  samples per problem (default 8; rollout.n with --config)\n"
+            "  --temperature T       > 0 (default 1.0; rollout.temperature with --config): sampling AND the\n"
+            "                        temperature of every entropy / probability reported\n"
+            "  --top-p P             (0, 1] (default 1.0; rollout.top_p with --config)\n"
+            "  --max-tokens N        response tokens at most (default 512; rollout.max_new_tokens or\n"
+            "                        data.max_response_length with --config)\n"
+            "  --seed S              sampling seed (default 0): sample i of problem j uses sampler_seed(S, j, i),\n"
+            "                        as rlvr eval does, so rlvr eval with the same flags draws the same responses\n"
+            "  --limit P             first P problems only\n"
+            "  --template NAME       prompt template for JSONL problems: default, plain, chatml, qwen-math\n"
+            "  --batch N             engine slots (default 64)\n"
+            "  --arith-seed S, --arith-digits D, --arith-steps K   the arithmetic split (as rlvr eval)\n"
+            "  --config FILE         a training config (repeatable): the arithmetic split from trainer.seed and\n"
+            "                        data.arith.*, the sampling defaults above, and (gradnorm) reward.format and\n"
+            "                        algorithm.norm_adv_by_std_in_grpo\n"
+            "  key.sub=value         config overrides applied after the --config files\n"
+            "  --out DIR             write DIR/summary.json and the per-item JSON Lines\n"
+            "  --quiet               no progress bar\n"
+            "entropy:\n"
+            "  --bins B              relative-position bins of the positional profile (default 10)\n"
+            "  --top-tokens K        rows of the highest-mean-entropy token table (default 20)\n"
+            "  --min-count C         a token enters that table after C occurrences (default 5)\n"
+            "  --save-tokens         DIR/tokens.jsonl: ids, log-probs and entropies of every response\n"
+            "gradnorm:\n"
+            "  --bins B              entropy quantile bins (default 5)\n"
+            "  --save-tokens         add token ids, pi(o_t) and ||h_t|| to DIR/gradnorm.jsonl\n"
+            "  --dump-logits         add every response token's raw logits (V floats each; small models only)\n"
+            "replace:\n"
+            "  --bins B              entropy quantile bins (default 5)\n"
+            "  -k K                  continuations per branch (default 32)\n"
+            "  --positions P         top-entropy:K (default top-entropy:4: the K highest-entropy tokens of each\n"
+            "                        response) or all (every position, up to --max-positions)\n"
+            "  --max-positions M     cap for --positions all (default 64)\n");
+}
+
+json_t *analyze_num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+int analyze_write_line(FILE *f, json_t *o, const char *what, char *err, size_t errlen) {
+    char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    int rc = 0;
+    if (!line || fprintf(f, "%s\n", line) < 0) rc = rlvr_err(err, errlen, "writing %s failed: %s", what, strerror(errno));
+    free(line);
+    json_decref(o);
+    return rc;
+}
+
+int analyze_grade(const Analyze *a, const char *gold, const int *tokens, int n) {
+    size_t cap = (size_t)n * 8 + 1;
+    char *text = mallocCheck(cap), ans[1024];   // (cap) bytes: a token decodes to at most 8
+    tokenizer_decode(&a->tok, tokens, n, text, cap);
+    int c = verify(a->b.verifier, gold, text, ans, sizeof ans) == 1;
+    free(text);
+    return c;
+}
+
+json_t *analyze_token_text(const Analyze *a, int id) {
+    char buf[8], name[32];
+    const char *p = tokenizer_piece(&a->tok, id, buf);
+    if (p && *p) return json_string(p);
+    snprintf(name, sizeof name, "<id %d>", id);
+    return json_string(name);
+}
+
+json_t *analyze_entropy_bins(const double *entropy, size_t n, int bins, const double *const *vals,
+                             const char *const *names, int nvals) {
+    int *bin = mallocCheck((n ? n : 1) * sizeof(int));                         // (n)
+    size_t *cnt = callocCheck((size_t)bins, sizeof(size_t));                   // (bins)
+    double *lo = mallocCheck((size_t)bins * sizeof(double)), *hi = mallocCheck((size_t)bins * sizeof(double));
+    double *esum = callocCheck((size_t)bins, sizeof(double));                  // (bins)
+    double *vsum = callocCheck((size_t)bins * (size_t)(nvals ? nvals : 1), sizeof(double));   // (bins, nvals)
+    stats_rank_bins(entropy, n, bins, bin);
+    for (int b = 0; b < bins; b++) { lo[b] = INFINITY; hi[b] = -INFINITY; }
+    for (size_t i = 0; i < n; i++) {
+        int b = bin[i];
+        cnt[b]++;
+        esum[b] += entropy[i];
+        if (entropy[i] < lo[b]) lo[b] = entropy[i];
+        if (entropy[i] > hi[b]) hi[b] = entropy[i];
+        for (int k = 0; k < nvals; k++) vsum[(size_t)b * nvals + k] += vals[k][i];
+    }
+    json_t *arr = json_array();
+    for (int b = 0; b < bins; b++) {
+        json_t *o = json_object();
+        double c = (double)cnt[b];
+        json_object_set_new(o, "count", json_integer((json_int_t)cnt[b]));
+        json_object_set_new(o, "entropy_lo", analyze_num(lo[b]));
+        json_object_set_new(o, "entropy_hi", analyze_num(hi[b]));
+        json_object_set_new(o, "entropy_mean", analyze_num(cnt[b] ? esum[b] / c : NAN));
+        for (int k = 0; k < nvals; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "%s_mean", names[k]);
+            json_object_set_new(o, key, analyze_num(cnt[b] ? vsum[(size_t)b * nvals + k] / c : NAN));
+        }
+        json_array_append_new(arr, o);
+    }
+    free(bin); free(cnt); free(lo); free(hi); free(esum); free(vsum);
+    return arr;
+}
+
+json_t *analyze_correlation(const double *x, const double *y, size_t n) {
+    json_t *o = json_object();
+    json_object_set_new(o, "n", json_integer((json_int_t)n));
+    json_object_set_new(o, "pearson", analyze_num(stats_pearson(x, y, n)));
+    json_object_set_new(o, "spearman", analyze_num(stats_spearman(x, y, n)));
+    return o;
+}
+
+static int cmp_double(const void *pa, const void *pb) {
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+json_t *analyze_distribution(double *x, size_t n) {
+    qsort(x, n, sizeof(double), cmp_double);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    json_t *o = json_object();
+    json_object_set_new(o, "count", json_integer((json_int_t)n));
+    json_object_set_new(o, "mean", analyze_num(n ? s / (double)n : NAN));
+    json_object_set_new(o, "min", analyze_num(n ? x[0] : NAN));
+    json_object_set_new(o, "q1", analyze_num(stats_quantile_sorted(x, n, 0.25)));
+    json_object_set_new(o, "median", analyze_num(stats_quantile_sorted(x, n, 0.5)));
+    json_object_set_new(o, "q3", analyze_num(stats_quantile_sorted(x, n, 0.75)));
+    json_object_set_new(o, "max", analyze_num(n ? x[n - 1] : NAN));
+    return o;
+}
+
+static void progress(int quiet, const char *name, size_t done, size_t total, double acc) {
+    if (quiet) return;
+    const int W = 30;
+    int fill = total ? (int)((double)done / (double)total * W) : W;
+    char bar[64];
+    for (int i = 0; i < W; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[W] = '\0';
+    fprintf(stderr, "\ranalyze %-8s [%s] %zu/%zu  acc %.3f ", name, bar, done, total, acc);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+// Samples and grades every problem and hands each to the analysis. Returns 0, or -1 with err.
+static int run(Analyze *a, const AnalysisOps *ops, void *st, size_t *skipped, char *err, size_t errlen) {
+    const int n = (int)a->o.n;
+    GenOutput *out = mallocCheck((size_t)n * sizeof(GenOutput));        // (n)
+    GenRequest *reqs = mallocCheck((size_t)n * sizeof(GenRequest));     // (n)
+    uint64_t *seeds = mallocCheck((size_t)n * sizeof(uint64_t));        // (n)
+    char **texts = mallocCheck((size_t)n * sizeof(char *)), **answers = mallocCheck((size_t)n * sizeof(char *));
+    int *correct = mallocCheck((size_t)n * sizeof(int));                // (n)
+    size_t tcap = (size_t)a->gp.max_new_tokens * 8 + 1;
+    for (int i = 0; i < n; i++) {
+        gen_output_alloc(&out[i], a->gp.max_new_tokens);
+        texts[i] = mallocCheck(tcap);
+        answers[i] = mallocCheck(1024);
+    }
+    int *prompt = mallocCheck((bench_longest_prompt(&a->b) + 2) * sizeof(int));   // [BOS] + text
+    size_t n_ok = 0, n_resp = 0;
+    int rc = 0;
+    *skipped = 0;
+    progress(a->o.quiet, ops->name, 0, a->b.n, 0.0);
+    for (size_t j = 0; j < a->b.n && rc == 0; j++) {
+        int k = 0;
+        if (a->m.cfg.bos_token_id >= 0) prompt[k++] = a->m.cfg.bos_token_id;
+        char e2[512];
+        int e = tokenizer_encode(&a->tok, a->b.prompts[j], prompt + k, e2, sizeof e2);
+        if (e < 0 || k + e == 0 || k + e + a->gp.max_new_tokens > a->max_seq) {
+            fprintf(stderr, "%srlvr analyze: problem %s skipped: %s\n", a->o.quiet ? "" : "\n", a->b.ids[j],
+                    e < 0 ? e2 : "prompt is empty or longer than the engine's context");
+            (*skipped)++;
+            continue;
+        }
+        const int plen = k + e;
+        const int *pp = prompt;
+        for (int i = 0; i < n; i++) {
+            reqs[i].prompt = 0;
+            reqs[i].seed = seeds[i] = sampler_seed(a->o.seed, (uint64_t)j, (uint64_t)i);
+        }
+        if (infer_generate(&a->inf, 1, &pp, &plen, n, reqs, &a->gp, out, err, errlen) != 0) { rc = -1; break; }
+        for (int i = 0; i < n; i++) {
+            tokenizer_decode(&a->tok, out[i].tokens, out[i].n, texts[i], tcap);
+            correct[i] = verify(a->b.verifier, a->b.answers[j], texts[i], answers[i], 1024) == 1;
+            n_ok += (size_t)correct[i];
+        }
+        n_resp += (size_t)n;
+        Sampled s = {.index = j, .id = a->b.ids[j], .gold = a->b.answers[j], .prompt = prompt, .prompt_len = plen, .n = n,
+                     .out = out, .seeds = seeds, .texts = texts, .answers = answers, .correct = correct};
+        if (ops->problem(a, st, &s, err, errlen) != 0) { rc = -1; break; }
+        progress(a->o.quiet, ops->name, j + 1, a->b.n, n_resp ? (double)n_ok / (double)n_resp : 0.0);
+    }
+    for (int i = 0; i < n; i++) { gen_output_free(&out[i]); free(texts[i]); free(answers[i]); }
+    free(out); free(reqs); free(seeds); free(texts); free(answers); free(correct); free(prompt);
+    return rc;
+}
+
+static FILE *open_out(const char *dir, const char *file, char *path, size_t cap) {
+    snprintf(path, cap, "%s/%s", dir, file);
+    return fopen(path, "w");
+}
+
+int cmd_analyze(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const AnalysisOps *ops = NULL;
+    int which = 0;
+    if (!strcmp(argv[1], "entropy")) ops = &analysis_entropy, which = FOR_E;
+    else if (!strcmp(argv[1], "gradnorm")) ops = &analysis_gradnorm, which = FOR_G;
+    else if (!strcmp(argv[1], "replace")) ops = &analysis_replace, which = FOR_R;
+    else {
+        fprintf(stderr, "rlvr analyze: unknown analysis '%s' (known: entropy, gradnorm, replace)\n", argv[1]);
+        return 2;
+    }
+    AnalyzeOpts o;
+    memset(&o, 0, sizeof o);
+    o.tmpl = "default";
+    o.n = 8; o.max_tokens = 512; o.batch = 64; o.temperature = 1.0; o.top_p = 1.0;
+    o.bins = which == FOR_E ? 10 : 5;
+    o.top_tokens = 20; o.min_count = 5; o.k = 32; o.top_positions = 4; o.max_positions = 64;
+    o.norm_by_std = 1; o.reward_fmt = REWARD_PM1;
+    long digits = -1, steps = -1;
+    unsigned long long seed = 0, arith_seed = 0;
+    const char *configs[AN_MAX_ARGS], *overrides[AN_MAX_ARGS];
+    int n_configs = 0, n_overrides = 0, n_data = 0;
+    int given_n = 0, given_temp = 0, given_top_p = 0, given_max_tokens = 0, given_arith_seed = 0;
+    const char *sub = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (a[0] != '-' && strchr(a, '=')) {
+            if (n_overrides == AN_MAX_ARGS) { fprintf(stderr, "rlvr analyze: at most %d key=value overrides\n", AN_MAX_ARGS); return 2; }
+            overrides[n_overrides++] = a;
+            continue;
+        }
+        // Flags without a value.
+        int flag_for = 0, *flag = NULL;
+        if (!strcmp(a, "--quiet")) flag = &o.quiet, flag_for = FOR_ALL;
+        else if (!strcmp(a, "--save-tokens")) flag = &o.save_tokens, flag_for = FOR_E | FOR_G;
+        else if (!strcmp(a, "--dump-logits")) flag = &o.dump_logits, flag_for = FOR_G;
+        if (flag) {
+            if (!(flag_for & which)) { fprintf(stderr, "rlvr analyze %s: %s does not apply to this analysis (see --help)\n", sub, a); return 2; }
+            *flag = 1;
+            continue;
+        }
+        if (i + 1 >= argc) { fprintf(stderr, "rlvr analyze %s: %s needs a value\n", sub, a); usage(stderr); return 2; }
+        const char *v = argv[++i];
+        int bad = 0, opt_for = FOR_ALL;
+        long lv = 0;
+        if (!strcmp(a, "--model")) o.model_path = v;
+        else if (!strcmp(a, "--out")) o.out_dir = v;
+        else if (!strcmp(a, "--template")) o.tmpl = v;
+        else if (!strcmp(a, "--data")) o.data = v, n_data++;
+        else if (!strcmp(a, "--config")) {
+            if (n_configs == AN_MAX_ARGS) { fprintf(stderr, "rlvr analyze: at most %d --config options\n", AN_MAX_ARGS); return 2; }
+            configs[n_configs++] = v;
+        } else if (!strcmp(a, "-n")) bad = cli_parse_long(v, 1, 4096, &o.n), given_n = 1;
+        else if (!strcmp(a, "--max-tokens")) bad = cli_parse_long(v, 1, 1000000, &o.max_tokens), given_max_tokens = 1;
+        else if (!strcmp(a, "--limit")) bad = cli_parse_long(v, 1, 1L << 40, &o.limit);
+        else if (!strcmp(a, "--batch")) bad = cli_parse_long(v, 1, 65536, &o.batch);
+        else if (!strcmp(a, "--arith-digits")) bad = cli_parse_long(v, 1, 4, &digits);
+        else if (!strcmp(a, "--arith-steps")) bad = cli_parse_long(v, 1, 3, &steps);
+        else if (!strcmp(a, "--temperature")) bad = cli_parse_double(v, &o.temperature) || !(o.temperature > 0), given_temp = 1;
+        else if (!strcmp(a, "--top-p")) bad = cli_parse_double(v, &o.top_p) || !(o.top_p > 0 && o.top_p <= 1), given_top_p = 1;
+        else if (!strcmp(a, "--seed")) bad = cli_parse_u64(v, &seed);
+        else if (!strcmp(a, "--arith-seed")) bad = cli_parse_u64(v, &arith_seed), given_arith_seed = 1;
+        else if (!strcmp(a, "--bins")) bad = cli_parse_long(v, 1, 1000, &lv), o.bins = (int)lv;
+        else if (!strcmp(a, "--top-tokens")) bad = cli_parse_long(v, 0, 100000, &lv), o.top_tokens = (int)lv, opt_for = FOR_E;
+        else if (!strcmp(a, "--min-count")) bad = cli_parse_long(v, 1, 1L << 30, &lv), o.min_count = (int)lv, opt_for = FOR_E;
+        else if (!strcmp(a, "-k")) bad = cli_parse_long(v, 1, 4096, &lv), o.k = (int)lv, opt_for = FOR_R;
+        else if (!strcmp(a, "--max-positions")) bad = cli_parse_long(v, 1, 1000000, &lv), o.max_positions = (int)lv, opt_for = FOR_R;
+        else if (!strcmp(a, "--positions")) {
+            opt_for = FOR_R;
+            if (!strcmp(v, "all")) o.positions_all = 1;
+            else if (!strncmp(v, "top-entropy:", 12)) bad = cli_parse_long(v + 12, 1, 1000000, &lv), o.top_positions = (int)lv;
+            else if (!strcmp(v, "top-entropy")) o.top_positions = 4;
+            else bad = 1;
+        } else {
+            fprintf(stderr, "rlvr analyze %s: unknown option '%s'\n", sub, a);
+            usage(stderr);
+            return 2;
+        }
+        if (!(opt_for & which)) { fprintf(stderr, "rlvr analyze %s: %s does not apply to this analysis (see --help)\n", sub, a); return 2; }
+        if (bad) {
+            fprintf(stderr, "rlvr analyze %s: bad value '%s' for %s (see rlvr analyze --help for the allowed values)\n", sub, v, a);
+            return 2;
+        }
+    }
+    if (!o.model_path || n_data == 0) {
+        fprintf(stderr, "rlvr analyze %s: --model and --data are required\n", sub);
+        usage(stderr);
+        return 2;
+    }
+    if (n_data > 1) { fprintf(stderr, "rlvr analyze %s: give one --data (run the analysis once per benchmark)\n", sub); return 2; }
+    if (o.dump_logits && !o.out_dir) { fprintf(stderr, "rlvr analyze %s: --dump-logits writes into --out DIR; give --out\n", sub); return 2; }
+    if (!prompt_template_known(o.tmpl)) {
+        fprintf(stderr, "rlvr analyze %s: unknown --template '%s' (known: default, plain, chatml, qwen-math)\n", sub, o.tmpl);
+        return 2;
+    }
+    char err[2048];
+    ArithKnobs knobs;
+    arith_knobs_default(&knobs);
+    if (n_overrides > 0 && n_configs == 0) {
+        fprintf(stderr, "rlvr analyze %s: '%s' is a config override but no --config FILE was given\n", sub, overrides[0]);
+        return 2;
+    }
+    if (n_configs > 0) {
+        RlvrConfig cfg;
+        config_defaults(&cfg);
+        for (int k = 0; k < n_configs; k++)
+            if (config_load_file(&cfg, configs[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: --config %s: %s\n", sub, configs[k], err); return 2; }
+        for (int k = 0; k < n_overrides; k++)
+            if (config_override(&cfg, overrides[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); return 2; }
+        if (config_validate(&cfg, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: --config: %s\n", sub, err); return 2; }
+        if (arith_knobs_from_config(&cfg, &knobs, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: --config: %s\n", sub, err); return 2; }
+        if (!given_arith_seed) arith_seed = (unsigned long long)cfg.trainer_seed;
+        // The training distribution (rollout.*) is what the paper analyses, so it is the default here.
+        if (!given_n) o.n = (long)cfg.rollout_n;
+        if (!given_temp) o.temperature = cfg.rollout_temperature;
+        if (!given_top_p) o.top_p = cfg.rollout_top_p;
+        if (!given_max_tokens) o.max_tokens = cfg.rollout_max_new_tokens > 0 ? (long)cfg.rollout_max_new_tokens : (long)cfg.data_max_response_length;
+        if (o.n < 1 || o.n > 4096 || o.max_tokens < 1 || o.max_tokens > 1000000) {
+            fprintf(stderr, "rlvr analyze %s: --config: rollout.n (1..4096) or the response length (1..1000000) is out of range\n", sub);
+            return 2;
+        }
+        if (!(o.temperature > 0)) {
+            fprintf(stderr, "rlvr analyze %s: --config: rollout.temperature is 0 (greedy); the analyses need a temperature > 0 (give --temperature)\n", sub);
+            return 2;
+        }
+        o.norm_by_std = cfg.algorithm_norm_adv_by_std_in_grpo;
+        if (reward_format_parse(cfg.reward_format, &o.reward_fmt) != 0) { fprintf(stderr, "rlvr analyze %s: --config: reward.format '%s'\n", sub, cfg.reward_format); return 2; }
+    }
+    if (digits > 0) knobs.digits = (int)digits;
+    if (steps > 0) knobs.steps = (int)steps;
+    o.seed = seed;
+
+    Analyze an;
+    memset(&an, 0, sizeof an);
+    an.o = o;
+    an.out_dir = o.out_dir;
+    int rc = 0, have_bench = 0, have_model = 0, have_inf = 0;
+    if (bench_load(o.data, o.tmpl, arith_seed, &knobs, o.limit, &an.b, err, sizeof err) != 0) {
+        fprintf(stderr, "rlvr analyze %s: %s\n", sub, err);
+        return 2;
+    }
+    have_bench = 1;
+    if (model_load(o.model_path, &an.m, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: cannot load model %s: %s\n", sub, o.model_path, err); rc = 2; }
+    else have_model = 1;
+    if (rc == 0 && tokenizer_init(&an.tok, an.m.cfg.tokenizer[0] ? an.m.cfg.tokenizer : NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "rlvr analyze %s: model %s: %s\n", sub, o.model_path, err);
+        rc = 2;
+    }
+    if (rc == 0 && an.tok.vocab_size > an.m.cfg.vocab_size) {
+        fprintf(stderr, "rlvr analyze %s: model %s: tokenizer '%s' has %d tokens but vocab_size is %d\n", sub, o.model_path, an.tok.type,
+                an.tok.vocab_size, an.m.cfg.vocab_size);
+        rc = 2;
+    }
+    if (rc == 0) {
+        gen_params_default(&an.gp);
+        an.gp.sampler.temperature = (float)o.temperature;
+        an.gp.sampler.top_p = (float)o.top_p;
+        an.gp.max_new_tokens = (int)o.max_tokens;
+        int eos = an.m.cfg.eos_token_id >= 0 ? an.m.cfg.eos_token_id : an.tok.eos_id;
+        if (eos >= 0 && eos < an.m.cfg.vocab_size) an.gp.stop[an.gp.n_stop++] = eos;
+        if (sampler_params_validate(&an.gp.sampler, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
+    }
+    if (rc == 0) {
+        int B = (int)(o.batch < o.n ? o.n : o.batch);
+        an.max_seq = (int)bench_longest_prompt(&an.b) + 1 + (int)o.max_tokens;
+        if (infer_init(&an.inf, &an.m, B, an.max_seq, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
+        else have_inf = 1;
+    }
+    char path[2048];
+    if (rc == 0 && o.out_dir) {
+        if (tool_mkdir_p(o.out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
+        else if (!(an.items = open_out(o.out_dir, ops->items_file, path, sizeof path))) {
+            fprintf(stderr, "rlvr analyze %s: cannot write %s: %s\n", sub, path, strerror(errno));
+            rc = 2;
+        } else if (which == FOR_E && o.save_tokens && !(an.tokens = open_out(o.out_dir, "tokens.jsonl", path, sizeof path))) {
+            fprintf(stderr, "rlvr analyze %s: cannot write %s: %s\n", sub, path, strerror(errno));
+            rc = 2;
+        }
+    }
+    void *st = NULL;
+    size_t skipped = 0;
+    if (rc == 0) {
+        st = ops->init(&an);
+        if (run(&an, ops, st, &skipped, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 1; }
+    }
+    if (an.items && fclose(an.items) != 0) { fprintf(stderr, "rlvr analyze %s: writing %s failed\n", sub, ops->items_file); rc = 1; }
+    if (an.tokens && fclose(an.tokens) != 0) { fprintf(stderr, "rlvr analyze %s: writing tokens.jsonl failed\n", sub); rc = 1; }
+    if (rc == 0) {
+        json_t *summary = json_object();
+        json_object_set_new(summary, "analysis", json_string(ops->name));
+        json_object_set_new(summary, "model", json_string(o.model_path));
+        json_object_set_new(summary, "data", json_string(an.b.name));
+        json_object_set_new(summary, "verifier", json_string(an.b.verifier));
+        json_object_set_new(summary, "problems", json_integer((json_int_t)(an.b.n - skipped)));
+        json_object_set_new(summary, "skipped", json_integer((json_int_t)skipped));
+        json_object_set_new(summary, "samples", json_integer(o.n));
+        json_object_set_new(summary, "temperature", json_real(o.temperature));
+        json_object_set_new(summary, "top_p", json_real(o.top_p));
+        json_object_set_new(summary, "max_tokens", json_integer(o.max_tokens));
+        json_object_set_new(summary, "seed", json_integer((json_int_t)o.seed));
+        ops->finish(&an, st, summary);
+        if (o.out_dir) {
+            char tmp[2100];
+            snprintf(path, sizeof path, "%s/summary.json", o.out_dir);
+            snprintf(tmp, sizeof tmp, "%s.tmp", path);
+            if (json_dump_file(summary, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0) {
+                fprintf(stderr, "rlvr analyze %s: cannot write %s\n", sub, path);
+                rc = 1;
+            }
+        }
+        json_decref(summary);
+        if (fflush(stdout) != 0) rc = 1;
+    }
+    if (st) ops->free(st);
+    if (have_inf) infer_free(&an.inf);
+    if (have_model) model_free(&an.m);
+    if (have_bench) bench_free(&an.b);
+    return rc;
+}
