@@ -79,6 +79,10 @@ extern const AnalysisOps analysis_entropy, analysis_gradnorm, analysis_replace;
 
 // JSON has no inf/nan: non-finite numbers become null.
 json_t *analyze_num(double x);
+// [x[0], ..., x[n-1]] with non-finite values as null.
+json_t *analyze_float_array(const float *x, int n);
+// The fields every per-response line starts with: id, index (of the problem), sample, correct.
+json_t *analyze_item(const Sampled *sm, int sample);
 // The number in x, NAN for null (so the stdout tables print "nan" for an empty class, not 0).
 static inline double analyze_jnum(const json_t *x) { return json_is_number(x) ? json_number_value(x) : NAN; }
 // Writes o as one compact line to f and releases o. Returns 0, or -1 with err.

@@ -46,12 +46,6 @@ static json_t *int_array(const int *x, int n) {
     return a;
 }
 
-static json_t *float_array(const float *x, int n) {
-    json_t *a = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(a, analyze_num((double)x[i]));
-    return a;
-}
-
 static int ent_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t errlen) {
     EntropyState *s = p;
     const int B = a->o.bins;
@@ -75,11 +69,7 @@ static int ent_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t
             dvec_push(&s->ppl[cls[c]], ppl);
         }
         if (a->items) {
-            json_t *j = json_object();
-            json_object_set_new(j, "id", json_string(sm->id));
-            json_object_set_new(j, "index", json_integer((json_int_t)sm->index));
-            json_object_set_new(j, "sample", json_integer(i));
-            json_object_set_new(j, "correct", json_integer(sm->correct[i]));
+            json_t *j = analyze_item(sm, i);
             json_object_set_new(j, "answer", json_string(sm->answers[i]));
             json_object_set_new(j, "finish", json_string(finish_reason_name(o->finish)));
             json_object_set_new(j, "n_tokens", json_integer(o->n));
@@ -88,16 +78,12 @@ static int ent_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t
             if (analyze_write_line(a->items, j, "responses.jsonl", err, errlen) != 0) return -1;
         }
         if (a->tokens) {
-            json_t *j = json_object();
-            json_object_set_new(j, "id", json_string(sm->id));
-            json_object_set_new(j, "index", json_integer((json_int_t)sm->index));
-            json_object_set_new(j, "sample", json_integer(i));
-            json_object_set_new(j, "correct", json_integer(sm->correct[i]));
+            json_t *j = analyze_item(sm, i);
             json_object_set_new(j, "text", json_string(sm->texts[i]));
             json_object_set_new(j, "prompt_tokens", int_array(sm->prompt, sm->prompt_len));
             json_object_set_new(j, "tokens", int_array(o->tokens, o->n));
-            json_object_set_new(j, "logprobs", float_array(o->logprobs, o->n));
-            json_object_set_new(j, "entropies", float_array(o->entropies, o->n));
+            json_object_set_new(j, "logprobs", analyze_float_array(o->logprobs, o->n));
+            json_object_set_new(j, "entropies", analyze_float_array(o->entropies, o->n));
             if (analyze_write_line(a->tokens, j, "tokens.jsonl", err, errlen) != 0) return -1;
         }
     }

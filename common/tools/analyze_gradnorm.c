@@ -66,12 +66,6 @@ static void grow(GradState *s, size_t need, size_t V, int dump) {
     if (dump) s->dump = reallocCheck(s->dump, need * V * sizeof(float));
 }
 
-static json_t *farr(const float *x, int n) {
-    json_t *a = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(a, analyze_num((double)x[i]));
-    return a;
-}
-
 static int gn_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t errlen) {
     GradState *s = p;
     const int n = sm->n, plen = sm->prompt_len, V = a->m.cfg.vocab_size;
@@ -161,31 +155,27 @@ static int gn_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t 
         }
         int rc = 0;
         if (a->items) {
-            json_t *j = json_object();
-            json_object_set_new(j, "id", json_string(sm->id));
-            json_object_set_new(j, "index", json_integer((json_int_t)sm->index));
-            json_object_set_new(j, "sample", json_integer(i));
-            json_object_set_new(j, "correct", json_integer(sm->correct[i]));
+            json_t *j = analyze_item(sm, i);
             json_object_set_new(j, "reward", json_real(reward[i]));
             json_object_set_new(j, "adv", json_real(adv[i]));
             json_object_set_new(j, "group_tokens", json_integer((json_int_t)group_tokens));
             json_object_set_new(j, "coef", json_real(len[i] ? s->coef[r0] : 0.0));
             json_object_set_new(j, "n_tokens", json_integer(len[i]));
-            json_object_set_new(j, "entropies", farr(s->ent_t + r0, len[i]));
-            json_object_set_new(j, "g", farr(s->g_t + r0, len[i]));
-            json_object_set_new(j, "enorm", farr(enorm, len[i]));
+            json_object_set_new(j, "entropies", analyze_float_array(s->ent_t + r0, len[i]));
+            json_object_set_new(j, "g", analyze_float_array(s->g_t + r0, len[i]));
+            json_object_set_new(j, "enorm", analyze_float_array(enorm, len[i]));
             if (a->o.save_tokens || a->o.dump_logits) {
                 json_t *pt = json_array(), *tk = json_array();
                 for (int t = 0; t < plen; t++) json_array_append_new(pt, json_integer(sm->prompt[t]));
                 for (int t = 0; t < len[i]; t++) json_array_append_new(tk, json_integer(sm->out[i].tokens[t]));
                 json_object_set_new(j, "prompt_tokens", pt);
                 json_object_set_new(j, "tokens", tk);
-                json_object_set_new(j, "prob", farr(prob, len[i]));
-                json_object_set_new(j, "hnorm", farr(s->hn + r0, len[i]));
+                json_object_set_new(j, "prob", analyze_float_array(prob, len[i]));
+                json_object_set_new(j, "hnorm", analyze_float_array(s->hn + r0, len[i]));
             }
             if (a->o.dump_logits) {
                 json_t *lg = json_array();
-                for (int t = 0; t < len[i]; t++) json_array_append_new(lg, farr(s->dump + (r0 + (size_t)t) * V, V));
+                for (int t = 0; t < len[i]; t++) json_array_append_new(lg, analyze_float_array(s->dump + (r0 + (size_t)t) * V, V));
                 json_object_set_new(j, "logits", lg);
             }
             rc = analyze_write_line(a->items, j, "gradnorm.jsonl", err, errlen);

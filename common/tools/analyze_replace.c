@@ -173,11 +173,7 @@ static int rp_sample(Analyze *a, ReplaceState *s, const Sampled *sm, int i, int 
             dvec_push(&s->acc1, acc1);
             dvec_push(&s->impact_cls[sm->correct[i] ? 1 : 0], impact);
             if (a->items) {
-                json_t *j = json_object();
-                json_object_set_new(j, "id", json_string(sm->id));
-                json_object_set_new(j, "index", json_integer((json_int_t)sm->index));
-                json_object_set_new(j, "sample", json_integer(i));
-                json_object_set_new(j, "correct", json_integer(sm->correct[i]));
+                json_t *j = analyze_item(sm, i);
                 json_object_set_new(j, "n_tokens", json_integer(o->n));
                 json_object_set_new(j, "position", json_integer(t));
                 json_object_set_new(j, "original_id", json_integer(tok[0]));

@@ -75,6 +75,21 @@ static void usage(FILE *f) {
 
 json_t *analyze_num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
+json_t *analyze_float_array(const float *x, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, analyze_num((double)x[i]));
+    return a;
+}
+
+json_t *analyze_item(const Sampled *sm, int sample) {
+    json_t *j = json_object();
+    json_object_set_new(j, "id", json_string(sm->id));
+    json_object_set_new(j, "index", json_integer((json_int_t)sm->index));
+    json_object_set_new(j, "sample", json_integer(sample));
+    json_object_set_new(j, "correct", json_integer(sm->correct[sample]));
+    return j;
+}
+
 int analyze_write_line(FILE *f, json_t *o, const char *what, char *err, size_t errlen) {
     char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     int rc = 0;
