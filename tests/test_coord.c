@@ -21,21 +21,29 @@
 
 static void sleep_s(double s) { usleep((useconds_t)(s * 1e6)); }
 
-static Coordinator *make_coord(double lease_s, int64_t staleness, CoordConfig *cfg_out) {
-    CoordConfig cfg;
-    coord_config_default(&cfg);
-    snprintf(cfg.endpoint, sizeof cfg.endpoint, "tcp://127.0.0.1:*");
-    snprintf(cfg.pub_endpoint, sizeof cfg.pub_endpoint, "tcp://127.0.0.1:*");
-    cfg.lease_s = lease_s;
-    cfg.heartbeat_s = lease_s / 4;
-    cfg.max_staleness = staleness;
-    cfg.quiet = 1;
-    cfg.log_per_s = 3;
-    if (cfg_out) *cfg_out = cfg;
+static void test_config(CoordConfig *cfg, double lease_s, int64_t staleness) {
+    coord_config_default(cfg);
+    snprintf(cfg->endpoint, sizeof cfg->endpoint, "tcp://127.0.0.1:*");
+    snprintf(cfg->pub_endpoint, sizeof cfg->pub_endpoint, "tcp://127.0.0.1:*");
+    cfg->lease_s = lease_s;
+    cfg->heartbeat_s = lease_s / 4;
+    cfg->max_staleness = staleness;
+    cfg->quiet = 1;
+    cfg->log_per_s = 3;
+}
+
+static Coordinator *create(const CoordConfig *cfg) {
     char err[256];
-    Coordinator *c = coord_create(&cfg, err, sizeof err);
+    Coordinator *c = coord_create(cfg, err, sizeof err);
     if (!c) die("coord_create: %s", err);
     return c;
+}
+
+static Coordinator *make_coord(double lease_s, int64_t staleness, CoordConfig *cfg_out) {
+    CoordConfig cfg;
+    test_config(&cfg, lease_s, staleness);
+    if (cfg_out) *cfg_out = cfg;
+    return create(&cfg);
 }
 
 static void start(Coordinator *c) {
@@ -303,16 +311,10 @@ static void test_lease_expiry_late_and_heartbeat(void) {
 // generation), the prompt goes back to the queue, and the worker itself stays connected.
 static void test_max_lease(void) {
     CoordConfig cfg;
-    coord_config_default(&cfg);
-    snprintf(cfg.endpoint, sizeof cfg.endpoint, "tcp://127.0.0.1:*");
-    snprintf(cfg.pub_endpoint, sizeof cfg.pub_endpoint, "tcp://127.0.0.1:*");
-    cfg.lease_s = 5.0;
+    test_config(&cfg, 5.0, 1);
     cfg.heartbeat_s = 0.5;
     cfg.max_lease_s = 0.6;
-    cfg.quiet = 1;
-    char err[256];
-    Coordinator *c = coord_create(&cfg, err, sizeof err);
-    if (!c) die("coord_create: %s", err);
+    Coordinator *c = create(&cfg);
     start(c);
     enqueue_n(c, 300, 1, 1);
     Peer p;

@@ -212,19 +212,24 @@ static void test_balance(void) {
 
 // The update's loss is normalised by the GLOBAL token count of the mini-batch: splitting the rows of
 // one mini-batch into any micro-batch size must give the same summed gradient.
+// A one-layer model and a 2-prompt batch config for the trainer tests.
+static void small_setup(RlvrConfig *cfg, ModelConfig *mc) {
+    config_defaults(cfg);
+    cfg->data_max_prompt_length = 8;
+    cfg->data_max_response_length = 8;
+    cfg->data_train_batch_size = 2;
+    cfg->actor_ppo_mini_batch_size = 2;
+    cfg->actor_optim_warmup_steps = 0;
+    cfg->actor_optim_lr = 1e-3;
+    model_config_default(mc);
+    mc->vocab_size = 128; mc->hidden_size = 16; mc->intermediate_size = 24; mc->num_layers = 1;
+    mc->num_heads = 2; mc->num_kv_heads = 1; mc->head_dim = 8; mc->max_position_embeddings = 32;
+}
+
 static void test_update_micro_invariance(void) {
     RlvrConfig cfg;
-    config_defaults(&cfg);
-    cfg.data_max_prompt_length = 8;
-    cfg.data_max_response_length = 8;
-    cfg.data_train_batch_size = 2;
-    cfg.actor_ppo_mini_batch_size = 2;
-    cfg.actor_optim_warmup_steps = 0;
-    cfg.actor_optim_lr = 1e-3;
     ModelConfig mc;
-    model_config_default(&mc);
-    mc.vocab_size = 128; mc.hidden_size = 16; mc.intermediate_size = 24; mc.num_layers = 1;
-    mc.num_heads = 2; mc.num_kv_heads = 1; mc.head_dim = 8; mc.max_position_embeddings = 32;
+    small_setup(&cfg, &mc);
     char err[256];
     float *grads[2];
     double norms[2];
@@ -278,19 +283,11 @@ static void test_update_micro_invariance(void) {
 // gradient, and the gradient norm is linear in the coefficient.
 static void test_entropy_bonus(void) {
     RlvrConfig cfg;
-    config_defaults(&cfg);
-    cfg.data_max_prompt_length = 8;
-    cfg.data_max_response_length = 8;
-    cfg.data_train_batch_size = 2;
-    cfg.actor_ppo_mini_batch_size = 2;
+    ModelConfig mc;
+    small_setup(&cfg, &mc);
     cfg.actor_ppo_micro_batch_size_per_gpu = 2;
-    cfg.actor_optim_warmup_steps = 0;
     cfg.actor_optim_lr = 1e-2;
     cfg.actor_optim_weight_decay = 0;
-    ModelConfig mc;
-    model_config_default(&mc);
-    mc.vocab_size = 128; mc.hidden_size = 16; mc.intermediate_size = 24; mc.num_layers = 1;
-    mc.num_heads = 2; mc.num_kv_heads = 1; mc.head_dim = 8; mc.max_position_embeddings = 32;
     char err[256];
     const double coeffs[4] = {0.0, 0.1, 0.2, -0.1};
     double norm[4], dent[4];
