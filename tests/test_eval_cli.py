@@ -76,6 +76,17 @@ def main():
     check(rows[2]["correct"] == [1, 1, 1] and rows[1]["correct"] == [0, 0, 0], "fixed: verifier equality (4/2 == 2)")
     check("tiny" in r.stderr and "3/3" in r.stderr and "[" in r.stderr, "fixed: progress bar on stderr")
     check("acc@3" in r.stdout, "fixed: table on stdout")
+    # response statistics: every response of the fixed model is one \boxed{2} and ends on its own
+    check(close(t.get("quality_boxed_violation", -1), 0) and close(t.get("length_clip", -1), 0) and
+          close(t.get("quality_cjk", -1), 0) and close(t.get("quality_repetitive", -1), 0), "fixed: no quality flags (%s)" % t)
+    lens = [n for p in rows for n in p["n_tokens"]]
+    check(close(t.get("response_length_mean", -1), sum(lens) / len(lens)), "fixed: mean length = per-problem n_tokens")
+    # cut after 3 tokens: every response is clipped and has no complete box
+    out1b = os.path.join(d, "out1b")
+    r = run_eval("--model", fixed, "--data", tiny, "-n", "2", "--max-tokens", "3", "--out", out1b, "--quiet")
+    t3 = json.load(open(os.path.join(out1b, "summary.json")))["benchmarks"].get("tiny", {})
+    check(r.returncode == 0 and close(t3.get("length_clip", -1), 1) and close(t3.get("quality_boxed_violation", -1), 1) and
+          close(t3.get("response_length_mean", -1), 3), "fixed, 3 tokens: all clipped, no box (%s)" % t3)
 
     # 2. Coin flips: the summary is the mean of the per-problem results, the vote matches the answers.
     out2 = os.path.join(d, "out2")

@@ -21,6 +21,7 @@
 #include "common/eval.h"
 #include "common/infer.h"
 #include "common/model.h"
+#include "common/quality.h"
 #include "common/sampler.h"
 #include "common/tasks.h"
 #include "common/tokenizer.h"
@@ -81,8 +82,15 @@ typedef struct {
 } EvalRun;
 
 // Runs one benchmark; writes per-problem lines to f (may be NULL) and fills *tot.
-static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, size_t *skipped, char *err, size_t errlen) {
+// Response statistics besides correctness (the paper's appendix-B quality flags, common/quality.h).
+typedef struct { size_t samples, tokens, length_clip, bad_boxed, cjk, repetitive; } EvalQuality;
+
+static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, EvalQuality *q, size_t *skipped, char *err,
+                     size_t errlen) {
     eval_totals_init(tot);
+    memset(q, 0, sizeof *q);
+    QualityParams qp;
+    quality_params_default(&qp);
     *skipped = 0;
     const int n = r->n;   // the tokenizer's ids fit the model's vocabulary (checked at start)
     int per = r->batch / n > 0 ? r->batch / n : 1;   // problems per engine call
@@ -134,9 +142,17 @@ static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, size_
             for (int i = 0; i < n; i++) {
                 const GenOutput *o = &out[p * n + i];
                 ntok += (uint64_t)o->n;
-                tokenizer_decode(r->tok, o->tokens, o->n, texts[i], tcap);
+                size_t tl = tokenizer_decode(r->tok, o->tokens, o->n, texts[i], tcap);
                 int c = verify(b->verifier, b->answers[j], texts[i], answers[i], 1024);
                 correct[i] = c == 1;
+                QualityFlags qf;
+                quality_check_text(texts[i], tl, &qp, &qf);
+                q->samples++;
+                q->tokens += (size_t)o->n;
+                q->length_clip += o->finish == FINISH_LENGTH;
+                q->bad_boxed += qf.bad_boxed;
+                q->cjk += qf.has_cjk;
+                q->repetitive += qf.repetitive;
             }
             EvalProblem ep;
             if (eval_problem(b->verifier, (const char *const *)answers, correct, n, &ep, err, errlen) != 0) { rc = -1; break; }
@@ -343,8 +359,9 @@ int cmd_eval(int argc, char **argv) {
             if (!f) { fprintf(stderr, "rlvr eval: cannot write %s: %s\n", path, strerror(errno)); rc = 1; break; }
         }
         EvalTotals tot;
+        EvalQuality q;
         size_t skipped = 0;
-        if (run_bench(&r, &benches[k], f, &tot, &skipped, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 1; }
+        if (run_bench(&r, &benches[k], f, &tot, &q, &skipped, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 1; }
         if (f && fclose(f) != 0) { fprintf(stderr, "rlvr eval: writing %s.jsonl failed\n", benches[k].name); rc = 1; }
         json_t *o = json_object();
         json_object_set_new(o, "problems", json_integer(tot.problems));
@@ -353,6 +370,13 @@ int cmd_eval(int argc, char **argv) {
         json_object_set_new(o, "maj", json_real(eval_maj(&tot)));
         json_object_set_new(o, "pass", json_real(eval_pass(&tot)));
         json_object_set_new(o, "skipped", json_integer((json_int_t)skipped));
+        // shares of all sampled responses
+        const double ns = q.samples ? (double)q.samples : 1.0;
+        json_object_set_new(o, "response_length_mean", json_real((double)q.tokens / ns));
+        json_object_set_new(o, "length_clip", json_real((double)q.length_clip / ns));
+        json_object_set_new(o, "quality_boxed_violation", json_real((double)q.bad_boxed / ns));
+        json_object_set_new(o, "quality_cjk", json_real((double)q.cjk / ns));
+        json_object_set_new(o, "quality_repetitive", json_real((double)q.repetitive / ns));
         json_object_set_new(o, "verifier", json_string(benches[k].verifier));
         json_object_set_new(jb, benches[k].name, o);
         printf("%-24s problems %5d  n %3ld  acc@%ld %.4f  maj@%ld %.4f  pass@%ld %.4f%s\n", benches[k].name, tot.problems, n, n,
