@@ -1,4 +1,4 @@
-"""rlvr analyze entropy / gradnorm / replace on the committed base policy (configs/base/arith_base.h5,
+"""rlvr analyze entropy / gradnorm / replace / shift on the committed base policy (configs/base/arith_base.h5,
 the demo config's held-out split). Every number is checked against an independent computation:
 per-token entropies and log-probs against `rlvr score`, the grading against Python arithmetic, the
 bins and summaries against the per-item files, G_t recomputed from dumped logits, GRPO advantages and
@@ -23,8 +23,8 @@ def analyze(*args):
     return subprocess.run([RLVR, "analyze"] + list(args), capture_output=True, text=True, env=ENV)
 
 
-def score(tokens, temperature):
-    r = subprocess.run([RLVR, "score", "--model", MODEL, "--tokens", ",".join(map(str, tokens)),
+def score(tokens, temperature, model=MODEL):
+    r = subprocess.run([RLVR, "score", "--model", model, "--tokens", ",".join(map(str, tokens)),
                         "--temperature", repr(temperature)], capture_output=True, text=True, env=ENV)
     if r.returncode != 0:
         raise SystemExit("rlvr score failed: " + r.stderr)
@@ -254,6 +254,62 @@ def test_replace(d, gn_rows):
     check(r.returncode == 0 and [x["position"] for x in rows] == [0, 1, 2] * 4, "replace: --positions all up to --max-positions")
 
 
+def perturbed_policy(d):
+    """Policy B for shift: the base converted to an HF directory with model.norm.weight scaled by 1.3
+    (edited in the safetensors file directly: 8-byte header length, JSON header, raw little-endian data)."""
+    import array
+    import struct
+    hf = os.path.join(d, "policy_b")
+    r = subprocess.run([RLVR, "convert", MODEL, hf], capture_output=True, text=True, env=ENV)
+    check(r.returncode == 0, "shift: rlvr convert of the base (%s)" % r.stderr[-200:])
+    path = os.path.join(hf, "model.safetensors")
+    raw = bytearray(open(path, "rb").read())
+    hlen = struct.unpack("<Q", raw[:8])[0]
+    meta = json.loads(raw[8:8 + hlen])["model.norm.weight"]
+    check(meta["dtype"] == "F32", "shift: norm weight is F32")
+    b0, b1 = (8 + hlen + o for o in meta["data_offsets"])
+    w = array.array("f", bytes(raw[b0:b1]))
+    raw[b0:b1] = array.array("f", [x * 1.3 for x in w]).tobytes()
+    open(path, "wb").write(raw)
+    return hf
+
+
+def test_shift(d):
+    T = 0.8
+    b = perturbed_policy(d)
+    out = os.path.join(d, "shift")
+    r = analyze("shift", *BASE, "--model-b", b, "--data", "arith:heldout:5", "-n", "3", "--temperature", str(T), "--bins", "3",
+                "--save-tokens", "--out", out)
+    check(r.returncode == 0, "shift: exit 0 (%s)" % r.stderr[-300:])
+    rows = lines(os.path.join(out, "shift.jsonl"))
+    s = json.load(open(os.path.join(out, "summary.json")))
+    check(len(rows) == 15 and s["responses"] == 15, "shift: one line per response (5 problems x 3)")
+    # both policies' log-probs equal rlvr score's for the same tokens; delta = B - A; seq_delta = its sum
+    worst, worst_d = 0.0, 0.0
+    for x in rows[:4]:
+        seq = x["prompt_tokens"] + x["tokens"]
+        sa = score(seq, T)["logprobs"][len(x["prompt_tokens"]) - 1:]
+        sb = score(seq, T, b)["logprobs"][len(x["prompt_tokens"]) - 1:]
+        for t in range(len(x["tokens"])):
+            worst = max(worst, abs(sa[t] - x["logprob_a"][t]) / max(1.0, abs(sa[t])), abs(sb[t] - x["logprob_b"][t]) / max(1.0, abs(sb[t])))
+            worst_d = max(worst_d, abs(x["delta"][t] - (x["logprob_b"][t] - x["logprob_a"][t])))
+        check(near(x["seq_delta"], sum(x["delta"]), 1e-5), "shift: seq_delta is the sum of the token shifts (%s)" % x["id"])
+    check(worst < 1e-4, "shift: log-probs of A and B equal rlvr score's (max rel diff %.2g)" % worst)
+    check(worst_d < 1e-6, "shift: delta = logprob_b - logprob_a (max diff %.2g)" % worst_d)
+    deltas = [v for x in rows for v in x["delta"]]
+    check(s["tokens"] == len(deltas) and any(abs(v) > 1e-4 for v in deltas), "shift: the scaled norm moved some log-probs")
+    check(near(s["delta_mean"]["all"], sum(deltas) / len(deltas), 1e-5), "shift: mean delta = mean of the per-token shifts")
+    check(near(s["frac_up"]["all"], sum(v > 0 for v in deltas) / len(deltas), 1e-9), "shift: frac_up counts the positive shifts")
+    pos = [v for x in rows if x["correct"] for v in x["delta"]]
+    check(s["tokens_by_class"]["pos"] == len(pos), "shift: correct-response tokens counted in pos")
+    check(sum(bb["count"] for bb in s["by_entropy_bin"]["all"]) == len(deltas), "shift: entropy bins cover every token once")
+    # A against itself: nothing moves, exactly
+    out2 = os.path.join(d, "shift_same")
+    r = analyze("shift", *BASE, "--model-b", MODEL, "--data", "arith:heldout:3", "-n", "2", "--out", out2)
+    s2 = json.load(open(os.path.join(out2, "summary.json")))
+    check(r.returncode == 0 and s2["abs_delta_mean"]["all"] == 0 and s2["frac_up"]["all"] == 0, "shift: a policy against itself -> all shifts 0")
+
+
 def test_errors(d):
     cases = [
         (["bogus", "--model", MODEL, "--data", "arith:heldout:2"], "bogus", "unknown analysis"),
@@ -268,6 +324,10 @@ def test_errors(d):
         (["entropy", "--model", os.path.join(d, "nomodel.h5"), "--data", "arith:heldout:2"], "nomodel.h5", "unreadable model"),
         (["gradnorm", "--model", MODEL, "--data", "arith:heldout:2", "--dump-logits"], "--out", "--dump-logits without --out"),
         (["entropy", "--model", MODEL, "--data", "arith:heldout:2", "trainer.seed=2"], "--config", "override without --config"),
+        (["shift", "--model", MODEL, "--data", "arith:heldout:2"], "--model-b", "shift without --model-b"),
+        (["shift", "--model", MODEL, "--model-b", os.path.join(ROOT, "tests", "fixtures", "qwen2_gqa"), "--data", "arith:heldout:2"],
+         "--model-b", "shift with another architecture"),
+        (["entropy", "--model", MODEL, "--model-b", MODEL, "--data", "arith:heldout:2"], "--model-b", "--model-b outside shift"),
     ]
     for args, word, what in cases:
         r = analyze(*args)
@@ -279,6 +339,7 @@ def main():
     toks = test_entropy(d)
     rows = test_gradnorm(d, toks)
     test_replace(d, rows)
+    test_shift(d)
     test_errors(d)
     cleanup(d)
     finish()

@@ -1,7 +1,7 @@
 // rlvr analyze: the paper's analyses (DESIGN.md section 4, docs/analysis.md). cmd_analyze.c parses
 // the options, loads problems / model / engine, samples N responses per problem exactly as `rlvr eval`
 // does (sample i of problem j seeded with sampler_seed(seed, j, i)) and grades them; each analysis
-// (analyze_entropy.c, analyze_gradnorm.c, analyze_replace.c) receives the graded samples one problem
+// (analyze_entropy.c, analyze_gradnorm.c, analyze_replace.c, analyze_shift.c) receives the graded samples one problem
 // at a time and writes its per-item JSON Lines and its part of summary.json.
 #pragma once
 #include <jansson.h>
@@ -20,6 +20,7 @@
 
 typedef struct {
     const char *model_path, *out_dir, *tmpl, *data;
+    const char *model_b_path;  // shift: the second policy (--model-b)
     long n, max_tokens, limit, batch;
     double temperature, top_p;
     uint64_t seed;
@@ -40,6 +41,7 @@ typedef struct {
     AnalyzeOpts o;
     Bench b;
     Model m;
+    Model mb;                  // shift: policy B (same architecture and vocabulary as m)
     Tokenizer tok;
     Infer inf;
     GenParams gp;              // sampling of the responses (and of replace's continuations)
@@ -64,7 +66,7 @@ typedef struct {
 } Sampled;
 
 typedef struct {
-    const char *name;          // "entropy" | "gradnorm" | "replace"
+    const char *name;          // "entropy" | "gradnorm" | "replace" | "shift"
     const char *items_file;    // per-item JSON Lines written under --out
     void *(*init)(Analyze *a);
     int (*problem)(Analyze *a, void *st, const Sampled *s, char *err, size_t errlen);
@@ -73,7 +75,7 @@ typedef struct {
     void (*free)(void *st);
 } AnalysisOps;
 
-extern const AnalysisOps analysis_entropy, analysis_gradnorm, analysis_replace;
+extern const AnalysisOps analysis_entropy, analysis_gradnorm, analysis_replace, analysis_shift;
 
 // ---- helpers shared by the analyses (cmd_analyze.c) ------------------------------------------------
 

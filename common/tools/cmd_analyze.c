@@ -1,4 +1,4 @@
-// rlvr analyze entropy|gradnorm|replace --model PATH --data SPEC [options]
+// rlvr analyze entropy|gradnorm|replace|shift --model PATH --data SPEC [options]
 // The paper's analyses (DESIGN.md section 4; docs/analysis.md has the equations and output fields).
 // This file holds what the three share: options, the problem set (common/tools/bench.h, as rlvr eval
 // reads it, --config included), the model and engine, and the sampling + grading loop; each analysis
@@ -24,16 +24,19 @@
 #define FOR_E 1
 #define FOR_G 2
 #define FOR_R 4
-#define FOR_ALL 7
+#define FOR_S 8
+#define FOR_ALL 15
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: rlvr analyze entropy|gradnorm|replace --model PATH --data SPEC [options]\n"
+            "usage: rlvr analyze entropy|gradnorm|replace|shift --model PATH --data SPEC [options]\n"
             "  entropy               token entropy (eq. 3) of correct vs incorrect responses, the positional\n"
             "                        profile, perplexity distributions, the highest-entropy tokens\n"
             "  gradnorm              the LM-head gradient-norm proxy G_t (eq. 4/12) against token entropy\n"
             "  replace               performance impact (eq. 6): replace a token by the best other one and\n"
             "                        compare the accuracy of k continuations from both\n"
+            "  shift                 probability shifts after an update: log pi_B - log pi_A of every token of\n"
+            "                        responses sampled from A (--model), B = --model-b (e.g. a later checkpoint)\n"
             "common options:\n"
             "  --model PATH          HF directory, native .h5 model file or checkpoint\n"
             "  --data SPEC           a JSON Lines benchmark ({\"id\", \"problem\", \"answer\"}; verifier \"math\") or\n"
@@ -70,7 +73,11 @@ static void usage(FILE *f) {
             "  -k K                  continuations per branch (default 32)\n"
             "  --positions P         top-entropy:K (default top-entropy:4: the K highest-entropy tokens of each\n"
             "                        response) or all (every position, up to --max-positions)\n"
-            "  --max-positions M     cap for --positions all (default 64)\n");
+            "  --max-positions M     cap for --positions all (default 64)\n"
+            "shift:\n"
+            "  --model-b PATH        policy B (same architecture and vocabulary as --model); required\n"
+            "  --bins B              entropy quantile bins (entropy under A; default 5)\n"
+            "  --save-tokens         add token ids, both log-probs, A's entropies and the shifts to DIR/shift.jsonl\n");
 }
 
 json_t *analyze_num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
@@ -260,8 +267,9 @@ int cmd_analyze(int argc, char **argv) {
     if (!strcmp(argv[1], "entropy")) ops = &analysis_entropy, which = FOR_E;
     else if (!strcmp(argv[1], "gradnorm")) ops = &analysis_gradnorm, which = FOR_G;
     else if (!strcmp(argv[1], "replace")) ops = &analysis_replace, which = FOR_R;
+    else if (!strcmp(argv[1], "shift")) ops = &analysis_shift, which = FOR_S;
     else {
-        fprintf(stderr, "rlvr analyze: unknown analysis '%s' (known: entropy, gradnorm, replace)\n", argv[1]);
+        fprintf(stderr, "rlvr analyze: unknown analysis '%s' (known: entropy, gradnorm, replace, shift)\n", argv[1]);
         return 2;
     }
     AnalyzeOpts o;
@@ -288,7 +296,7 @@ int cmd_analyze(int argc, char **argv) {
         // Flags without a value.
         int flag_for = 0, *flag = NULL;
         if (!strcmp(a, "--quiet")) flag = &o.quiet, flag_for = FOR_ALL;
-        else if (!strcmp(a, "--save-tokens")) flag = &o.save_tokens, flag_for = FOR_E | FOR_G;
+        else if (!strcmp(a, "--save-tokens")) flag = &o.save_tokens, flag_for = FOR_E | FOR_G | FOR_S;
         else if (!strcmp(a, "--dump-logits")) flag = &o.dump_logits, flag_for = FOR_G;
         if (flag) {
             if (!(flag_for & which)) { fprintf(stderr, "rlvr analyze %s: %s does not apply to this analysis (see --help)\n", sub, a); return 2; }
@@ -300,6 +308,7 @@ int cmd_analyze(int argc, char **argv) {
         int bad = 0, opt_for = FOR_ALL;
         long lv = 0;
         if (!strcmp(a, "--model")) o.model_path = v;
+        else if (!strcmp(a, "--model-b")) o.model_b_path = v, opt_for = FOR_S;
         else if (!strcmp(a, "--out")) o.out_dir = v;
         else if (!strcmp(a, "--template")) o.tmpl = v;
         else if (!strcmp(a, "--data")) o.data = v, n_data++;
@@ -341,6 +350,10 @@ int cmd_analyze(int argc, char **argv) {
     if (!o.model_path || n_data == 0) {
         fprintf(stderr, "rlvr analyze %s: --model and --data are required\n", sub);
         usage(stderr);
+        return 2;
+    }
+    if (which == FOR_S && !o.model_b_path) {
+        fprintf(stderr, "rlvr analyze shift: --model-b PATH is required (the policy to compare --model with)\n");
         return 2;
     }
     if (n_data > 1) { fprintf(stderr, "rlvr analyze %s: give one --data (run the analysis once per benchmark)\n", sub); return 2; }
@@ -390,7 +403,7 @@ int cmd_analyze(int argc, char **argv) {
     memset(&an, 0, sizeof an);
     an.o = o;
     an.out_dir = o.out_dir;
-    int rc = 0, have_bench = 0, have_model = 0, have_inf = 0;
+    int rc = 0, have_bench = 0, have_model = 0, have_model_b = 0, have_inf = 0;
     if (bench_load(o.data, o.tmpl, arith_seed, &knobs, o.limit, &an.b, err, sizeof err) != 0) {
         fprintf(stderr, "rlvr analyze %s: %s\n", sub, err);
         return 2;
@@ -401,6 +414,22 @@ int cmd_analyze(int argc, char **argv) {
     if (rc == 0 && tokenizer_init(&an.tok, an.m.cfg.tokenizer[0] ? an.m.cfg.tokenizer : NULL, err, sizeof err) != 0) {
         fprintf(stderr, "rlvr analyze %s: model %s: %s\n", sub, o.model_path, err);
         rc = 2;
+    }
+    if (rc == 0 && o.model_b_path) {
+        if (model_load(o.model_b_path, &an.mb, err, sizeof err) != 0) {
+            fprintf(stderr, "rlvr analyze %s: cannot load model %s: %s\n", sub, o.model_b_path, err);
+            rc = 2;
+        } else {
+            have_model_b = 1;
+            // one token sequence is scored by both: the shapes (and so the vocabulary) must agree
+            if (an.mb.num_params != an.m.num_params || an.mb.cfg.vocab_size != an.m.cfg.vocab_size ||
+                an.mb.cfg.num_layers != an.m.cfg.num_layers || an.mb.cfg.hidden_size != an.m.cfg.hidden_size ||
+                strcmp(an.mb.cfg.tokenizer, an.m.cfg.tokenizer) != 0) {
+                fprintf(stderr, "rlvr analyze %s: --model-b %s is not the same architecture / vocabulary / tokenizer as --model %s "
+                        "(compare two checkpoints of one run)\n", sub, o.model_b_path, o.model_path);
+                rc = 2;
+            }
+        }
     }
     if (rc == 0 && an.tok.vocab_size > an.m.cfg.vocab_size) {
         fprintf(stderr, "rlvr analyze %s: model %s: tokenizer '%s' has %d tokens but vocab_size is %d\n", sub, o.model_path, an.tok.type,
@@ -470,6 +499,7 @@ int cmd_analyze(int argc, char **argv) {
     if (st) ops->free(st);
     if (have_inf) infer_free(&an.inf);
     if (have_model) model_free(&an.m);
+    if (have_model_b) model_free(&an.mb);
     if (have_bench) bench_free(&an.b);
     return rc;
 }
