@@ -98,6 +98,9 @@ json_t *analyze_token_text(const Analyze *a, int id);
 // entropy (n,), vals[k] (n,) for k < nvals. Returns a JSON array (bins entries; empty bins get nulls).
 json_t *analyze_entropy_bins(const double *entropy, size_t n, int bins, const double *const *vals,
                              const char *const *names, int nvals);
+// Prints "<label> [H <entropy_mean>: <value>] ..." and a newline: one entry per bin of an
+// analyze_entropy_bins array, value = the bin's `key` (e.g. "g_mean"), printed with `fmt`.
+void analyze_print_bins(const char *label, const json_t *bins, const char *key, const char *fmt);
 // {"n", "pearson", "spearman"} of x and y (n,).
 json_t *analyze_correlation(const double *x, const double *y, size_t n);
 // {"count", "mean", "min", "q1", "median", "q3", "max"} of x (n,) (sorted in place).

@@ -219,13 +219,7 @@ static void gn_finish(Analyze *a, void *p, json_t *summary) {
                analyze_jnum(json_object_get(means, cls_name[c])), analyze_jnum(json_object_get(cc, "pearson")),
                analyze_jnum(json_object_get(cc, "spearman")));
     }
-    printf("mean G by entropy quantile bin (A != 0):");
-    json_t *ab = json_object_get(bins, "all");
-    for (size_t b = 0; b < json_array_size(ab); b++) {
-        json_t *o = json_array_get(ab, b);
-        printf(" [H %.3f: %.4g]", analyze_jnum(json_object_get(o, "entropy_mean")), analyze_jnum(json_object_get(o, "g_mean")));
-    }
-    printf("\n");
+    analyze_print_bins("mean G by entropy quantile bin (A != 0):", json_object_get(bins, "all"), "g_mean", "%.4g");
 }
 
 const AnalysisOps analysis_gradnorm = {"gradnorm", "gradnorm.jsonl", gn_init, gn_problem, gn_finish, gn_free};

@@ -244,12 +244,7 @@ static void rp_finish(Analyze *a, void *p, json_t *summary) {
            a->o.temperature);
     printf("acc original %.4f  acc replaced %.4f  impact %.4f  (correct responses %.4f, incorrect %.4f)\n", mean(&s->acc0),
            mean(&s->acc1), mean(&s->impact), mean(&s->impact_cls[1]), mean(&s->impact_cls[0]));
-    printf("mean impact by entropy quantile bin:");
-    for (size_t b = 0; b < json_array_size(bins); b++) {
-        json_t *o = json_array_get(bins, b);
-        printf(" [H %.3f: %.4f]", analyze_jnum(json_object_get(o, "entropy_mean")), analyze_jnum(json_object_get(o, "impact_mean")));
-    }
-    printf("\n");
+    analyze_print_bins("mean impact by entropy quantile bin:", bins, "impact_mean", "%.4f");
 }
 
 const AnalysisOps analysis_replace = {"replace", "replace.jsonl", rp_init, rp_problem, rp_finish, rp_free};

@@ -147,13 +147,7 @@ static void sh_finish(Analyze *a, void *p, json_t *summary) {
                analyze_jnum(json_object_get(up, cls_name[c])), analyze_jnum(json_object_get(sd, cls_name[c])),
                analyze_jnum(json_object_get(cc, "spearman")));
     }
-    printf("mean |delta| by entropy quantile bin of A:");
-    json_t *ab = json_object_get(bins, "all");
-    for (size_t b = 0; b < json_array_size(ab); b++) {
-        json_t *o = json_array_get(ab, b);
-        printf(" [H %.3f: %.4g]", analyze_jnum(json_object_get(o, "entropy_mean")), analyze_jnum(json_object_get(o, "abs_delta_mean")));
-    }
-    printf("\n");
+    analyze_print_bins("mean |delta| by entropy quantile bin of A:", json_object_get(bins, "all"), "abs_delta_mean", "%.4g");
 }
 
 const AnalysisOps analysis_shift = {"shift", "shift.jsonl", sh_init, sh_problem, sh_finish, sh_free};

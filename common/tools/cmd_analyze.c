@@ -82,6 +82,17 @@ static void usage(FILE *f) {
 
 json_t *analyze_num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
+void analyze_print_bins(const char *label, const json_t *bins, const char *key, const char *fmt) {
+    printf("%s", label);
+    for (size_t b = 0; b < json_array_size(bins); b++) {
+        const json_t *o = json_array_get(bins, b);
+        printf(" [H %.3f: ", analyze_jnum(json_object_get(o, "entropy_mean")));
+        printf(fmt, analyze_jnum(json_object_get(o, key)));
+        printf("]");
+    }
+    printf("\n");
+}
+
 json_t *analyze_float_array(const float *x, int n) {
     json_t *a = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(a, analyze_num((double)x[i]));
