@@ -248,6 +248,20 @@ void model_head(const Model *m, Acts *a, const int *targets, float temperature,
 // (RL masks prompts and padding, often half the rows): they are gathered into (Na, C), and for each
 // vocabulary slice the logits are recomputed and turned into dz = dlogp (onehot(target) - p) / T
 // (unless model_head's logits are still there and reusing them is cheaper).
+// One row (or vocabulary slice) of tempered logits z (n) -> their gradient, without the target's +g:
+// z_v <- -g p_v - ge p_v (log p_v + H), p_v = exp(z_v - lse); g = dlogp / T, ge = dent / T (0: no
+// entropy term, and the cheaper loop).
+static inline void head_dz_row(float *z, size_t n, float g, float ge, float lse, float H) {
+    if (ge == 0.0f) {
+        #pragma omp simd
+        for (size_t j = 0; j < n; j++) z[j] = -g * vexpf(z[j] - lse);
+        return;
+    }
+    const float gh = -g - ge * H;
+    #pragma omp simd
+    for (size_t j = 0; j < n; j++) { const float lp = z[j] - lse; z[j] = vexpf(lp) * (gh - ge * lp); }
+}
+
 // With dent (entropy bonus, may be NULL) the rows with dent != 0 take part too and each logit's
 // gradient gains dent (dH/dz) = -dent p (log p + H) / T.
 static void head_backward(Acts *a, const float *dlogp, const float *dent, float *dlnf, const ModelView *gw, const ModelView *w) {
@@ -268,15 +282,9 @@ static void head_backward(Acts *a, const float *dlogp, const float *dent, float 
         for (size_t n = 0; n < N; n++) {
             float *z = a->logits + n * V;
             const float g = dlogp[n] * invT, lse = a->lse[n];
-            const float ge = dent ? dent[n] * invT : 0.0f, gh = -g - ge * a->hent[n];
+            const float ge = dent ? dent[n] * invT : 0.0f;
             if (g == 0.0f && ge == 0.0f) { memset(z, 0, (size_t)V * sizeof(float)); continue; }
-            if (ge == 0.0f) {
-                #pragma omp simd
-                for (int j = 0; j < V; j++) z[j] = -g * vexpf(z[j] - lse);
-            } else {
-                #pragma omp simd
-                for (int j = 0; j < V; j++) { const float lp = z[j] - lse; z[j] = vexpf(lp) * (gh - ge * lp); }
-            }
+            head_dz_row(z, (size_t)V, g, ge, lse, a->hent[n]);
             if (a->targets[n] >= 0) z[a->targets[n]] += g;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, V,
@@ -299,15 +307,8 @@ static void head_backward(Acts *a, const float *dlogp, const float *dent, float 
         for (size_t i = 0; i < Na; i++) {
             const int n = idx[i];
             float *z = a->logits + i * vc;
-            const float g = dlogp[n] * invT, lse = a->lse[n];
-            const float ge = dent ? dent[n] * invT : 0.0f, gh = -g - ge * a->hent[n];
-            if (ge == 0.0f) {
-                #pragma omp simd
-                for (size_t j = 0; j < vc; j++) z[j] = -g * vexpf(z[j] - lse);
-            } else {
-                #pragma omp simd
-                for (size_t j = 0; j < vc; j++) { const float lp = z[j] - lse; z[j] = vexpf(lp) * (gh - ge * lp); }
-            }
+            const float g = dlogp[n] * invT, lse = a->lse[n], ge = dent ? dent[n] * invT : 0.0f;
+            head_dz_row(z, vc, g, ge, lse, a->hent[n]);
             const int tg = a->targets[n];
             if (tg >= (int)v0 && tg < (int)(v0 + vc)) z[tg - v0] += g;
         }
