@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "common/check.h"
+#include "common/forward.h"
 #include "common/infer.h"
 #include "common/model.h"
 #include "common/tokenizer.h"
@@ -105,6 +106,20 @@ void analyze_print_bins(const char *label, const json_t *bins, const char *key, 
 json_t *analyze_correlation(const double *x, const double *y, size_t n);
 // {"count", "mean", "min", "q1", "median", "q3", "max"} of x (n,) (sorted in place).
 json_t *analyze_distribution(double *x, size_t n);
+
+// Forward-only scoring of one prompt + response (gradnorm, shift): the activations and token buffers
+// for sequences of up to max_seq positions.
+typedef struct {
+    Acts acts;                 // (1, max_seq) forward-only activations
+    int *seq, *targets;        // (max_seq)
+} AnalyzeScorer;
+void analyze_scorer_init(AnalyzeScorer *sc, const Analyze *a);
+void analyze_scorer_free(AnalyzeScorer *sc);
+// Forward of model m over prompt (plen) + response (n) and its head at temperature T; logp / ent / hn
+// (max_seq, may be NULL) get the per-row outputs of model_head. Response token t is predicted at row
+// plen - 1 + t (returned); sc->acts.lnf holds the final-normed hidden rows afterwards.
+size_t analyze_score(AnalyzeScorer *sc, const Model *m, const int *prompt, int plen, const int *resp, int n, float T,
+                     float *logp, float *ent, float *hn);
 
 // Growable array of doubles (analyses collect per-token values of unknown count).
 typedef struct { double *v; size_t n, cap; } DVec;

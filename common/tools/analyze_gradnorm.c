@@ -23,14 +23,13 @@ enum { CLS_ALL = 0, CLS_POS = 1, CLS_NEG = 2, N_CLS = 3 };
 static const char *const cls_name[N_CLS] = {"all", "pos", "neg"};
 
 typedef struct {
-    Acts acts;                  // (1, max_seq) forward-only activations
+    AnalyzeScorer sc;           // forward-only scoring of prompt + response
     DVec ent[N_CLS], g[N_CLS], enorm[N_CLS], hnorm[N_CLS];   // per token; CLS_ALL = tokens with A != 0
     size_t groups, groups_zero, tokens, tokens_zero;
     // Per-problem scratch, grown to (n, Tmax) as needed.
     size_t cap;
     float *logp, *ent_t, *hn, *en, *mask, *tok_adv, *coef, *g_t;   // (n, Tmax) each
     float *row_logp, *row_ent, *row_hn;                            // (max_seq) head outputs of one sequence
-    int *seq, *targets;                                            // (max_seq)
     float *logits;                                                 // (GN_ROWS, V) logits of a chunk of rows
     float *dump;                                                   // (n, Tmax, V) with --dump-logits
 } GradState;
@@ -38,22 +37,20 @@ typedef struct {
 static void *gn_init(Analyze *a) {
     GradState *s = callocCheck(1, sizeof *s);
     const size_t T = (size_t)a->max_seq;
-    acts_init_eval(&s->acts, &a->m.cfg, 1, a->max_seq);
+    analyze_scorer_init(&s->sc, a);
     s->row_logp = mallocCheck(T * sizeof(float));
     s->row_ent = mallocCheck(T * sizeof(float));
     s->row_hn = mallocCheck(T * sizeof(float));
-    s->seq = mallocCheck(T * sizeof(int));
-    s->targets = mallocCheck(T * sizeof(int));
     s->logits = mallocCheck((size_t)GN_ROWS * (size_t)a->m.cfg.vocab_size * sizeof(float));
     return s;
 }
 
 static void gn_free(void *p) {
     GradState *s = p;
-    acts_free(&s->acts);
+    analyze_scorer_free(&s->sc);
     for (int c = 0; c < N_CLS; c++) { dvec_free(&s->ent[c]); dvec_free(&s->g[c]); dvec_free(&s->enorm[c]); dvec_free(&s->hnorm[c]); }
     free(s->logp); free(s->ent_t); free(s->hn); free(s->en); free(s->mask); free(s->tok_adv); free(s->coef); free(s->g_t);
-    free(s->row_logp); free(s->row_ent); free(s->row_hn); free(s->seq); free(s->targets);
+    free(s->row_logp); free(s->row_ent); free(s->row_hn);
     free(s->logits); free(s->dump);
     free(s);
 }
@@ -88,14 +85,8 @@ static int gn_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t 
     size_t group_tokens = 0;
     for (int i = 0; i < n; i++) {
         const GenOutput *o = &sm->out[i];
-        const int S = plen + o->n;
-        memcpy(s->seq, sm->prompt, (size_t)plen * sizeof(int));
-        memcpy(s->seq + plen, o->tokens, (size_t)o->n * sizeof(int));
-        for (int t = 0; t < S; t++) s->targets[t] = t + 1 < S ? s->seq[t + 1] : -1;
-        model_forward(&a->m, &s->acts, s->seq, 1, S);
-        model_head(&a->m, &s->acts, s->targets, T, s->row_logp, s->row_ent, s->row_hn, NULL);
-        // Response token t is predicted at row plen - 1 + t.
-        const size_t r0 = (size_t)i * Tmax, h0 = (size_t)plen - 1;
+        const size_t h0 = analyze_score(&s->sc, &a->m, sm->prompt, plen, o->tokens, o->n, T, s->row_logp, s->row_ent, s->row_hn);
+        const size_t r0 = (size_t)i * Tmax;
         for (int t = 0; t < o->n; t++) {
             s->logp[r0 + t] = s->row_logp[h0 + t];
             s->ent_t[r0 + t] = s->row_ent[h0 + t];
@@ -105,7 +96,7 @@ static int gn_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t 
         // lm_head over the response rows of the final-normed hidden states, GN_ROWS at a time.
         for (int t0 = 0; t0 < o->n; t0 += GN_ROWS) {
             const int nr = o->n - t0 < GN_ROWS ? o->n - t0 : GN_ROWS;
-            linear_forward(s->logits, s->acts.lnf + (h0 + (size_t)t0) * C, w.lm_head, NULL, (size_t)nr, C, V);
+            linear_forward(s->logits, s->sc.acts.lnf + (h0 + (size_t)t0) * C, w.lm_head, NULL, (size_t)nr, C, V);
             for (int r = 0; r < nr; r++)
                 s->en[r0 + t0 + r] = onehot_minus_softmax_norm(s->logits + (size_t)r * V, (size_t)V, T, o->tokens[t0 + r]);
             if (a->o.dump_logits) memcpy(s->dump + (r0 + t0) * V, s->logits, (size_t)nr * V * sizeof(float));

@@ -6,38 +6,34 @@
 // moved, in which direction, and how the move relates to entropy.
 #include <string.h>
 
-#include "common/forward.h"
 #include "common/tools/analyze.h"
 
 enum { CLS_ALL = 0, CLS_POS = 1, CLS_NEG = 2, N_CLS = 3 };
 static const char *const cls_name[N_CLS] = {"all", "pos", "neg"};
 
 typedef struct {
-    Acts acts;                          // (1, max_seq) forward-only activations, shared by A and B
+    AnalyzeScorer sc;                   // forward-only scoring, shared by A and B
     DVec ent[N_CLS], delta[N_CLS], absd[N_CLS];   // per response token; CLS_POS / CLS_NEG by correctness
     DVec seq_delta[N_CLS];              // per response: sum of delta_t = log pi_B(o) / pi_A(o)
     size_t responses;
     float *lp_a, *lp_b, *ent_a;         // (max_seq) head outputs of one sequence
-    int *seq, *targets;                 // (max_seq)
 } ShiftState;
 
 static void *sh_init(Analyze *a) {
     ShiftState *s = callocCheck(1, sizeof *s);
     const size_t T = (size_t)a->max_seq;
-    acts_init_eval(&s->acts, &a->m.cfg, 1, a->max_seq);
+    analyze_scorer_init(&s->sc, a);
     s->lp_a = mallocCheck(T * sizeof(float));
     s->lp_b = mallocCheck(T * sizeof(float));
     s->ent_a = mallocCheck(T * sizeof(float));
-    s->seq = mallocCheck(T * sizeof(int));
-    s->targets = mallocCheck(T * sizeof(int));
     return s;
 }
 
 static void sh_free(void *p) {
     ShiftState *s = p;
-    acts_free(&s->acts);
+    analyze_scorer_free(&s->sc);
     for (int c = 0; c < N_CLS; c++) { dvec_free(&s->ent[c]); dvec_free(&s->delta[c]); dvec_free(&s->absd[c]); dvec_free(&s->seq_delta[c]); }
-    free(s->lp_a); free(s->lp_b); free(s->ent_a); free(s->seq); free(s->targets);
+    free(s->lp_a); free(s->lp_b); free(s->ent_a);
     free(s);
 }
 
@@ -47,17 +43,10 @@ static int sh_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t 
     const float T = (float)a->o.temperature;
     for (int i = 0; i < sm->n; i++) {
         const GenOutput *o = &sm->out[i];
-        const int S = plen + o->n;
-        memcpy(s->seq, sm->prompt, (size_t)plen * sizeof(int));
-        memcpy(s->seq + plen, o->tokens, (size_t)o->n * sizeof(int));
-        for (int t = 0; t < S; t++) s->targets[t] = t + 1 < S ? s->seq[t + 1] : -1;
         // the same forward path for both policies, so delta is exactly 0 when A and B are the same weights
-        model_forward(&a->m, &s->acts, s->seq, 1, S);
-        model_head(&a->m, &s->acts, s->targets, T, s->lp_a, s->ent_a, NULL, NULL);
-        model_forward(&a->mb, &s->acts, s->seq, 1, S);
-        model_head(&a->mb, &s->acts, s->targets, T, s->lp_b, NULL, NULL, NULL);
+        const size_t h0 = analyze_score(&s->sc, &a->m, sm->prompt, plen, o->tokens, o->n, T, s->lp_a, s->ent_a, NULL);
+        analyze_score(&s->sc, &a->mb, sm->prompt, plen, o->tokens, o->n, T, s->lp_b, NULL, NULL);
         const int cls = sm->correct[i] ? CLS_POS : CLS_NEG;
-        const size_t h0 = (size_t)plen - 1;   // response token t is predicted at row plen - 1 + t
         double sum = 0.0;
         float *delta = mallocCheck((size_t)(o->n ? o->n : 1) * sizeof(float));   // (n_tokens)
         for (int t = 0; t < o->n; t++) {

@@ -82,6 +82,29 @@ static void usage(FILE *f) {
 
 json_t *analyze_num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
+void analyze_scorer_init(AnalyzeScorer *sc, const Analyze *a) {
+    acts_init_eval(&sc->acts, &a->m.cfg, 1, a->max_seq);
+    sc->seq = mallocCheck((size_t)a->max_seq * sizeof(int));
+    sc->targets = mallocCheck((size_t)a->max_seq * sizeof(int));
+}
+
+void analyze_scorer_free(AnalyzeScorer *sc) {
+    acts_free(&sc->acts);
+    free(sc->seq);
+    free(sc->targets);
+}
+
+size_t analyze_score(AnalyzeScorer *sc, const Model *m, const int *prompt, int plen, const int *resp, int n, float T,
+                     float *logp, float *ent, float *hn) {
+    const int S = plen + n;
+    memcpy(sc->seq, prompt, (size_t)plen * sizeof(int));
+    memcpy(sc->seq + plen, resp, (size_t)n * sizeof(int));
+    for (int t = 0; t < S; t++) sc->targets[t] = t + 1 < S ? sc->seq[t + 1] : -1;
+    model_forward(m, &sc->acts, sc->seq, 1, S);
+    model_head(m, &sc->acts, sc->targets, T, logp, ent, hn, NULL);
+    return (size_t)plen - 1;
+}
+
 void analyze_print_bins(const char *label, const json_t *bins, const char *key, const char *fmt) {
     printf("%s", label);
     for (size_t b = 0; b < json_array_size(bins); b++) {
