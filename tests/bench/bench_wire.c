@@ -20,6 +20,7 @@
 #include "common/check.h"
 #include "proto/transport.h"
 #include "proto/wire.h"
+#include "tests/bench/bench_group.h"
 
 typedef struct { void *dealer; int n, raw; const uint8_t *raw_msg; size_t raw_len; const WireGroup *g; } Sender;
 
@@ -93,16 +94,9 @@ int main(int argc, char **argv) {
     if (n < 1 || G < 1 || T < 6 || reps < 1 || reps > 100) die("usage: bench_wire [n >= 1] [G >= 1] [tokens >= 6] [reps 1..100] [endpoint]");
     WireLimits lim;
     wire_limits_default(&lim);
-    // (G, T) synthetic responses
-    WireResponse *rs = callocCheck((size_t)G, sizeof *rs);
-    int32_t *tok = mallocCheck((size_t)G * T * sizeof(int32_t));
-    float *lp = mallocCheck((size_t)G * T * sizeof(float)), *ent = mallocCheck((size_t)G * T * sizeof(float));
-    for (size_t i = 0; i < (size_t)G * T; i++) { tok[i] = (int32_t)(i % 151000); lp[i] = -(float)(i % 97) * 0.01f; ent[i] = (float)(i % 13) * 0.1f; }
-    for (int i = 0; i < G; i++)
-        rs[i] = (WireResponse){T, tok + (size_t)i * T, lp + (size_t)i * T, ent + (size_t)i * T, 1.0f, 1, WIRE_FINISH_STOP, 1, 0, 0, 1.5f};
-    WireGroup g = {0};
-    g.prompt_id = 1; g.policy_version = 3; g.n_responses = G; g.responses = rs;
-    snprintf(g.worker, sizeof g.worker, "bench");
+    BenchGroup bg;
+    bench_group_make(&bg, G, T);
+    const WireGroup g = bg.g;
     WireMsg m = {.type = WIRE_GROUP};
     m.u.group = g;
     WireBuf raw;   // the raw path sends these very bytes
@@ -148,6 +142,6 @@ int main(int argc, char **argv) {
     zmq_ctx_term(ctx);
     wire_buf_free(&raw);
     free(tw); free(tr); free(ratio);
-    free(rs); free(tok); free(lp); free(ent);
+    bench_group_free(&bg);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "common/check.h"
 #include "proto/wire.h"
 #include "proto/wire_internal.h"
+#include "tests/bench/bench_group.h"
 
 static void no_release(WireBacking *self) { (void)self; }
 static WireBacking backing = {no_release};
@@ -72,15 +73,10 @@ int main(int argc, char **argv) {
     WireLimits lim;
     wire_limits_default(&lim);
     // the group bench_wire sends
-    WireResponse *rs = callocCheck((size_t)G, sizeof *rs);
-    int32_t *tok = mallocCheck((size_t)G * T * sizeof(int32_t));
-    float *lp = mallocCheck((size_t)G * T * sizeof(float)), *ent = mallocCheck((size_t)G * T * sizeof(float));
-    for (size_t i = 0; i < (size_t)G * T; i++) { tok[i] = (int32_t)(i % 151000); lp[i] = -(float)(i % 97) * 0.01f; ent[i] = (float)(i % 13) * 0.1f; }
-    for (int i = 0; i < G; i++)
-        rs[i] = (WireResponse){T, tok + (size_t)i * T, lp + (size_t)i * T, ent + (size_t)i * T, 1.0f, 1, WIRE_FINISH_STOP, 1, 0, 0, 1.5f};
+    BenchGroup bg;
+    bench_group_make(&bg, G, T);
     WireMsg m = {.type = WIRE_GROUP};
-    m.u.group.prompt_id = 1; m.u.group.policy_version = 3; m.u.group.n_responses = G; m.u.group.responses = rs;
-    snprintf(m.u.group.worker, sizeof m.u.group.worker, "bench");
+    m.u.group = bg.g;
     WireBuf b;
     wire_buf_init(&b, 1024);
     wire_encode(&m, &b);
@@ -115,7 +111,7 @@ int main(int argc, char **argv) {
     printf("in place: fast path %.2fx the floor, generic %.2fx; fast path %.1f%% faster than generic\n", med[M_FAST_INPLACE] / med[M_FLOOR],
            med[M_GENERIC_INPLACE] / med[M_FLOOR], 100.0 * (1 - med[M_FAST_INPLACE] / med[M_GENERIC_INPLACE]));
     for (int i = 0; i < nbuf; i++) free(bufs[i]);
-    free(bufs); free(t); free(rs); free(tok); free(lp); free(ent);
+    free(bufs); free(t); bench_group_free(&bg);
     wire_buf_free(&b);
     return 0;
 }
