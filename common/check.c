@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <time.h>
 
 void rlvr_die(const char *file, int line, const char *fmt, ...) {
@@ -26,6 +28,31 @@ void *malloc_check(size_t size, const char *file, int line) {
 void *calloc_check(size_t n, size_t size, const char *file, int line) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) rlvr_die(file, line, "out of memory allocating %zu x %zu bytes (hint: reduce batch size, sequence length or model size)", n, size);
+    return p;
+}
+
+// Large buffers (weights, gradients, optimizer state, KV caches, activations) on 2 MB pages where
+// the kernel offers transparent huge pages on request (THP "madvise" mode, the Debian default):
+// streaming tens of MB per step through 4 KB pages misses the TLB on most pages (sampling bench,
+// 56M model, 1 thread: +13-15% tokens/s). Below 2 MB, or with RLVR_NO_HUGEPAGES set, plain malloc.
+// Freed with free().
+void *malloc_big_check(size_t size, const char *file, int line) {
+    const size_t huge = (size_t)2 << 20;
+    if (size < huge || getenv("RLVR_NO_HUGEPAGES")) return malloc_check(size, file, line);
+    const size_t rounded = (size + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, rounded) != 0 || !p)
+        rlvr_die(file, line, "out of memory allocating %zu bytes (hint: reduce batch size, sequence length or model size)", size);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, rounded, MADV_HUGEPAGE);   // advice only: without THP the pages stay 4 KB
+#endif
+    return p;
+}
+
+void *calloc_big_check(size_t n, size_t size, const char *file, int line) {
+    if (size && n > SIZE_MAX / size) rlvr_die(file, line, "allocation of %zu x %zu bytes overflows", n, size);
+    void *p = malloc_big_check(n * size, file, line);
+    memset(p, 0, n * size);
     return p;
 }
 

@@ -20,6 +20,8 @@ RLVR_NORETURN void rlvr_die(const char *file, int line, const char *fmt, ...) RL
 
 void *malloc_check(size_t size, const char *file, int line);
 void *calloc_check(size_t n, size_t size, const char *file, int line);
+void *malloc_big_check(size_t size, const char *file, int line);
+void *calloc_big_check(size_t n, size_t size, const char *file, int line);
 void *realloc_check(void *p, size_t size, const char *file, int line);
 char *strdup_check(const char *s, const char *file, int line);
 FILE *fopen_check(const char *path, const char *mode, const char *file, int line);
@@ -29,6 +31,8 @@ void fclose_check(FILE *f, const char *file, int line);
 
 #define mallocCheck(size) malloc_check(size, __FILE__, __LINE__)
 #define callocCheck(n, size) calloc_check(n, size, __FILE__, __LINE__)
+#define mallocBigCheck(size) malloc_big_check(size, __FILE__, __LINE__)   // 2 MB pages when large
+#define callocBigCheck(n, size) calloc_big_check(n, size, __FILE__, __LINE__)
 #define reallocCheck(p, size) realloc_check(p, size, __FILE__, __LINE__)
 #define strdupCheck(s) strdup_check(s, __FILE__, __LINE__)
 #define fopenCheck(path, mode) fopen_check(path, mode, __FILE__, __LINE__)

@@ -84,7 +84,7 @@ static void init_acts(Acts *a, const ModelConfig *cfg, int maxB, int maxT, int t
     a->nthreads = (int)nth;
     a->tokens = mallocCheck(N * sizeof(int));
     a->targets = mallocCheck(N * sizeof(int));
-#define ALLOC(name, count) a->name = mallocCheck((count) * sizeof(float));
+#define ALLOC(name, count) a->name = mallocBigCheck((count) * sizeof(float));
     ACTS_FIELDS(ALLOC)
 #undef ALLOC
     rope_tables(a->rope_cos, a->rope_sin, maxT, D, cfg->rope_theta);

@@ -75,6 +75,11 @@ typedef struct {
     // an idle machine but up to a scheduler time slice on a busy one, where a descheduled thread
     // holds up the barrier. Results never depend on it (tests set 0 to force every loop parallel).
     size_t min_parallel_work;
+    // The same for the projections (matmul_segs), in multiply-adds. Default 256K (8 rows x 32K
+    // weights, ~10-20 us of weight streaming): a projection streams its weights from memory and two
+    // threads stream nearly twice as fast, so splitting pays far earlier than for the element-wise
+    // loops (sampling bench, tiny model, 2 threads: 4M -> 256K gave +30-45% tokens/s; docs/benchmarks.md).
+    size_t min_parallel_matmul;
 } Infer;
 
 // Creates the state for up to max_batch concurrent sequences of up to max_seq positions each

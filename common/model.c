@@ -84,14 +84,14 @@ int model_init(Model *m, const ModelConfig *cfg, char *err, size_t errlen) {
     add_tensor(m, &off, "model.norm.weight", 1, C, 0);
     if (!cfg->tie_word_embeddings) add_tensor(m, &off, "lm_head.weight", 2, V, C);
     m->num_params = off;
-    m->params = callocCheck(off, sizeof(float));
+    m->params = callocBigCheck(off, sizeof(float));
     return 0;
 }
 
 void model_alloc_train(Model *m) {
-    if (!m->grads) m->grads = callocCheck(m->num_params, sizeof(float));
-    if (!m->adam_m) m->adam_m = callocCheck(m->num_params, sizeof(float));
-    if (!m->adam_v) m->adam_v = callocCheck(m->num_params, sizeof(float));
+    if (!m->grads) m->grads = callocBigCheck(m->num_params, sizeof(float));
+    if (!m->adam_m) m->adam_m = callocBigCheck(m->num_params, sizeof(float));
+    if (!m->adam_v) m->adam_v = callocBigCheck(m->num_params, sizeof(float));
 }
 
 void model_free(Model *m) {

@@ -235,6 +235,7 @@ static void test_batch_invariance(void) {
         const int nth = omp_get_max_threads();
         omp_set_num_threads(3);
         s3.min_parallel_work = 0;
+        s3.min_parallel_matmul = 0;
         CHECK(infer_generate(&s3, 3, prompts, plens, 12, req, &gp, waves, err, sizeof(err)) == 0);
         omp_set_num_threads(nth);
         ok = 1;

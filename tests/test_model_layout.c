@@ -1,6 +1,9 @@
 // The parameter buffer layout: HF names, offsets contiguous, views agree with the table.
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/check.h"
 #include "common/model.h"
 #include "tests/harness.h"
 
@@ -39,5 +42,32 @@ int main(void) {
     c.num_kv_heads = 3;  // 4 % 3 != 0
     CHECK(model_init(&m, &c, err, sizeof(err)) == -1);
     CHECK(strstr(err, "num_key_value_heads") != NULL);
+
+    // Large buffers (common/check.h callocBigCheck / mallocBigCheck): 2 MB aligned so that they can
+    // sit on huge pages, zeroed by the calloc form, usable to the last byte; small ones and
+    // RLVR_NO_HUGEPAGES fall back to plain malloc. A model big enough gets its parameters that way.
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) setenv("RLVR_NO_HUGEPAGES", "1", 1);
+        const size_t n = ((size_t)3 << 20) / sizeof(float) + 5;   // 3 MB + 20 bytes: not a multiple of 2 MB
+        float *big = callocBigCheck(n, sizeof(float));
+        CHECK(pass == 1 || ((uintptr_t)big & (((uintptr_t)2 << 20) - 1)) == 0);
+        int zero = 1;
+        for (size_t i = 0; i < n; i++) zero &= big[i] == 0.0f;
+        CHECK_MSG(zero, "callocBigCheck (pass %d) did not zero the buffer", pass);
+        big[n - 1] = 1.0f;
+        free(big);
+        unsigned char *raw = mallocBigCheck((size_t)5 << 20);
+        memset(raw, 0xab, (size_t)5 << 20);
+        CHECK(raw[((size_t)5 << 20) - 1] == 0xab);
+        free(raw);
+        float *small = callocBigCheck(16, sizeof(float));
+        CHECK(small[15] == 0.0f);
+        free(small);
+    }
+    unsetenv("RLVR_NO_HUGEPAGES");
+    c.num_kv_heads = 2; c.vocab_size = 40000; c.hidden_size = 64; c.tie_word_embeddings = 1;
+    CHECK(model_init(&m, &c, err, sizeof(err)) == 0);
+    CHECK(((uintptr_t)m.params & (((uintptr_t)2 << 20) - 1)) == 0);
+    model_free(&m);
     return tests_done();
 }
