@@ -7,10 +7,9 @@
 
 #include "common/check.h"
 #include "common/eval.h"
+#include "common/grade.h"
 #include "common/infer.h"
 #include "common/rng.h"
-#include "common/sampler.h"
-#include "common/verifier.h"
 #include "learner/data.h"
 
 #define VAL_MAX_ROWS 64   // sequences decoded together (problems x eval.n)
@@ -27,6 +26,12 @@ static GenParams val_gen_params(const RlvrConfig *c, const Tokenizer *tok) {
     gp.n_stop = 0;
     if (tok->eos_id >= 0) gp.stop[gp.n_stop++] = tok->eos_id;
     return gp;
+}
+
+static int add_problem(void *ctx, int k, const Graded *g, char *err, size_t errlen) {
+    (void)k; (void)err; (void)errlen;
+    eval_totals_add(ctx, &g->ep);
+    return 0;
 }
 
 int learner_validate(const RlvrConfig *c, const Model *m, const Tokenizer *tok, ValResult *out, char *err, size_t errlen) {
@@ -50,20 +55,12 @@ int learner_validate(const RlvrConfig *c, const Model *m, const Tokenizer *tok, 
     }
     // sample i of problem j: sampler_seed(trainer.seed, j, i), exactly what `rlvr eval --config CFG --seed
     // <trainer.seed>` draws, so a checkpoint's validation figures can be reproduced outside the run
-    const uint64_t run_seed = (uint64_t)c->trainer_seed;
+    Grader g;
+    grader_init(&g, &inf, tok, &gp, c->reward_verifier, (uint64_t)c->trainer_seed, n, per);
     DataItem *items = callocCheck((size_t)per, sizeof *items);
-    int **ptok = mallocCheck((size_t)per * sizeof(int *));
-    int *plen = mallocCheck((size_t)per * sizeof(int));
-    GenRequest *reqs = mallocCheck((size_t)per * n * sizeof *reqs);
-    GenOutput *outs = mallocCheck((size_t)per * n * sizeof *outs);
-    for (int i = 0; i < per * n; i++) gen_output_alloc(&outs[i], gp.max_new_tokens);
-    size_t tcap = (size_t)gp.max_new_tokens * 8 + 1;   // decoded text of one response
-    char **texts = mallocCheck((size_t)n * sizeof(char *)), **answers = mallocCheck((size_t)n * sizeof(char *));
-    int *correct = mallocCheck((size_t)n * sizeof(int));
-    for (int i = 0; i < n; i++) { texts[i] = mallocCheck(tcap); answers[i] = mallocCheck(1024); }
+    GradeItem *gi = mallocCheck((size_t)per * sizeof *gi);
     EvalTotals tot;
     eval_totals_init(&tot);
-    uint64_t ntok = 0;
     int rc = 0;
     size_t seen = 0;   // problems drawn (a too-long prompt is skipped by data_next and not counted)
     while (seen < total && rc == 0) {
@@ -73,29 +70,12 @@ int learner_validate(const RlvrConfig *c, const Model *m, const Tokenizer *tok, 
             if (data_next(&ds, &items[np], err, errlen) != 0) { rc = -1; break; }
             seen += 1 + (size_t)(ds.skipped_long - before);
             if (seen > total) { data_item_free(&items[np]); break; }   // the skipped ones ran past the end
-            ptok[np] = mallocCheck((size_t)items[np].n_tokens * sizeof(int));
-            for (int t = 0; t < items[np].n_tokens; t++) ptok[np][t] = items[np].tokens[t];
-            plen[np] = items[np].n_tokens;
-            for (int i = 0; i < n; i++) {
-                reqs[np * n + i].prompt = np;
-                reqs[np * n + i].seed = sampler_seed(run_seed, (uint64_t)(seen - 1), (uint64_t)i);
-            }
+            gi[np] = (GradeItem){.tokens = items[np].tokens, .n_tokens = items[np].n_tokens,
+                                 .seed_index = (uint64_t)(seen - 1), .gold = items[np].answer};
             np++;
         }
-        if (rc == 0 && np > 0 && infer_generate(&inf, np, (const int *const *)ptok, plen, np * n, reqs, &gp, outs, err, errlen) != 0)
-            rc = -1;
-        for (int p = 0; p < np && rc == 0; p++) {
-            for (int i = 0; i < n; i++) {
-                const GenOutput *o = &outs[p * n + i];
-                ntok += (uint64_t)o->n;
-                tokenizer_decode(tok, o->tokens, o->n, texts[i], tcap);
-                correct[i] = verify(c->reward_verifier, items[p].answer, texts[i], answers[i], 1024) == 1;
-            }
-            EvalProblem ep;
-            if (eval_problem(c->reward_verifier, (const char *const *)answers, correct, n, &ep, err, errlen) != 0) rc = -1;
-            else eval_totals_add(&tot, &ep);
-        }
-        for (int p = 0; p < np; p++) { free(ptok[p]); data_item_free(&items[p]); }
+        if (rc == 0) rc = grader_run(&g, gi, np, add_problem, &tot, err, errlen);
+        for (int p = 0; p < np; p++) data_item_free(&items[p]);
     }
     if (rc == 0 && tot.problems == 0)
         rc = rlvr_err(err, errlen, "no validation problem fits data.max_prompt_length = %lld tokens", (long long)c->data_max_prompt_length);
@@ -105,14 +85,12 @@ int learner_validate(const RlvrConfig *c, const Model *m, const Tokenizer *tok, 
         out->acc = eval_acc(&tot);
         out->maj = eval_maj(&tot);
         out->pass = eval_pass(&tot);
-        out->tokens = ntok;
-        out->response_length_mean = (double)ntok / ((double)tot.problems * n);
+        out->tokens = g.tokens;
+        out->response_length_mean = (double)g.tokens / ((double)tot.problems * n);
         out->seconds = now_seconds() - t0;
     }
-    for (int i = 0; i < n; i++) { free(texts[i]); free(answers[i]); }
-    free(texts); free(answers); free(correct);
-    for (int i = 0; i < per * n; i++) gen_output_free(&outs[i]);
-    free(outs); free(reqs); free(plen); free(ptok); free(items);
+    grader_free(&g);
+    free(gi); free(items);
     infer_free(&inf);
     data_close(&ds);
     return rc;

@@ -12,6 +12,7 @@
 
 #include "common/cli.h"
 #include "common/config.h"
+#include "common/grade.h"
 #include "common/stats.h"
 #include "common/tasks.h"
 #include "common/tools/analyze.h"
@@ -233,22 +234,33 @@ static void progress(int quiet, const char *name, size_t done, size_t total, dou
     fflush(stderr);
 }
 
-// Samples and grades every problem and hands each to the analysis. Returns 0, or -1 with err.
+typedef struct {
+    Analyze *a;
+    const AnalysisOps *ops;
+    void *st;
+    const GradeItem *item;   // the problem being graded
+    size_t index, n_ok, n_resp;
+} RunCtx;
+
+static int on_problem(void *ctx, int k, const Graded *g, char *err, size_t errlen) {
+    (void)k;
+    RunCtx *r = ctx;
+    const size_t j = r->index;
+    for (int i = 0; i < g->n; i++) r->n_ok += (size_t)g->correct[i];
+    r->n_resp += (size_t)g->n;
+    Sampled s = {.index = j, .id = r->a->b.ids[j], .gold = r->a->b.answers[j], .prompt = r->item->tokens,
+                 .prompt_len = r->item->n_tokens, .n = g->n, .out = g->out, .seeds = g->seeds, .texts = g->texts,
+                 .answers = g->answers, .correct = g->correct};
+    return r->ops->problem(r->a, r->st, &s, err, errlen);
+}
+
+// Samples and grades every problem (one at a time: the analyses re-run the engine per problem) and
+// hands each to the analysis. Returns 0, or -1 with err.
 static int run(Analyze *a, const AnalysisOps *ops, void *st, size_t *skipped, char *err, size_t errlen) {
-    const int n = (int)a->o.n;
-    GenOutput *out = mallocCheck((size_t)n * sizeof(GenOutput));        // (n)
-    GenRequest *reqs = mallocCheck((size_t)n * sizeof(GenRequest));     // (n)
-    uint64_t *seeds = mallocCheck((size_t)n * sizeof(uint64_t));        // (n)
-    char **texts = mallocCheck((size_t)n * sizeof(char *)), **answers = mallocCheck((size_t)n * sizeof(char *));
-    int *correct = mallocCheck((size_t)n * sizeof(int));                // (n)
-    size_t tcap = (size_t)a->gp.max_new_tokens * 8 + 1;
-    for (int i = 0; i < n; i++) {
-        gen_output_alloc(&out[i], a->gp.max_new_tokens);
-        texts[i] = mallocCheck(tcap);
-        answers[i] = mallocCheck(1024);
-    }
+    Grader g;
+    grader_init(&g, &a->inf, &a->tok, &a->gp, a->b.verifier, a->o.seed, (int)a->o.n, 1);
     int *prompt = mallocCheck((bench_longest_prompt(&a->b) + 2) * sizeof(int));   // [BOS] + text
-    size_t n_ok = 0, n_resp = 0;
+    RunCtx r = {.a = a, .ops = ops, .st = st};
     int rc = 0;
     *skipped = 0;
     progress(a->o.quiet, ops->name, 0, a->b.n, 0.0);
@@ -263,26 +275,14 @@ static int run(Analyze *a, const AnalysisOps *ops, void *st, size_t *skipped, ch
             (*skipped)++;
             continue;
         }
-        const int plen = k + e;
-        const int *pp = prompt;
-        for (int i = 0; i < n; i++) {
-            reqs[i].prompt = 0;
-            reqs[i].seed = seeds[i] = sampler_seed(a->o.seed, (uint64_t)j, (uint64_t)i);
-        }
-        if (infer_generate(&a->inf, 1, &pp, &plen, n, reqs, &a->gp, out, err, errlen) != 0) { rc = -1; break; }
-        for (int i = 0; i < n; i++) {
-            tokenizer_decode(&a->tok, out[i].tokens, out[i].n, texts[i], tcap);
-            correct[i] = verify(a->b.verifier, a->b.answers[j], texts[i], answers[i], 1024) == 1;
-            n_ok += (size_t)correct[i];
-        }
-        n_resp += (size_t)n;
-        Sampled s = {.index = j, .id = a->b.ids[j], .gold = a->b.answers[j], .prompt = prompt, .prompt_len = plen, .n = n,
-                     .out = out, .seeds = seeds, .texts = texts, .answers = answers, .correct = correct};
-        if (ops->problem(a, st, &s, err, errlen) != 0) { rc = -1; break; }
-        progress(a->o.quiet, ops->name, j + 1, a->b.n, n_resp ? (double)n_ok / (double)n_resp : 0.0);
+        const GradeItem item = {.tokens = prompt, .n_tokens = k + e, .seed_index = (uint64_t)j, .gold = a->b.answers[j]};
+        r.item = &item;
+        r.index = j;
+        rc = grader_run(&g, &item, 1, on_problem, &r, err, errlen);
+        if (rc == 0) progress(a->o.quiet, ops->name, j + 1, a->b.n, r.n_resp ? (double)r.n_ok / (double)r.n_resp : 0.0);
     }
-    for (int i = 0; i < n; i++) { gen_output_free(&out[i]); free(texts[i]); free(answers[i]); }
-    free(out); free(reqs); free(seeds); free(texts); free(answers); free(correct); free(prompt);
+    grader_free(&g);
+    free(prompt);
     return rc;
 }
 

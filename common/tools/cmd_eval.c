@@ -19,13 +19,13 @@
 #include "common/check.h"
 #include "common/cli.h"
 #include "common/eval.h"
+#include "common/grade.h"
 #include "common/infer.h"
 #include "common/model.h"
 #include "common/quality.h"
 #include "common/sampler.h"
 #include "common/tasks.h"
 #include "common/tokenizer.h"
-#include "common/verifier.h"
 #include "common/tools/bench.h"
 #include "learner/data.h"
 
@@ -85,29 +85,83 @@ typedef struct {
 // Response statistics besides correctness (the paper's appendix-B quality flags, common/quality.h).
 typedef struct { size_t samples, tokens, length_clip, bad_boxed, cjk, repetitive; } EvalQuality;
 
+typedef struct {
+    const EvalRun *r;
+    const Bench *b;
+    FILE *f;
+    EvalTotals *tot;
+    EvalQuality *q;
+    QualityParams qp;
+    const size_t *pidx;   // (per) benchmark index of each problem of the batch
+} BenchCtx;
+
+// One graded problem: quality flags, totals, and its line in the per-problem file.
+static int on_problem(void *ctx, int k, const Graded *g, char *err, size_t errlen) {
+    BenchCtx *c = ctx;
+    const size_t j = c->pidx[k];
+    const int n = g->n;
+    for (int i = 0; i < n; i++) {
+        QualityFlags qf;
+        quality_check_text(g->texts[i], g->text_lens[i], &c->qp, &qf);
+        c->q->samples++;
+        c->q->tokens += (size_t)g->out[i].n;
+        c->q->length_clip += g->out[i].finish == FINISH_LENGTH;
+        c->q->bad_boxed += qf.bad_boxed;
+        c->q->cjk += qf.has_cjk;
+        c->q->repetitive += qf.repetitive;
+    }
+    const EvalProblem *ep = &g->ep;
+    eval_totals_add(c->tot, ep);
+    if (!c->f) return 0;
+    json_t *o = json_object(), *ja = json_array(), *jc = json_array(), *jf = json_array(), *jn = json_array();
+    json_object_set_new(o, "id", json_string(c->b->ids[j]));
+    json_object_set_new(o, "index", json_integer((json_int_t)j));
+    json_object_set_new(o, "gold", json_string(c->b->answers[j]));
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(ja, json_string(g->answers[i]));
+        json_array_append_new(jc, json_integer(g->correct[i]));
+        json_array_append_new(jf, json_string(finish_reason_name(g->out[i].finish)));
+        json_array_append_new(jn, json_integer(g->out[i].n));
+    }
+    json_object_set_new(o, "answers", ja);
+    json_object_set_new(o, "correct", jc);
+    json_object_set_new(o, "finish", jf);
+    json_object_set_new(o, "n_tokens", jn);
+    json_object_set_new(o, "n_correct", json_integer(ep->n_correct));
+    json_object_set_new(o, "acc", json_real((double)ep->n_correct / n));
+    json_object_set_new(o, "maj_answer", ep->maj_index >= 0 ? json_string(g->answers[ep->maj_index]) : json_null());
+    json_object_set_new(o, "maj_votes", json_integer(ep->maj_votes));
+    json_object_set_new(o, "maj_correct", json_integer(ep->maj_correct));
+    json_object_set_new(o, "pass", json_integer(ep->pass));
+    if (c->r->save_responses) {
+        json_t *jr = json_array();
+        for (int i = 0; i < n; i++) json_array_append_new(jr, json_string(g->texts[i]));
+        json_object_set_new(o, "responses", jr);
+    }
+    char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    int rc = 0;
+    if (!line || fprintf(c->f, "%s\n", line) < 0) rc = rlvr_err(err, errlen, "writing the per-problem results of %s failed", c->b->name);
+    free(line);
+    json_decref(o);
+    return rc;
+}
+
 static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, EvalQuality *q, size_t *skipped, char *err,
                      size_t errlen) {
     eval_totals_init(tot);
     memset(q, 0, sizeof *q);
-    QualityParams qp;
-    quality_params_default(&qp);
     *skipped = 0;
     const int n = r->n;   // the tokenizer's ids fit the model's vocabulary (checked at start)
-    int per = r->batch / n > 0 ? r->batch / n : 1;   // problems per engine call
+    const int per = r->batch / n > 0 ? r->batch / n : 1;   // problems per engine call
+    Grader g;
+    grader_init(&g, r->inf, r->tok, &r->gp, b->verifier, r->seed, n, per);
+    GradeItem *items = mallocCheck((size_t)per * sizeof *items);
     int **ptok = mallocCheck((size_t)per * sizeof(int *));
-    int *plen = mallocCheck((size_t)per * sizeof(int));
     size_t *pidx = mallocCheck((size_t)per * sizeof(size_t));
-    GenRequest *reqs = mallocCheck((size_t)per * n * sizeof(GenRequest));
-    GenOutput *out = mallocCheck((size_t)per * n * sizeof(GenOutput));
-    for (int i = 0; i < per * n; i++) gen_output_alloc(&out[i], r->gp.max_new_tokens);
-    size_t tcap = (size_t)r->gp.max_new_tokens * 8 + 1;
-    char **texts = mallocCheck((size_t)n * sizeof(char *));
-    char **answers = mallocCheck((size_t)n * sizeof(char *));
-    int *correct = mallocCheck((size_t)n * sizeof(int));
-    for (int i = 0; i < n; i++) { texts[i] = mallocCheck(tcap); answers[i] = mallocCheck(1024); }
+    BenchCtx ctx = {.r = r, .b = b, .f = f, .tot = tot, .q = q, .pidx = pidx};
+    quality_params_default(&ctx.qp);
     int rc = 0;
     double t0 = now_seconds();
-    uint64_t ntok = 0;
     size_t next = 0, done = 0;
     progress(r->quiet, b->name, 0, b->n, 0.0, 0.0);
     while (next < b->n && rc == 0) {
@@ -128,77 +182,20 @@ static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, EvalQ
                 done++;
                 continue;
             }
-            ptok[np] = t; plen[np] = k + e; pidx[np] = j;
-            for (int i = 0; i < n; i++) {
-                reqs[np * n + i].prompt = np;
-                reqs[np * n + i].seed = sampler_seed(r->seed, (uint64_t)j, (uint64_t)i);
-            }
+            ptok[np] = t;
+            pidx[np] = j;
+            items[np] = (GradeItem){.tokens = t, .n_tokens = k + e, .seed_index = (uint64_t)j, .gold = b->answers[j]};
             np++;
         }
-        if (np == 0) continue;
-        if (infer_generate(r->inf, np, (const int *const *)ptok, plen, np * n, reqs, &r->gp, out, err, errlen) != 0) rc = -1;
-        for (int p = 0; p < np && rc == 0; p++) {
-            size_t j = pidx[p];
-            for (int i = 0; i < n; i++) {
-                const GenOutput *o = &out[p * n + i];
-                ntok += (uint64_t)o->n;
-                size_t tl = tokenizer_decode(r->tok, o->tokens, o->n, texts[i], tcap);
-                int c = verify(b->verifier, b->answers[j], texts[i], answers[i], 1024);
-                correct[i] = c == 1;
-                QualityFlags qf;
-                quality_check_text(texts[i], tl, &qp, &qf);
-                q->samples++;
-                q->tokens += (size_t)o->n;
-                q->length_clip += o->finish == FINISH_LENGTH;
-                q->bad_boxed += qf.bad_boxed;
-                q->cjk += qf.has_cjk;
-                q->repetitive += qf.repetitive;
-            }
-            EvalProblem ep;
-            if (eval_problem(b->verifier, (const char *const *)answers, correct, n, &ep, err, errlen) != 0) { rc = -1; break; }
-            eval_totals_add(tot, &ep);
-            if (f) {
-                json_t *o = json_object(), *ja = json_array(), *jc = json_array(), *jf = json_array(), *jn = json_array();
-                json_object_set_new(o, "id", json_string(b->ids[j]));
-                json_object_set_new(o, "index", json_integer((json_int_t)j));
-                json_object_set_new(o, "gold", json_string(b->answers[j]));
-                for (int i = 0; i < n; i++) {
-                    json_array_append_new(ja, json_string(answers[i]));
-                    json_array_append_new(jc, json_integer(correct[i]));
-                    json_array_append_new(jf, json_string(finish_reason_name(out[p * n + i].finish)));
-                    json_array_append_new(jn, json_integer(out[p * n + i].n));
-                }
-                json_object_set_new(o, "answers", ja);
-                json_object_set_new(o, "correct", jc);
-                json_object_set_new(o, "finish", jf);
-                json_object_set_new(o, "n_tokens", jn);
-                json_object_set_new(o, "n_correct", json_integer(ep.n_correct));
-                json_object_set_new(o, "acc", json_real((double)ep.n_correct / n));
-                json_object_set_new(o, "maj_answer", ep.maj_index >= 0 ? json_string(answers[ep.maj_index]) : json_null());
-                json_object_set_new(o, "maj_votes", json_integer(ep.maj_votes));
-                json_object_set_new(o, "maj_correct", json_integer(ep.maj_correct));
-                json_object_set_new(o, "pass", json_integer(ep.pass));
-                if (r->save_responses) {
-                    json_t *jr = json_array();
-                    for (int i = 0; i < n; i++) json_array_append_new(jr, json_string(texts[i]));
-                    json_object_set_new(o, "responses", jr);
-                }
-                char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-                if (!line || fprintf(f, "%s\n", line) < 0) rc = rlvr_err(err, errlen, "writing the per-problem results of %s failed", b->name);
-                free(line);
-                json_decref(o);
-            }
-            done++;
-        }
+        rc = grader_run(&g, items, np, on_problem, &ctx, err, errlen);
+        if (rc == 0) done += (size_t)np;
         for (int p = 0; p < np; p++) free(ptok[p]);
         double dt = now_seconds() - t0;
-        progress(r->quiet, b->name, done, b->n, eval_acc(tot), dt > 0 ? (double)ntok / dt : 0.0);
+        progress(r->quiet, b->name, done, b->n, eval_acc(tot), dt > 0 ? (double)g.tokens / dt : 0.0);
     }
     if (!r->quiet && done != b->n) fputc('\n', stderr);
-    for (int i = 0; i < per * n; i++) gen_output_free(&out[i]);
-    for (int i = 0; i < n; i++) { free(texts[i]); free(answers[i]); }
-    free(texts); free(answers); free(correct);
-    free(out); free(reqs); free(ptok); free(plen); free(pidx);
+    grader_free(&g);
+    free(items); free(ptok); free(pidx);
     return rc;
 }
 
