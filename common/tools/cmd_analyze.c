@@ -16,10 +16,10 @@
 #include "common/stats.h"
 #include "common/tasks.h"
 #include "common/tools/analyze.h"
+#include "common/tools/sample_opts.h"
 #include "common/verifier.h"
 #include "learner/data.h"
 
-#define AN_MAX_ARGS 64
 
 // Which analyses an option applies to, so a misplaced flag is an error instead of being ignored.
 #define FOR_E 1
@@ -308,29 +308,23 @@ int cmd_analyze(int argc, char **argv) {
     }
     AnalyzeOpts o;
     memset(&o, 0, sizeof o);
-    o.tmpl = "default";
-    o.n = 8; o.max_tokens = 512; o.batch = 64; o.temperature = 1.0; o.top_p = 1.0;
     o.bins = which == FOR_E ? 10 : 5;
     o.top_tokens = 20; o.min_count = 5; o.k = 32; o.top_positions = 4; o.max_positions = 64;
     o.norm_by_std = 1; o.reward_fmt = REWARD_PM1;
-    long digits = -1, steps = -1;
-    unsigned long long seed = 0, arith_seed = 0;
-    const char *configs[AN_MAX_ARGS], *overrides[AN_MAX_ARGS];
-    int n_configs = 0, n_overrides = 0, n_data = 0;
-    int given_n = 0, given_temp = 0, given_top_p = 0, given_max_tokens = 0, given_arith_seed = 0;
     const char *sub = argv[1];
+    char tool[64];
+    snprintf(tool, sizeof tool, "rlvr analyze %s", sub);
+    SampleOpts so;
+    sample_opts_init(&so, tool, "rlvr analyze --help", 0, 1.0, 1.0);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        if (a[0] != '-' && strchr(a, '=')) {
-            if (n_overrides == AN_MAX_ARGS) { fprintf(stderr, "rlvr analyze: at most %d key=value overrides\n", AN_MAX_ARGS); return 2; }
-            overrides[n_overrides++] = a;
-            continue;
-        }
+        int got = sample_opts_parse(&so, argc, argv, &i);
+        if (got < 0) return 2;
+        if (got > 0) continue;
         // Flags without a value.
         int flag_for = 0, *flag = NULL;
-        if (!strcmp(a, "--quiet")) flag = &o.quiet, flag_for = FOR_ALL;
-        else if (!strcmp(a, "--save-tokens")) flag = &o.save_tokens, flag_for = FOR_E | FOR_G | FOR_S;
+        if (!strcmp(a, "--save-tokens")) flag = &o.save_tokens, flag_for = FOR_E | FOR_G | FOR_S;
         else if (!strcmp(a, "--dump-logits")) flag = &o.dump_logits, flag_for = FOR_G;
         if (flag) {
             if (!(flag_for & which)) { fprintf(stderr, "rlvr analyze %s: %s does not apply to this analysis (see --help)\n", sub, a); return 2; }
@@ -341,24 +335,7 @@ int cmd_analyze(int argc, char **argv) {
         const char *v = argv[++i];
         int bad = 0, opt_for = FOR_ALL;
         long lv = 0;
-        if (!strcmp(a, "--model")) o.model_path = v;
-        else if (!strcmp(a, "--model-b")) o.model_b_path = v, opt_for = FOR_S;
-        else if (!strcmp(a, "--out")) o.out_dir = v;
-        else if (!strcmp(a, "--template")) o.tmpl = v;
-        else if (!strcmp(a, "--data")) o.data = v, n_data++;
-        else if (!strcmp(a, "--config")) {
-            if (n_configs == AN_MAX_ARGS) { fprintf(stderr, "rlvr analyze: at most %d --config options\n", AN_MAX_ARGS); return 2; }
-            configs[n_configs++] = v;
-        } else if (!strcmp(a, "-n")) bad = cli_parse_long(v, 1, 4096, &o.n), given_n = 1;
-        else if (!strcmp(a, "--max-tokens")) bad = cli_parse_long(v, 1, 1000000, &o.max_tokens), given_max_tokens = 1;
-        else if (!strcmp(a, "--limit")) bad = cli_parse_long(v, 1, 1L << 40, &o.limit);
-        else if (!strcmp(a, "--batch")) bad = cli_parse_long(v, 1, 65536, &o.batch);
-        else if (!strcmp(a, "--arith-digits")) bad = cli_parse_long(v, 1, 4, &digits);
-        else if (!strcmp(a, "--arith-steps")) bad = cli_parse_long(v, 1, 3, &steps);
-        else if (!strcmp(a, "--temperature")) bad = cli_parse_double(v, &o.temperature) || !(o.temperature > 0), given_temp = 1;
-        else if (!strcmp(a, "--top-p")) bad = cli_parse_double(v, &o.top_p) || !(o.top_p > 0 && o.top_p <= 1), given_top_p = 1;
-        else if (!strcmp(a, "--seed")) bad = cli_parse_u64(v, &seed);
-        else if (!strcmp(a, "--arith-seed")) bad = cli_parse_u64(v, &arith_seed), given_arith_seed = 1;
+        if (!strcmp(a, "--model-b")) o.model_b_path = v, opt_for = FOR_S;
         else if (!strcmp(a, "--bins")) bad = cli_parse_long(v, 1, 1000, &lv), o.bins = (int)lv;
         else if (!strcmp(a, "--top-tokens")) bad = cli_parse_long(v, 0, 100000, &lv), o.top_tokens = (int)lv, opt_for = FOR_E;
         else if (!strcmp(a, "--min-count")) bad = cli_parse_long(v, 1, 1L << 30, &lv), o.min_count = (int)lv, opt_for = FOR_E;
@@ -381,57 +358,26 @@ int cmd_analyze(int argc, char **argv) {
             return 2;
         }
     }
-    if (!o.model_path || n_data == 0) {
-        fprintf(stderr, "rlvr analyze %s: --model and --data are required\n", sub);
-        usage(stderr);
-        return 2;
-    }
-    if (which == FOR_S && !o.model_b_path) {
+    if (which == FOR_S && !o.model_b_path && so.model_path) {
         fprintf(stderr, "rlvr analyze shift: --model-b PATH is required (the policy to compare --model with)\n");
         return 2;
     }
-    if (n_data > 1) { fprintf(stderr, "rlvr analyze %s: give one --data (run the analysis once per benchmark)\n", sub); return 2; }
-    if (o.dump_logits && !o.out_dir) { fprintf(stderr, "rlvr analyze %s: --dump-logits writes into --out DIR; give --out\n", sub); return 2; }
-    if (!prompt_template_known(o.tmpl)) {
-        fprintf(stderr, "rlvr analyze %s: unknown --template '%s' (known: default, plain, chatml, qwen-math)\n", sub, o.tmpl);
-        return 2;
-    }
-    char err[2048];
+    if (so.n_data > 1) { fprintf(stderr, "rlvr analyze %s: give one --data (run the analysis once per benchmark)\n", sub); return 2; }
+    if (o.dump_logits && !so.out_dir) { fprintf(stderr, "rlvr analyze %s: --dump-logits writes into --out DIR; give --out\n", sub); return 2; }
+    RlvrConfig cfg;
+    int have_cfg;
     ArithKnobs knobs;
-    arith_knobs_default(&knobs);
-    if (n_overrides > 0 && n_configs == 0) {
-        fprintf(stderr, "rlvr analyze %s: '%s' is a config override but no --config FILE was given\n", sub, overrides[0]);
-        return 2;
-    }
-    if (n_configs > 0) {
-        RlvrConfig cfg;
-        config_defaults(&cfg);
-        for (int k = 0; k < n_configs; k++)
-            if (config_load_file(&cfg, configs[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: --config %s: %s\n", sub, configs[k], err); return 2; }
-        for (int k = 0; k < n_overrides; k++)
-            if (config_override(&cfg, overrides[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); return 2; }
-        if (config_validate(&cfg, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: --config: %s\n", sub, err); return 2; }
-        if (arith_knobs_from_config(&cfg, &knobs, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: --config: %s\n", sub, err); return 2; }
-        if (!given_arith_seed) arith_seed = (unsigned long long)cfg.trainer_seed;
-        // The training distribution (rollout.*) is what the paper analyses, so it is the default here.
-        if (!given_n) o.n = (long)cfg.rollout_n;
-        if (!given_temp) o.temperature = cfg.rollout_temperature;
-        if (!given_top_p) o.top_p = cfg.rollout_top_p;
-        if (!given_max_tokens) o.max_tokens = cfg.rollout_max_new_tokens > 0 ? (long)cfg.rollout_max_new_tokens : (long)cfg.data_max_response_length;
-        if (o.n < 1 || o.n > 4096 || o.max_tokens < 1 || o.max_tokens > 1000000) {
-            fprintf(stderr, "rlvr analyze %s: --config: rollout.n (1..4096) or the response length (1..1000000) is out of range\n", sub);
-            return 2;
-        }
-        if (!(o.temperature > 0)) {
-            fprintf(stderr, "rlvr analyze %s: --config: rollout.temperature is 0 (greedy); the analyses need a temperature > 0 (give --temperature)\n", sub);
-            return 2;
-        }
+    // The training distribution (rollout.*) is what the paper analyses, so it gives the defaults here.
+    if (sample_opts_finish(&so, "rollout", &cfg, &have_cfg, &knobs) != 0) return 2;
+    if (have_cfg) {
         o.norm_by_std = cfg.algorithm_norm_adv_by_std_in_grpo;
         if (reward_format_parse(cfg.reward_format, &o.reward_fmt) != 0) { fprintf(stderr, "rlvr analyze %s: --config: reward.format '%s'\n", sub, cfg.reward_format); return 2; }
     }
-    if (digits > 0) knobs.digits = (int)digits;
-    if (steps > 0) knobs.steps = (int)steps;
-    o.seed = seed;
+    o.model_path = so.model_path; o.out_dir = so.out_dir; o.tmpl = so.tmpl; o.data = so.data[0];
+    o.n = so.n; o.max_tokens = so.max_tokens; o.limit = so.limit; o.batch = so.batch;
+    o.temperature = so.temperature; o.top_p = so.top_p; o.seed = so.seed; o.quiet = so.quiet;
+    const unsigned long long arith_seed = so.arith_seed;
+    char err[2048];
 
     Analyze an;
     memset(&an, 0, sizeof an);

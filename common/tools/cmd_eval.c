@@ -27,9 +27,9 @@
 #include "common/tasks.h"
 #include "common/tokenizer.h"
 #include "common/tools/bench.h"
+#include "common/tools/sample_opts.h"
 #include "learner/data.h"
 
-#define EVAL_MAX_DATA 64
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -200,96 +200,41 @@ static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, EvalQ
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model_path = NULL, *out_dir = NULL, *tmpl = "default";
-    const char *data[EVAL_MAX_DATA];
-    int n_data = 0, quiet = 0, save_responses = 0;
-    long n = 8, top_k = 0, max_tokens = 512, limit = 0, batch = 64, digits = -1, steps = -1;
-    double temperature = 0.6, top_p = 0.95;
-    unsigned long long seed = 0, arith_seed = 0;
-    const char *configs[EVAL_MAX_DATA], *overrides[EVAL_MAX_DATA];
-    int n_configs = 0, n_overrides = 0;
-    int given_n = 0, given_temp = 0, given_top_p = 0, given_max_tokens = 0, given_arith_seed = 0;
+    SampleOpts so;
+    sample_opts_init(&so, "rlvr eval", "rlvr eval --help", 1, 0.6, 0.95);
+    int save_responses = 0;
+    long top_k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        if (a[0] != '-' && strchr(a, '=')) {
-            if (n_overrides == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d key=value overrides\n", EVAL_MAX_DATA); return 2; }
-            overrides[n_overrides++] = a;
+        int got = sample_opts_parse(&so, argc, argv, &i);
+        if (got < 0) return 2;
+        if (got > 0) continue;
+        if (!strcmp(a, "--save-responses")) { save_responses = 1; continue; }
+        if (!strcmp(a, "--top-k")) {
+            if (i + 1 >= argc) { fprintf(stderr, "rlvr eval: --top-k needs a value\n"); return 2; }
+            const char *v = argv[++i];
+            if (cli_parse_long(v, 0, 1L << 30, &top_k)) {
+                fprintf(stderr, "rlvr eval: bad value '%s' for --top-k (see rlvr eval --help for the allowed values)\n", v);
+                return 2;
+            }
             continue;
         }
-        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
-        if (!strcmp(a, "--save-responses")) { save_responses = 1; continue; }
-        if (i + 1 >= argc) { fprintf(stderr, "rlvr eval: %s needs a value\n", a); usage(stderr); return 2; }
-        const char *v = argv[++i];
-        int bad = 0;
-        if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--out")) out_dir = v;
-        else if (!strcmp(a, "--template")) tmpl = v;
-        else if (!strcmp(a, "--config")) {
-            if (n_configs == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d --config options\n", EVAL_MAX_DATA); return 2; }
-            configs[n_configs++] = v;
-        }
-        else if (!strcmp(a, "--data")) {
-            if (n_data == EVAL_MAX_DATA) { fprintf(stderr, "rlvr eval: at most %d --data options\n", EVAL_MAX_DATA); return 2; }
-            data[n_data++] = v;
-        } else if (!strcmp(a, "-n")) bad = cli_parse_long(v, 1, 4096, &n), given_n = 1;
-        else if (!strcmp(a, "--top-k")) bad = cli_parse_long(v, 0, 1L << 30, &top_k);
-        else if (!strcmp(a, "--max-tokens")) bad = cli_parse_long(v, 1, 1000000, &max_tokens), given_max_tokens = 1;
-        else if (!strcmp(a, "--limit")) bad = cli_parse_long(v, 1, 1L << 40, &limit);
-        else if (!strcmp(a, "--batch")) bad = cli_parse_long(v, 1, 65536, &batch);
-        else if (!strcmp(a, "--arith-digits")) bad = cli_parse_long(v, 1, 4, &digits);
-        else if (!strcmp(a, "--arith-steps")) bad = cli_parse_long(v, 1, 3, &steps);
-        else if (!strcmp(a, "--temperature")) bad = cli_parse_double(v, &temperature) || temperature < 0, given_temp = 1;
-        else if (!strcmp(a, "--top-p")) bad = cli_parse_double(v, &top_p) || !(top_p > 0 && top_p <= 1), given_top_p = 1;
-        else if (!strcmp(a, "--seed")) bad = cli_parse_u64(v, &seed);
-        else if (!strcmp(a, "--arith-seed")) bad = cli_parse_u64(v, &arith_seed), given_arith_seed = 1;
-        else {
-            fprintf(stderr, "rlvr eval: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (bad) {
-            fprintf(stderr, "rlvr eval: bad value '%s' for %s (see rlvr eval --help for the allowed range)\n", v, a);
-            return 2;
-        }
-    }
-    if (!model_path || n_data == 0) {
-        fprintf(stderr, "rlvr eval: --model and at least one --data are required\n");
+        fprintf(stderr, "rlvr eval: unknown option '%s'\n", a);
         usage(stderr);
         return 2;
     }
-    if (!prompt_template_known(tmpl)) {
-        fprintf(stderr, "rlvr eval: unknown --template '%s' (known: default, plain, chatml, qwen-math)\n", tmpl);
-        return 2;
-    }
-    char err[2048];
+    RlvrConfig cfg;
+    int have_cfg;
     ArithKnobs knobs;
-    arith_knobs_default(&knobs);
-    if (n_overrides > 0 && n_configs == 0) {
-        fprintf(stderr, "rlvr eval: '%s' is a config override but no --config FILE was given\n", overrides[0]);
-        return 2;
-    }
-    if (n_configs > 0) {
-        RlvrConfig cfg;
-        config_defaults(&cfg);
-        for (int k = 0; k < n_configs; k++)
-            if (config_load_file(&cfg, configs[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: --config %s: %s\n", configs[k], err); return 2; }
-        for (int k = 0; k < n_overrides; k++)
-            if (config_override(&cfg, overrides[k], err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); return 2; }
-        if (config_validate(&cfg, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: --config: %s\n", err); return 2; }
-        if (arith_knobs_from_config(&cfg, &knobs, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: --config: %s\n", err); return 2; }
-        if (!given_arith_seed) arith_seed = (unsigned long long)cfg.trainer_seed;
-        if (!given_n) n = (long)cfg.eval_n;
-        if (!given_temp) temperature = cfg.eval_temperature;
-        if (!given_top_p) top_p = cfg.eval_top_p;
-        if (!given_max_tokens) max_tokens = cfg.eval_max_new_tokens > 0 ? (long)cfg.eval_max_new_tokens : (long)cfg.data_max_response_length;
-        if (n < 1 || n > 4096 || max_tokens < 1 || max_tokens > 1000000) {
-            fprintf(stderr, "rlvr eval: --config: eval.n (1..4096) or the response length (1..1000000) is out of range\n");
-            return 2;
-        }
-    }
-    if (digits > 0) knobs.digits = (int)digits;
-    if (steps > 0) knobs.steps = (int)steps;
+    if (sample_opts_finish(&so, "eval", &cfg, &have_cfg, &knobs) != 0) return 2;
+    const char *model_path = so.model_path, *out_dir = so.out_dir, *tmpl = so.tmpl;
+    const char *const *data = so.data;
+    const int n_data = so.n_data, quiet = so.quiet;
+    const long n = so.n, max_tokens = so.max_tokens, limit = so.limit, batch = so.batch;
+    const double temperature = so.temperature, top_p = so.top_p;
+    const unsigned long long seed = so.seed, arith_seed = so.arith_seed;
+    char err[2048];
     Bench *benches = callocCheck((size_t)n_data, sizeof(Bench));
     int rc = 0, nb = 0;
     for (; nb < n_data; nb++) {
