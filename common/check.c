@@ -19,6 +19,22 @@ void rlvr_die(const char *file, int line, const char *fmt, ...) {
     exit(1);
 }
 
+void log_line_v(const char *prefix, const char *fmt, va_list ap) {
+    // One write per line: stderr is unbuffered, so a line written in pieces could be split by
+    // another thread's line (the coordinator thread logs while rank 0 trains) or, under mpirun,
+    // by the rank's stdout, which reaches the same log through another pipe.
+    char line[4096];
+    int k = snprintf(line, sizeof line, "%s: ", prefix);
+    if (k < 0 || (size_t)k >= sizeof line) k = 0;
+    int m = vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
+    size_t len = m < 0 ? (size_t)k : (size_t)k + (size_t)m;
+    if (len > sizeof line - 2) len = sizeof line - 2;   // truncated: keep room for the newline
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    fputs(line, stderr);
+    fflush(stderr);
+}
+
 void *malloc_check(size_t size, const char *file, int line) {
     void *p = malloc(size ? size : 1);
     if (!p) rlvr_die(file, line, "out of memory allocating %zu bytes (hint: reduce batch size, sequence length or model size)", size);

@@ -3,6 +3,7 @@
 // code that must survive bad input (message decoders, file loaders) returns errors instead.
 #pragma once
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 
@@ -18,6 +19,9 @@
 RLVR_NORETURN void rlvr_die(const char *file, int line, const char *fmt, ...) RLVR_PRINTF(3, 4);
 #define die(...) rlvr_die(__FILE__, __LINE__, __VA_ARGS__)
 
+// Writes "prefix: <formatted>\n" to stderr in one write (lines from several threads or processes
+// sharing a log stay whole); longer than 4 KB is truncated.
+void log_line_v(const char *prefix, const char *fmt, va_list ap);
 void *malloc_check(size_t size, const char *file, int line);
 void *calloc_check(size_t n, size_t size, const char *file, int line);
 void *malloc_big_check(size_t size, const char *file, int line);

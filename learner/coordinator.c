@@ -108,9 +108,7 @@ RLVR_PRINTF(2, 3) static void coord_log(Coordinator *c, const char *fmt, ...) {
     c->log_n++;
     va_list ap;
     va_start(ap, fmt);
-    fputs("coord: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    log_line_v("coord", fmt, ap);
     va_end(ap);
 }
 

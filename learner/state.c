@@ -19,11 +19,8 @@ void learner_log(const Learner *L, const char *fmt, ...) {
     if (L->d.rank != 0) return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "learner: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    log_line_v("learner", fmt, ap);
     va_end(ap);
-    fflush(stderr);
 }
 
 int learner_save(Learner *L, const char *why) {
