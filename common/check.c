@@ -9,13 +9,12 @@
 #include <time.h>
 
 void rlvr_die(const char *file, int line, const char *fmt, ...) {
-    fprintf(stderr, "error: %s:%d: ", file, line);
+    char where[1024];
+    snprintf(where, sizeof where, "error: %s:%d", file, line);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    log_line_v(where, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
     exit(1);
 }
 
