@@ -31,3 +31,9 @@ int cli_parse_u64(const char *s, unsigned long long *out) {
     *out = v;
     return 0;
 }
+
+void cli_progress_bar(char *bar, int width, size_t done, size_t total) {
+    const int fill = total ? (int)((double)done / (double)total * width) : width;
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = '\0';
+}

@@ -224,11 +224,8 @@ json_t *analyze_distribution(double *x, size_t n) {
 
 static void progress(int quiet, const char *name, size_t done, size_t total, double acc) {
     if (quiet) return;
-    const int W = 30;
-    int fill = total ? (int)((double)done / (double)total * W) : W;
-    char bar[64];
-    for (int i = 0; i < W; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    bar[W] = '\0';
+    char bar[31];
+    cli_progress_bar(bar, 30, done, total);
     fprintf(stderr, "\ranalyze %-8s [%s] %zu/%zu  acc %.3f ", name, bar, done, total, acc);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);

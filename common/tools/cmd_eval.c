@@ -62,11 +62,8 @@ static void usage(FILE *f) {
 
 static void progress(int quiet, const char *name, size_t done, size_t total, double acc, double tok_s) {
     if (quiet) return;
-    const int W = 30;
-    int fill = total ? (int)((double)done / (double)total * W) : W;
-    char bar[64];
-    for (int i = 0; i < W; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    bar[W] = '\0';
+    char bar[31];
+    cli_progress_bar(bar, 30, done, total);
     fprintf(stderr, "\r%-16.16s [%s] %zu/%zu  acc %.3f  %.0f tok/s ", name, bar, done, total, acc, tok_s);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
