@@ -9,7 +9,6 @@
 #include "common/eval.h"
 #include "common/grade.h"
 #include "common/infer.h"
-#include "common/rng.h"
 #include "learner/data.h"
 
 #define VAL_MAX_ROWS 64   // sequences decoded together (problems x eval.n)

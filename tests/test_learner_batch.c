@@ -210,8 +210,6 @@ static void test_balance(void) {
     CHECK(owner[0] != owner[1]);
 }
 
-// The update's loss is normalised by the GLOBAL token count of the mini-batch: splitting the rows of
-// one mini-batch into any micro-batch size must give the same summed gradient.
 // A one-layer model and a 2-prompt batch config for the trainer tests.
 static void small_setup(RlvrConfig *cfg, ModelConfig *mc) {
     config_defaults(cfg);
@@ -226,6 +224,8 @@ static void small_setup(RlvrConfig *cfg, ModelConfig *mc) {
     mc->num_heads = 2; mc->num_kv_heads = 1; mc->head_dim = 8; mc->max_position_embeddings = 32;
 }
 
+// The update's loss is normalised by the GLOBAL token count of the mini-batch: splitting the rows of
+// one mini-batch into any micro-batch size must give the same summed gradient.
 static void test_update_micro_invariance(void) {
     RlvrConfig cfg;
     ModelConfig mc;
