@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 
 #define BATCH_MAGIC 0x52424154u   // "RBAT"
 #define BATCH_VERSION 1u

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "learner/coordinator.h"
+#include "learner/coordinator/coordinator.h"
 
 typedef struct {
     int R;                    // responses

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 
 void dist_check_fail(int rc, const char *what, const char *file, int line) {
     char msg[MPI_MAX_ERROR_STRING] = "";

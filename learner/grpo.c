@@ -7,9 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "common/model.h"
+#include "common/core/check.h"
+#include "common/engine/model.h"
 #include "learner/learner.h"
+#include "common/io/model_io.h"
 
 typedef struct {
     int32_t status;           // HDR_*

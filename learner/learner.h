@@ -7,13 +7,13 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "common/check.h"
-#include "common/config.h"
-#include "common/model.h"
-#include "common/rng.h"
-#include "common/tokenizer.h"
-#include "learner/coordinator.h"
-#include "learner/data.h"
+#include "common/core/check.h"
+#include "common/config/config.h"
+#include "common/engine/model.h"
+#include "common/core/rng.h"
+#include "common/engine/tokenizer.h"
+#include "learner/coordinator/coordinator.h"
+#include "common/tasks/data_stream.h"
 #include "learner/dist.h"
 #include "learner/metrics_log.h"
 #include "learner/trainer.h"

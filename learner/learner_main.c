@@ -13,8 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "learner/learner.h"
+#include "common/io/model_io.h"
 
 static void on_alarm_exit(int sig) { (void)sig; _exit(0); }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 
 char *metrics_format(const StepStats *st, const StepMeta *mt) {
     json_t *o = json_object();

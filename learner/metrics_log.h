@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "learner/coordinator.h"
+#include "learner/coordinator/coordinator.h"
 #include "learner/trainer.h"
 
 typedef struct {

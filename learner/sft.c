@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "learner/learner.h"
+#include "common/io/model_io.h"
 
 // One SFT batch of n examples as an RlBatch (one response per group).
 static int sft_batch(Learner *L, int n, RlBatch *b, char *err, size_t errlen) {

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/checkpoint.h"
+#include "common/core/check.h"
+#include "common/io/checkpoint.h"
 #include "learner/learner.h"
 
 void learner_log(const Learner *L, const char *fmt, ...) {

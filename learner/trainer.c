@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 
 int trainer_check_config(const RlvrConfig *cfg, char *err, size_t errlen) {
     if (strcmp(cfg->trainer_device, "cpu") != 0)

@@ -8,11 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
-#include "common/forward.h"
-#include "common/model.h"
-#include "common/optim.h"
-#include "learner/algo.h"
+#include "common/config/config.h"
+#include "common/engine/forward.h"
+#include "common/engine/model.h"
+#include "common/engine/optim.h"
+#include "common/rl/algo.h"
 #include "learner/batch.h"
 #include "learner/dist.h"
 

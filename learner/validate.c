@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/eval.h"
-#include "common/grade.h"
-#include "common/infer.h"
-#include "learner/data.h"
+#include "common/core/check.h"
+#include "common/tasks/eval.h"
+#include "common/tasks/grade.h"
+#include "common/engine/infer.h"
+#include "common/tasks/data_stream.h"
 
 #define VAL_MAX_ROWS 64   // sequences decoded together (problems x eval.n)
 

@@ -1,6 +1,6 @@
 // Validation inside the learner (verl's trainer.test_freq / trainer.val_before_train): rank 0 samples
 // eval.n responses to each problem of data.val_files with the current policy and reports Acc@n,
-// Maj@n and Pass@n (common/eval.h), the numbers `rlvr eval` would print for the same policy.
+// Maj@n and Pass@n (common/tasks/eval.h), the numbers `rlvr eval` would print for the same policy.
 //
 // Sample i of problem j is seeded with sampler_seed(trainer.seed, j, i), as `rlvr eval --config CFG
 // --seed <trainer.seed>` seeds it, so exporting a checkpoint and running rlvr eval reproduces the
@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
-#include "common/model.h"
-#include "common/tokenizer.h"
+#include "common/config/config.h"
+#include "common/engine/model.h"
+#include "common/engine/tokenizer.h"
 
 typedef struct {
     int problems;        // evaluated (prompts longer than data.max_prompt_length are skipped, as in training)

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "proto/transport.h"
 
 typedef struct { int64_t version; uint8_t *buf; uint64_t total, got_bytes; uint32_t n_chunks, n_got, crc; uint8_t *got; double t_last; } Assembly;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 
 void wire_zmq_die_if(int failed, const char *what, const char *file, int line) {
     if (failed)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "proto/wire.h"
 
 static void buf_reserve(WireBuf *b, size_t extra) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 
 static const char *const type_names[WIRE_NTYPES] = {
     "none", "hello", "welcome", "request", "assign", "group", "heartbeat", "goodbye", "error",

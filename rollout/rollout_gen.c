@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/verifier.h"
+#include "common/core/check.h"
+#include "common/tasks/verifier.h"
+#include "common/io/model_io.h"
 
 void rollout_gen_opts_default(RolloutGenOpts *o) {
     memset(o, 0, sizeof *o);

@@ -1,6 +1,6 @@
 // Rollout generation: turns assignments (proto/wire.h WireAssign) into finished groups (WireGroup)
-// with the KV-cache engine (common/infer.h), the verifiers (common/verifier.h) and the quality flags
-// (common/quality.h). No networking here: rollout/worker.c feeds it from the coordinator, tests feed
+// with the KV-cache engine (common/engine/infer.h), the verifiers (common/tasks/verifier.h) and the quality flags
+// (common/tasks/quality.h). No networking here: rollout/worker.c feeds it from the coordinator, tests feed
 // it directly.
 //
 // Several assignments can be generated in one batch when their sampling settings agree
@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/infer.h"
-#include "common/model.h"
-#include "common/quality.h"
-#include "common/tokenizer.h"
+#include "common/engine/infer.h"
+#include "common/engine/model.h"
+#include "common/tasks/quality.h"
+#include "common/engine/tokenizer.h"
 #include "proto/wire.h"
 
 typedef struct {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/cli.h"
+#include "common/core/check.h"
+#include "common/core/cli.h"
 #include "rollout/worker.h"
 
 static volatile sig_atomic_t g_stop = 0;

@@ -10,8 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "proto/client.h"
+#include "common/io/model_io.h"
 
 void worker_config_default(WorkerConfig *c) {
     memset(c, 0, sizeof *c);

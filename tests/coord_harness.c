@@ -1,6 +1,6 @@
 // Coordinator test harness for the rollout worker tests and benchmark (not a learner: no training).
-// Starts the real coordinator (learner/coordinator.h), publishes weights, writes the rendezvous file,
-// enqueues N arithmetic prompts (common/tasks.h), then collects groups, checks every response and
+// Starts the real coordinator (learner/coordinator/coordinator.h), publishes weights, writes the rendezvous file,
+// enqueues N arithmetic prompts (common/tasks/tasks.h), then collects groups, checks every response and
 // writes one JSON line per group; finally prints "FINAL {...}" with its own checks and the
 // coordinator's counters. Exit 0 when all N prompts came back exactly once and every check passed.
 //
@@ -12,13 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/model.h"
-#include "common/rng.h"
-#include "common/tasks.h"
-#include "common/tokenizer.h"
-#include "common/verifier.h"
-#include "learner/coordinator.h"
+#include "common/core/check.h"
+#include "common/engine/model.h"
+#include "common/core/rng.h"
+#include "common/tasks/tasks.h"
+#include "common/engine/tokenizer.h"
+#include "common/tasks/verifier.h"
+#include "learner/coordinator/coordinator.h"
+#include "common/io/model_io.h"
 
 static void usage(void) {
     fprintf(stderr,

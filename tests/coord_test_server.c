@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "learner/coordinator.h"
+#include "common/core/check.h"
+#include "learner/coordinator/coordinator.h"
 
 int main(int argc, char **argv) {
     if (argc != 7) {

@@ -1,7 +1,7 @@
-// The RL math (learner/algo.h): hand-derived cases with the arithmetic written down, edge cases,
+// The RL math (common/rl/algo.h): hand-derived cases with the arithmetic written down, edge cases,
 // invariants and finite-difference checks of every gradient the engine back-propagates.
-#include "learner/algo.h"
-#include "common/rng.h"
+#include "common/rl/algo.h"
+#include "common/core/rng.h"
 #include "tests/harness.h"
 
 #include <math.h>

@@ -1,7 +1,7 @@
-// Paper metrics (common/metrics.h) and response quality flags (common/quality.h).
-#include "common/metrics.h"
-#include "common/quality.h"
-#include "common/rng.h"
+// Paper metrics (common/rl/token_metrics.h) and response quality flags (common/tasks/quality.h).
+#include "common/rl/token_metrics.h"
+#include "common/tasks/quality.h"
+#include "common/core/rng.h"
 #include "tests/harness.h"
 
 #include <math.h>

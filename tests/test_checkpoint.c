@@ -10,12 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "common/checkpoint.h"
-#include "common/config.h"
-#include "common/model_h5.h"
-#include "common/rng.h"
+#include "common/core/check.h"
+#include "common/io/checkpoint.h"
+#include "common/config/config.h"
+#include "common/io/model_h5.h"
+#include "common/core/rng.h"
 #include "tests/harness.h"
+#include "common/io/model_io.h"
 
 static char err[2048];
 static char tmpdir[256];

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/check.h"
-#include "common/config.h"
+#include "common/core/check.h"
+#include "common/config/config.h"
 #include "tests/harness.h"
 
 static char err[1024];

@@ -9,8 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "learner/coordinator.h"
+#include "common/core/check.h"
+#include "learner/coordinator/coordinator.h"
 #include "proto/client.h"
 #include "proto/transport.h"
 #include "tests/harness.h"

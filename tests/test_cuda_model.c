@@ -1,5 +1,5 @@
-// The GPU training engine (common/cuda/cuda_model.h) against the CPU engine (common/forward.h,
-// common/optim.h) on the committed fixture models (tests/fixtures/*: Qwen2 / LLaMA, GQA / tied) and a
+// The GPU training engine (common/engine/cuda/cuda_model.h) against the CPU engine (common/engine/forward.h,
+// common/engine/optim.h) on the committed fixture models (tests/fixtures/*: Qwen2 / LLaMA, GQA / tied) and a
 // random GQA config with qkv bias: head outputs (log-probs at temperature 0.8, entropies, ||h||, sum p^2),
 // every parameter gradient, then 3 steps of grad-norm clipping + AdamW and the model after them.
 // Exit 77 (ctest: skipped) when the build has no CUDA backend or there is no device.
@@ -26,11 +26,12 @@ int main(void) {
 }
 #else
 
-#include "common/cuda/cuda_model.h"
-#include "common/forward.h"
-#include "common/model.h"
-#include "common/optim.h"
-#include "common/rng.h"
+#include "common/engine/cuda/cuda_model.h"
+#include "common/engine/forward.h"
+#include "common/engine/model.h"
+#include "common/engine/optim.h"
+#include "common/core/rng.h"
+#include "common/io/model_io.h"
 
 #define STEPS 3
 #define LR 1e-3f

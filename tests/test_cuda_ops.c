@@ -1,5 +1,5 @@
-// Every CUDA op (common/cuda/cuda_ops.h), forward and backward, against the CPU fp32 reference
-// (common/ops.h, common/optim.h; the head against a double-precision reference written here) on random
+// Every CUDA op (common/engine/cuda/cuda_ops.h), forward and backward, against the CPU fp32 reference
+// (common/engine/ops.h, common/engine/optim.h; the head against a double-precision reference written here) on random
 // inputs with sizes that are not multiples of the block / warp sizes. Exit 77 (ctest: skipped) when the
 // build has no CUDA backend or there is no device.
 //
@@ -24,10 +24,10 @@ int main(void) {
 }
 #else
 
-#include "common/cuda/cuda_ops.h"
-#include "common/ops.h"
-#include "common/optim.h"
-#include "common/rng.h"
+#include "common/engine/cuda/cuda_ops.h"
+#include "common/engine/ops.h"
+#include "common/engine/optim.h"
+#include "common/core/rng.h"
 
 static Rng rng;
 

@@ -19,11 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/forward.h"
-#include "common/model.h"
-#include "common/optim.h"
-#include "common/safetensors.h"
+#include "common/engine/forward.h"
+#include "common/engine/model.h"
+#include "common/engine/optim.h"
+#include "common/io/safetensors.h"
 #include "tests/harness.h"
+#include "common/io/model_io.h"
 
 static const char *FIXTURES[] = {"qwen2_gqa", "qwen2_tied", "llama_gqa", "llama_tied"};
 

@@ -1,7 +1,7 @@
-// Acc@N / Maj@N / Pass@N aggregation (common/eval.h) on hand-made answer lists with known results.
+// Acc@N / Maj@N / Pass@N aggregation (common/tasks/eval.h) on hand-made answer lists with known results.
 #include <string.h>
 
-#include "common/eval.h"
+#include "common/tasks/eval.h"
 #include "tests/harness.h"
 
 int main(void) {

@@ -1,4 +1,4 @@
-// Tests for common/grade.h, the sample -> decode -> verify loop of rlvr eval, rlvr analyze and the
+// Tests for common/tasks/grade.h, the sample -> decode -> verify loop of rlvr eval, rlvr analyze and the
 // learner's validation, on the committed demo base policy (configs/base/arith_base.h5) and the
 // arithmetic task:
 //   - sample i of an item with seed index j is exactly infer_generate_group(run_seed, j)'s sample i
@@ -9,11 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/grade.h"
-#include "common/model.h"
-#include "common/tasks.h"
-#include "common/verifier.h"
+#include "common/tasks/grade.h"
+#include "common/engine/model.h"
+#include "common/tasks/tasks.h"
+#include "common/tasks/verifier.h"
 #include "tests/harness.h"
+#include "common/io/model_io.h"
 
 #define N_ITEMS 6
 #define N_SAMPLES 4

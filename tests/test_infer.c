@@ -1,4 +1,4 @@
-// Tests for the inference path (common/infer.c) and the sampler (common/sampler.c):
+// Tests for the inference path (common/engine/infer.c) and the sampler (common/engine/sampler.c):
 //   - KV-cache decoding equals a full recompute (engine's model_forward) at every step, and the
 //     PyTorch fixtures' logits, for prompts split into prefill + decode, several prompts of different
 //     lengths in one batch, and a prefill longer than one row chunk;
@@ -14,12 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/forward.h"
-#include "common/infer.h"
-#include "common/model.h"
-#include "common/safetensors.h"
-#include "common/sampler.h"
+#include "common/engine/forward.h"
+#include "common/engine/infer.h"
+#include "common/engine/model.h"
+#include "common/io/safetensors.h"
+#include "common/engine/sampler.h"
 #include "tests/harness.h"
+#include "common/io/model_io.h"
 
 // Tolerances: our decode path and the engine's forward are both fp32 with different summation
 // orders (sgemm blocks vs the engine's kernels); logits are O(1), so 2e-4 absolute is ~100 ulps.

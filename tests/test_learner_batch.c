@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "common/rng.h"
-#include "common/tokenizer.h"
+#include "common/core/check.h"
+#include "common/core/rng.h"
+#include "common/engine/tokenizer.h"
 #include "learner/batch.h"
 #include "learner/trainer.h"
 #include "proto/client.h"

@@ -1,4 +1,4 @@
-// log_line_v (common/check.h): "prefix: message\n" on stderr in one piece. Checked with stderr sent
+// log_line_v (common/core/check.h): "prefix: message\n" on stderr in one piece. Checked with stderr sent
 // to a file: the text, truncation of an over-long message, and two threads logging at once (every
 // line must come out whole, as the coordinator thread and rank 0's main thread share one log).
 #include <pthread.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "tests/harness.h"
 
 #define LINES 2000

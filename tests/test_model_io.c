@@ -7,12 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "common/hf_config.h"
-#include "common/model.h"
-#include "common/model_h5.h"
-#include "common/safetensors.h"
+#include "common/core/check.h"
+#include "common/io/hf_config.h"
+#include "common/engine/model.h"
+#include "common/io/model_h5.h"
+#include "common/io/safetensors.h"
 #include "tests/harness.h"
+#include "common/io/model_io.h"
 
 static char root[256];
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/model.h"
+#include "common/core/check.h"
+#include "common/engine/model.h"
 #include "tests/harness.h"
 
 int main(void) {
@@ -43,7 +43,7 @@ int main(void) {
     CHECK(model_init(&m, &c, err, sizeof(err)) == -1);
     CHECK(strstr(err, "num_key_value_heads") != NULL);
 
-    // Large buffers (common/check.h callocBigCheck / mallocBigCheck): 2 MB aligned so that they can
+    // Large buffers (common/core/check.h callocBigCheck / mallocBigCheck): 2 MB aligned so that they can
     // sit on huge pages, zeroed by the calloc form, usable to the last byte; small ones and
     // RLVR_NO_HUGEPAGES fall back to plain malloc. A model big enough gets its parameters that way.
     for (int pass = 0; pass < 2; pass++) {

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/forward.h"
-#include "common/model.h"
-#include "common/ops.h"
-#include "common/optim.h"
-#include "common/rng.h"
+#include "common/engine/forward.h"
+#include "common/engine/model.h"
+#include "common/engine/ops.h"
+#include "common/engine/optim.h"
+#include "common/core/rng.h"
 #include "tests/harness.h"
 
 typedef double (*LossFn)(void *ctx);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "proto/transport.h"
 #include "proto/wire.h"
 #include "proto/wire_internal.h"

@@ -6,11 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "common/infer.h"
-#include "common/sampler.h"
+#include "common/core/check.h"
+#include "common/engine/infer.h"
+#include "common/engine/sampler.h"
 #include "rollout/rollout_gen.h"
 #include "tests/harness.h"
+#include "common/io/model_io.h"
 
 static void tiny_model(Model *m, uint64_t seed) {
     ModelConfig c;

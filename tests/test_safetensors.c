@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "common/safetensors.h"
+#include "common/core/check.h"
+#include "common/io/safetensors.h"
 #include "tests/harness.h"
 
 static char dir[256];

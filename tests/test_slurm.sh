@@ -58,7 +58,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-# ctest's TIMEOUT (tests/slurm.cmake: 180 s) kills with no chance to clean up: stop ourselves first.
+# ctest's TIMEOUT (tests/CMakeLists.txt: 180 s) kills with no chance to clean up: stop ourselves first.
 # (The subshell ends its own sleep when cleanup stops it, so nothing is left behind.)
 ( trap 'kill $s 2>/dev/null; exit 0' TERM
   sleep 150 & s=$!

@@ -1,7 +1,7 @@
 // Tasks: the arithmetic generator (determinism, answers, split disjointness), JSON Lines loading and
 // its errors, prompt templates, and the problem source cursor (resume reproduces the stream).
-#include "common/tasks.h"
-#include "common/verifier.h"
+#include "common/tasks/tasks.h"
+#include "common/tasks/verifier.h"
 #include "tests/harness.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
 // The math and arith verifiers: rule-by-rule cases (positives and negatives), extraction, and every
 // gold answer of ../shared/data/benchmarks graded against itself and against perturbed answers.
-#include "common/verifier.h"
+#include "common/tasks/verifier.h"
 #include "tests/harness.h"
 
 #include <jansson.h>

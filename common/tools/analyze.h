@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "common/check.h"
-#include "common/forward.h"
-#include "common/infer.h"
-#include "common/model.h"
-#include "common/tokenizer.h"
-#include "common/tools/bench.h"
-#include "learner/algo.h"
+#include "common/core/check.h"
+#include "common/engine/forward.h"
+#include "common/engine/infer.h"
+#include "common/engine/model.h"
+#include "common/engine/tokenizer.h"
+#include "common/tasks/problems.h"
+#include "common/rl/algo.h"
 
 typedef struct {
     const char *model_path, *out_dir, *tmpl, *data;
@@ -40,7 +40,7 @@ typedef struct {
 
 typedef struct {
     AnalyzeOpts o;
-    Bench b;
+    ProblemSet b;
     Model m;
     Model mb;                  // shift: policy B (same architecture and vocabulary as m)
     Tokenizer tok;

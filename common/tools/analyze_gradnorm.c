@@ -4,17 +4,17 @@
 // one GRPO group: rewards from the verdicts (reward.format, +1/-1 by default), advantages by the
 // learner's grpo_advantage, and coef_t = dL/dlogp_t of the DAPO policy loss at ratio 1 (the first
 // update on fresh samples) with token-mean aggregation over the group's tokens, i.e. -A / N_group
-// (learner/algo.h policy_loss). h_t, ||h_t||, log pi and H_t come from one full forward over
-// prompt + response (common/forward.h model_head), not from the sampler. ||e - pi|| is computed from
-// the logits rows in double (common/metrics.h onehot_minus_softmax_norm): model_head's float
+// (common/rl/algo.h policy_loss). h_t, ||h_t||, log pi and H_t come from one full forward over
+// prompt + response (common/engine/forward.h model_head), not from the sampler. ||e - pi|| is computed from
+// the logits rows in double (common/rl/token_metrics.h onehot_minus_softmax_norm): model_head's float
 // sum_v pi_v^2 would leave 1 - 2 pi(o) + sum pi^2 to cancel in float, which is 20x off for the
 // confident tokens (pi(o) ~ 1 - 1e-5) that make up most of a response.
 #include <math.h>
 #include <string.h>
 
-#include "common/forward.h"
-#include "common/metrics.h"
-#include "common/ops.h"
+#include "common/engine/forward.h"
+#include "common/rl/token_metrics.h"
+#include "common/engine/ops.h"
 #include "common/tools/analyze.h"
 
 #define GN_ROWS 64   // logits rows computed at once: bounds memory at 64 * V floats
@@ -119,7 +119,7 @@ static int gn_problem(Analyze *a, void *p, const Sampled *sm, char *err, size_t 
     PolicyLossStats pst;
     // logp == old_logp: ratio exactly 1, the unclipped branch, as on the first update after sampling.
     policy_loss(s->logp, s->logp, s->tok_adv, s->mask, (size_t)n, (size_t)Tmax, &plp, &po, &pst);
-    // G = |coef| ||e - pi|| ||h||: common/metrics.h grad_norm_proxy, with ||e - pi|| already in hand.
+    // G = |coef| ||e - pi|| ||h||: common/rl/token_metrics.h grad_norm_proxy, with ||e - pi|| already in hand.
     for (size_t r = 0; r < NT; r++) s->g_t[r] = (float)(fabs((double)s->coef[r]) * (double)s->en[r] * fabs((double)s->hn[r]));
 
     s->groups++;

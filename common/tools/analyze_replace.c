@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "common/sampler.h"
+#include "common/engine/sampler.h"
 #include "common/tools/analyze.h"
 
 typedef struct {

@@ -5,10 +5,11 @@
 // silently fall back to a default). Blank lines are skipped.
 //
 // Exit status: 0 when every request succeeded, 1 when at least one got an error line, 2 on bad usage.
-#include "common/check.h"
-#include "common/metrics.h"
-#include "common/quality.h"
-#include "learner/algo.h"
+#include "common/tools/commands.h"
+#include "common/core/check.h"
+#include "common/rl/token_metrics.h"
+#include "common/tasks/quality.h"
+#include "common/rl/algo.h"
 
 #include <errno.h>
 #include <float.h>

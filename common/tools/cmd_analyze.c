@@ -1,6 +1,6 @@
 // rlvr analyze entropy|gradnorm|replace|shift --model PATH --data SPEC [options]
 // The paper's analyses (DESIGN.md section 4; docs/analysis.md has the equations and output fields).
-// This file holds what the three share: options, the problem set (common/tools/bench.h, as rlvr eval
+// This file holds what the three share: options, the problem set (common/tasks/problems.h, as rlvr eval
 // reads it, --config included), the model and engine, and the sampling + grading loop; each analysis
 // sees one problem's graded samples at a time (common/tools/analyze.h).
 // Exit codes: 0 ok, 2 bad arguments / unreadable model or data, 1 internal error (output write failure).
@@ -10,15 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cli.h"
-#include "common/config.h"
-#include "common/grade.h"
-#include "common/stats.h"
-#include "common/tasks.h"
+#include "common/tools/commands.h"
+#include "common/core/cli.h"
+#include "common/config/config.h"
+#include "common/tasks/grade.h"
+#include "common/core/stats.h"
+#include "common/tasks/tasks.h"
 #include "common/tools/analyze.h"
 #include "common/tools/sample_opts.h"
-#include "common/verifier.h"
-#include "learner/data.h"
+#include "common/tasks/verifier.h"
+#include "common/tasks/data_stream.h"
+#include "common/io/model_io.h"
 
 
 // Which analyses an option applies to, so a misplaced flag is an error instead of being ignored.
@@ -256,7 +258,7 @@ static int on_problem(void *ctx, int k, const Graded *g, char *err, size_t errle
 static int run(Analyze *a, const AnalysisOps *ops, void *st, size_t *skipped, char *err, size_t errlen) {
     Grader g;
     grader_init(&g, &a->inf, &a->tok, &a->gp, a->b.verifier, a->o.seed, (int)a->o.n, 1);
-    int *prompt = mallocCheck((bench_longest_prompt(&a->b) + 2) * sizeof(int));   // [BOS] + text
+    int *prompt = mallocCheck((problem_set_longest_prompt(&a->b) + 2) * sizeof(int));   // [BOS] + text
     RunCtx r = {.a = a, .ops = ops, .st = st};
     int rc = 0;
     *skipped = 0;
@@ -381,7 +383,7 @@ int cmd_analyze(int argc, char **argv) {
     an.o = o;
     an.out_dir = o.out_dir;
     int rc = 0, have_bench = 0, have_model = 0, have_model_b = 0, have_inf = 0;
-    if (bench_load(o.data, o.tmpl, arith_seed, &knobs, o.limit, &an.b, err, sizeof err) != 0) {
+    if (problem_set_load(o.data, o.tmpl, arith_seed, &knobs, o.limit, &an.b, err, sizeof err) != 0) {
         fprintf(stderr, "rlvr analyze %s: %s\n", sub, err);
         return 2;
     }
@@ -424,13 +426,13 @@ int cmd_analyze(int argc, char **argv) {
     }
     if (rc == 0) {
         int B = (int)(o.batch < o.n ? o.n : o.batch);
-        an.max_seq = (int)bench_longest_prompt(&an.b) + 1 + (int)o.max_tokens;
+        an.max_seq = (int)problem_set_longest_prompt(&an.b) + 1 + (int)o.max_tokens;
         if (infer_init(&an.inf, &an.m, B, an.max_seq, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
         else have_inf = 1;
     }
     char path[2048];
     if (rc == 0 && o.out_dir) {
-        if (tool_mkdir_p(o.out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
+        if (cli_mkdir_p(o.out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
         else if (!(an.items = open_out(o.out_dir, ops->items_file, path, sizeof path))) {
             fprintf(stderr, "rlvr analyze %s: cannot write %s: %s\n", sub, path, strerror(errno));
             rc = 2;
@@ -477,6 +479,6 @@ int cmd_analyze(int argc, char **argv) {
     if (have_inf) infer_free(&an.inf);
     if (have_model) model_free(&an.m);
     if (have_model_b) model_free(&an.mb);
-    if (have_bench) bench_free(&an.b);
+    if (have_bench) problem_set_free(&an.b);
     return rc;
 }

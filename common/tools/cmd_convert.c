@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/model.h"
+#include "common/tools/commands.h"
+#include "common/engine/model.h"
+#include "common/io/model_io.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: rlvr convert IN OUT\n"

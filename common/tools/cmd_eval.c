@@ -1,7 +1,7 @@
 // rlvr eval --model PATH --data FILE.jsonl [--data ...] [-n 8] [--temperature 0.6] [--top-p 0.95]
 //           [--max-tokens N] [--out DIR] [--config FILE [key.sub=value ...]] ...
 // Samples N responses per problem with the KV-cache engine, scores them with the problem's verifier
-// and reports Acc@N, Maj@N and Pass@N per benchmark (common/eval.h), with a progress bar on stderr.
+// and reports Acc@N, Maj@N and Pass@N per benchmark (common/tasks/eval.h), with a progress bar on stderr.
 // --out DIR writes DIR/summary.json and DIR/<name>.jsonl (one line per problem).
 // --config FILE takes the arithmetic split from a training run's config (trainer.seed, data.arith.*,
 // through the learner's own arith_knobs_from_config) so "held-out" means the same problems as in
@@ -16,19 +16,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/check.h"
-#include "common/cli.h"
-#include "common/eval.h"
-#include "common/grade.h"
-#include "common/infer.h"
-#include "common/model.h"
-#include "common/quality.h"
-#include "common/sampler.h"
-#include "common/tasks.h"
-#include "common/tokenizer.h"
-#include "common/tools/bench.h"
+#include "common/tools/commands.h"
+#include "common/core/check.h"
+#include "common/core/cli.h"
+#include "common/tasks/eval.h"
+#include "common/tasks/grade.h"
+#include "common/engine/infer.h"
+#include "common/engine/model.h"
+#include "common/tasks/quality.h"
+#include "common/engine/sampler.h"
+#include "common/tasks/tasks.h"
+#include "common/engine/tokenizer.h"
+#include "common/tasks/problems.h"
 #include "common/tools/sample_opts.h"
-#include "learner/data.h"
+#include "common/tasks/data_stream.h"
+#include "common/io/model_io.h"
 
 
 static void usage(FILE *f) {
@@ -48,7 +50,7 @@ static void usage(FILE *f) {
             "  --limit P             first P problems of each benchmark only\n"
             "  --batch N             samples decoded together (default 64)\n"
             "  --arith-seed S        task seed of the arithmetic split (default 0; use the training run's task seed)\n"
-            "  --arith-digits D, --arith-steps K   arithmetic knobs (defaults of common/tasks.h)\n"
+            "  --arith-digits D, --arith-steps K   arithmetic knobs (defaults of common/tasks/tasks.h)\n"
             "  --config FILE         a training config (repeatable, loaded in order): the arithmetic split\n"
             "                        from trainer.seed and data.arith.* (ops, held-out size) exactly as the\n"
             "                        learner builds it; -n, --temperature, --top-p, --max-tokens default to\n"
@@ -79,12 +81,12 @@ typedef struct {
 } EvalRun;
 
 // Runs one benchmark; writes per-problem lines to f (may be NULL) and fills *tot.
-// Response statistics besides correctness (the paper's appendix-B quality flags, common/quality.h).
+// Response statistics besides correctness (the paper's appendix-B quality flags, common/tasks/quality.h).
 typedef struct { size_t samples, tokens, length_clip, bad_boxed, cjk, repetitive; } EvalQuality;
 
 typedef struct {
     const EvalRun *r;
-    const Bench *b;
+    const ProblemSet *b;
     FILE *f;
     EvalTotals *tot;
     EvalQuality *q;
@@ -143,7 +145,7 @@ static int on_problem(void *ctx, int k, const Graded *g, char *err, size_t errle
     return rc;
 }
 
-static int run_bench(EvalRun *r, const Bench *b, FILE *f, EvalTotals *tot, EvalQuality *q, size_t *skipped, char *err,
+static int run_bench(EvalRun *r, const ProblemSet *b, FILE *f, EvalTotals *tot, EvalQuality *q, size_t *skipped, char *err,
                      size_t errlen) {
     eval_totals_init(tot);
     memset(q, 0, sizeof *q);
@@ -232,10 +234,10 @@ int cmd_eval(int argc, char **argv) {
     const double temperature = so.temperature, top_p = so.top_p;
     const unsigned long long seed = so.seed, arith_seed = so.arith_seed;
     char err[2048];
-    Bench *benches = callocCheck((size_t)n_data, sizeof(Bench));
+    ProblemSet *benches = callocCheck((size_t)n_data, sizeof(ProblemSet));
     int rc = 0, nb = 0;
     for (; nb < n_data; nb++) {
-        if (bench_load(data[nb], tmpl, arith_seed, &knobs, limit, &benches[nb], err, sizeof err) != 0) {
+        if (problem_set_load(data[nb], tmpl, arith_seed, &knobs, limit, &benches[nb], err, sizeof err) != 0) {
             fprintf(stderr, "rlvr eval: %s\n", err);
             rc = 2;
             break;
@@ -279,14 +281,14 @@ int cmd_eval(int argc, char **argv) {
     if (rc == 0) {
         size_t longest = 0;
         for (int k = 0; k < nb; k++)
-            if (bench_longest_prompt(&benches[k]) > longest) longest = bench_longest_prompt(&benches[k]);
+            if (problem_set_longest_prompt(&benches[k]) > longest) longest = problem_set_longest_prompt(&benches[k]);
         int B = (int)(batch < n ? n : batch);
         if (B > (int)(n * 64)) B = (int)(n * 64);
         if (infer_init(&inf, &m, B, (int)longest + 1 + (int)max_tokens, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
         else have_inf = 1;
         r.m = &m; r.tok = &tok; r.inf = &inf; r.n = (int)n; r.batch = B; r.quiet = quiet; r.save_responses = save_responses; r.seed = seed;
     }
-    if (rc == 0 && out_dir && tool_mkdir_p(out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
+    if (rc == 0 && out_dir && cli_mkdir_p(out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
     json_t *summary = json_object(), *jb = json_object();
     json_object_set_new(summary, "benchmarks", jb);
     for (int k = 0; k < nb && rc == 0; k++) {
@@ -342,7 +344,7 @@ int cmd_eval(int argc, char **argv) {
     json_decref(summary);
     if (have_inf) infer_free(&inf);
     if (have_model) model_free(&m);
-    for (int k = 0; k < nb; k++) bench_free(&benches[k]);
+    for (int k = 0; k < nb; k++) problem_set_free(&benches[k]);
     free(benches);
     return rc;
 }

@@ -5,8 +5,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/checkpoint.h"
-#include "common/model.h"
+#include "common/tools/commands.h"
+#include "common/io/checkpoint.h"
+#include "common/engine/model.h"
+#include "common/io/model_io.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: rlvr export FILE DIR\n"

@@ -1,6 +1,6 @@
 // rlvr generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
 //               [--seed S] [-n G]
-// Samples G continuations of one prompt with the KV-cache decoder (common/infer.h) and prints them.
+// Samples G continuations of one prompt with the KV-cache decoder (common/engine/infer.h) and prints them.
 // With G = 1 only the continuation is printed; with G > 1 each one follows a header line
 // "=== sample i: N tokens, finish stop|length, mean logprob X ===". The samples are seeded per sample
 // (sampler_seed(seed, 0, i)), so sample i is the same whatever G is.
@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/cli.h"
-#include "common/infer.h"
-#include "common/model.h"
-#include "common/tokenizer.h"
+#include "common/tools/commands.h"
+#include "common/core/check.h"
+#include "common/core/cli.h"
+#include "common/engine/infer.h"
+#include "common/engine/model.h"
+#include "common/engine/tokenizer.h"
+#include "common/io/model_io.h"
 
 static void usage(FILE *f) {
     fprintf(f,

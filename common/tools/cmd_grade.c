@@ -4,7 +4,8 @@
 //           for a malformed line (the stream continues).
 // A prediction containing \boxed is graded by its last box (an unclosed last box grades incorrect);
 // otherwise the whole string is the answer.
-#include "common/verifier.h"
+#include "common/tools/commands.h"
+#include "common/tasks/verifier.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/checkpoint.h"
-#include "common/config.h"
-#include "common/model.h"
+#include "common/tools/commands.h"
+#include "common/io/checkpoint.h"
+#include "common/config/config.h"
+#include "common/engine/model.h"
+#include "common/io/model_io.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: rlvr inspect FILE [--config] [--tensors] [--no-verify]\n"

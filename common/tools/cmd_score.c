@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/forward.h"
-#include "common/model.h"
+#include "common/tools/commands.h"
+#include "common/core/check.h"
+#include "common/engine/forward.h"
+#include "common/engine/model.h"
+#include "common/io/model_io.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/check.h"
+#include "common/tools/commands.h"
+#include "common/core/check.h"
 
 int cmd_sft(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

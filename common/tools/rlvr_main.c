@@ -2,17 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef int (*CmdFn)(int argc, char **argv);
-
-// Weak so that the tool links while a subcommand's file is being written; a missing one is reported.
-#define DECL(n) int cmd_##n(int argc, char **argv) __attribute__((weak));
-DECL(sft) DECL(eval) DECL(grade) DECL(score) DECL(generate) DECL(algo) DECL(convert) DECL(export)
-DECL(inspect) DECL(analyze)
-#undef DECL
-
+#include "common/tools/commands.h"
 
 int main(int argc, char **argv) {
-    struct { const char *name; CmdFn fn; const char *help; } cmds[] = {
+    struct { const char *name; int (*fn)(int, char **); const char *help; } cmds[] = {
         {"score", cmd_score, "per-token log-probs and entropies of a token sequence"},
         {"generate", cmd_generate, "sample a continuation of a prompt"},
         {"convert", cmd_convert, "convert between an HF directory and a native .h5 model file"},
@@ -28,15 +21,11 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fprintf(argc < 2 ? stderr : stdout, "usage: rlvr <command> [options]   (rlvr <command> --help for its options)\n\ncommands:\n");
         for (int i = 0; i < n; i++)
-            if (cmds[i].fn) fprintf(argc < 2 ? stderr : stdout, "  %-9s %s\n", cmds[i].name, cmds[i].help);
+            fprintf(argc < 2 ? stderr : stdout, "  %-9s %s\n", cmds[i].name, cmds[i].help);
         return argc < 2 ? 2 : 0;
     }
     for (int i = 0; i < n; i++) {
         if (strcmp(argv[1], cmds[i].name) != 0) continue;
-        if (!cmds[i].fn) {
-            fprintf(stderr, "rlvr: '%s' is not available in this build yet\n", argv[1]);
-            return 2;
-        }
         return cmds[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "rlvr: unknown command '%s' (run 'rlvr --help' for the list)\n", argv[1]);

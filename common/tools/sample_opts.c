@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/cli.h"
-#include "learner/data.h"
+#include "common/core/cli.h"
+#include "common/tasks/data_stream.h"
 
 void sample_opts_init(SampleOpts *o, const char *tool, const char *help, int greedy_ok, double temperature, double top_p) {
     memset(o, 0, sizeof *o);

@@ -3,8 +3,8 @@
 // --max-tokens, --batch, --seed), --out, --quiet, and training configs (--config FILE, key=value
 // overrides) whose settings become the defaults of the flags not given.
 #pragma once
-#include "common/config.h"
-#include "common/tasks.h"
+#include "common/config/config.h"
+#include "common/tasks/tasks.h"
 
 #define SAMPLE_MAX_ARGS 64
 

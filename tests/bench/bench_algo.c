@@ -1,10 +1,10 @@
 // Throughput of the per-token RL math on the CPU: policy_loss (with gradient) over B*T tokens and
-// token entropy over full-vocabulary logits rows. Not a test; build by hand:
-//   gcc -O3 -march=native -fopenmp -I. tests/bench/bench_algo.c -Lbuild -lrlvr_core -Wl,-rpath,build -lm -o /tmp/bench_algo
-#include "common/check.h"
-#include "common/metrics.h"
-#include "common/rng.h"
-#include "learner/algo.h"
+// token entropy over full-vocabulary logits rows. Not a test:
+//   OMP_NUM_THREADS=1 build/bench/bench_algo
+#include "common/core/check.h"
+#include "common/rl/token_metrics.h"
+#include "common/core/rng.h"
+#include "common/rl/algo.h"
 
 #include <stdio.h>
 #include <stdlib.h>

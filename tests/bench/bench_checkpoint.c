@@ -1,14 +1,12 @@
 // Checkpoint throughput: save (write + CRC + fsync + rename), full verify, load, for a ~90M-parameter
 // model with Adam moments (~1.1 GB file). Not a ctest.
-//   gcc -O3 -march=native -fopenmp -I. tests/bench/bench_checkpoint.c -Lbuild -lrlvr_core \
-//       $(pkg-config --cflags hdf5-serial) -Wl,-rpath,$PWD/build -o /tmp/bench_checkpoint
-//   /tmp/bench_checkpoint [DIR]
+//   build/bench/bench_checkpoint [DIR]
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/checkpoint.h"
+#include "common/core/check.h"
+#include "common/io/checkpoint.h"
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp/rlvr_bench_ckpt";

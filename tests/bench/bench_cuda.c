@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 
 #ifndef RLVR_CUDA
 int main(void) {
@@ -19,8 +19,8 @@ int main(void) {
 }
 #else
 
-#include "common/cuda/cuda_model.h"
-#include "common/forward.h"
+#include "common/engine/cuda/cuda_model.h"
+#include "common/engine/forward.h"
 
 static void bench_sgemm(CudaCtx *cx, int tf32) {
     const int n = 4096, iters = 10;

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "proto/wire.h"
 
 typedef struct {

@@ -2,7 +2,7 @@
 // temperature 1, no stop tokens, exactly N new tokens each. Random weights (speed does not depend on
 // them). Compare with tests/bench/bench_sampling.py (PyTorch eager + HF generate, same shape).
 //
-//   build/bin/bench_sampling [--C 256 --L 4 --H 4 --KV 4 --I 688 --V 128 --G 8 --prompt 32 --new 128 --reps 3]
+//   build/bench/bench_sampling [--C 256 --L 4 --H 4 --KV 4 --I 688 --V 128 --G 8 --prompt 32 --new 128 --reps 3]
 // Prints one line per repetition and the best tokens/s (G * N / wall time, prefill included), plus
 // tokens per CPU-second of the process (all threads), which is steadier on a shared machine.
 #include <stdio.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/check.h"
-#include "common/infer.h"
-#include "common/model.h"
+#include "common/core/check.h"
+#include "common/engine/infer.h"
+#include "common/engine/model.h"
 
 int main(int argc, char **argv) {
     int C = 256, L = 4, H = 4, KV = 4, FF = 688, V = 128, G = 8, P = 32, N = 128, reps = 3;

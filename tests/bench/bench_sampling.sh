@@ -4,7 +4,7 @@
 # Each line of output is one run; both programs print best-of-reps tokens/s and tokens per CPU-second.
 set -u
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-bin="${1:-$root/build}/bin/bench_sampling"
+bin="${1:-$root/build}/bench/bench_sampling"
 py="${2:-/work/venv-torch/bin/python}"
 tiny="--C 256 --L 4 --H 4 --KV 4 --I 688 --V 128"
 large="--C 512 --L 8 --H 8 --KV 4 --I 1376 --V 32000"

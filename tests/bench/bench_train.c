@@ -1,18 +1,18 @@
 // Training throughput of the CPU engine (forward + head + backward + clip + AdamW) and the machine's
-// sgemm peak. Not a test. Build: part of the normal build (tests/bench_train.cmake) -> build/bin/bench_train.
-//   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 build/bin/bench_train --hidden 512 --layers 4 --heads 8 --kv 4
+// sgemm peak. Not a test. Part of the normal build (tests/CMakeLists.txt) -> build/bench/bench_train.
+//   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 build/bench/bench_train --hidden 512 --layers 4 --heads 8 --kv 4
 //     --inter 1376 --vocab 8192 --batch 4 --seq 128 --steps 3
-//   build/bin/bench_train --peak      (sgemm peak only)
+//   build/bench/bench_train --peak      (sgemm peak only)
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
-#include "common/forward.h"
-#include "common/model.h"
-#include "common/optim.h"
-#include "common/rng.h"
+#include "common/core/check.h"
+#include "common/engine/forward.h"
+#include "common/engine/model.h"
+#include "common/engine/optim.h"
+#include "common/core/rng.h"
 
 #undef I  // from <complex.h> via cblas.h
 

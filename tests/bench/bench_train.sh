@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Training throughput: the C engine (build/bin/bench_train) vs PyTorch CPU eager, same shapes, 2 threads.
+# Training throughput: the C engine (build/bench/bench_train) vs PyTorch CPU eager, same shapes, 2 threads.
 # The machine is shared: runs alternate C / torch REPEAT times; each reports its best and mean step;
 # compare the best steps.
 #   tests/bench/bench_train.sh [REPEAT]        (needs launch/build.sh build and /work/venv-torch)
@@ -19,12 +19,12 @@ shapes=(
   "--hidden 1024 --layers 2 --heads 16 --kv 4 --inter 2816 --vocab 8192 --batch 4 --seq 128 --steps 4"
   "--hidden 256 --layers 4 --heads 4 --kv 2 --inter 688 --vocab 4096 --batch 4 --seq 128 --steps 5"
 )
-"$root/build/bin/bench_train" --peak
-"$root/build/bin/bench_train" --peak
+"$root/build/bench/bench_train" --peak
+"$root/build/bench/bench_train" --peak
 for s in "${shapes[@]}"; do
   echo "== $s"
   for r in $(seq "$repeat"); do
-    "$root/build/bin/bench_train" $s | grep -E "^step"
+    "$root/build/bench/bench_train" $s | grep -E "^step"
     $py "$root/tests/bench/bench_train_torch.py" --threads 2 $s 2>/dev/null | grep -E "tokens/s"
   done
 done

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "proto/transport.h"
 #include "proto/wire.h"
 #include "tests/bench/bench_group.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/check.h"
+#include "common/core/check.h"
 #include "proto/wire.h"
 #include "proto/wire_internal.h"
 #include "tests/bench/bench_group.h"

@@ -3,7 +3,7 @@
 // through OpenBLAS), as opposed to our own code. Calls of exactly 2048^3 (bench_train's sgemm-peak
 // measurement) are passed through untimed.
 //
-//   LD_PRELOAD=build/bench/libgemm_time.so build/bin/bench_train --hidden 512 ... --steps 8
+//   LD_PRELOAD=build/bench/libgemm_time.so build/bench/bench_train --hidden 512 ... --steps 8
 //
 // Prints "[gemm_time] N calls, S s in cblas_sgemm, G GFLOP, R GFLOP/s" on stderr. Divide S by the
 // number of steps the program ran (bench_train runs steps + 1: one warm-up) to compare with its

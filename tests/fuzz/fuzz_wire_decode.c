@@ -1,4 +1,4 @@
-// libFuzzer target for the wire decoder (built with clang by tests/fuzz.cmake).
+// libFuzzer target for the wire decoder (built with clang by tests/CMakeLists.txt).
 // Properties checked beyond "no crash, no sanitizer report, bounded memory":
 //   - a message that decodes re-encodes to bytes that decode again to the same encoding;
 //   - wire_peek_group_ids never disagrees with a successful decode of a group;

@@ -95,11 +95,11 @@ else
   fi
   OBJS=()
   pids=()
-  for src in common/check.c common/rng.c common/model.c common/ops.c common/optim.c common/forward.c $SHIM; do
+  for src in common/core/check.c common/core/rng.c common/engine/model.c common/engine/ops.c common/engine/optim.c common/engine/forward.c $SHIM; do
     o=$B/$(basename "${src%.c}").o; OBJS+=("$o")
     gcc $CFLAGS -c "$src" -o "$o" & pids+=($!)
   done
-  for src in common/cuda/*.cu; do
+  for src in common/engine/cuda/*.cu; do
     o=$B/$(basename "${src%.cu}").cu.o; OBJS+=("$o")
     nvcc -O3 -arch=sm_90 -std=c++17 -I"$ROOT" -Xcompiler=-Wall,-Wextra -c "$src" -o "$o" & pids+=($!)
   done

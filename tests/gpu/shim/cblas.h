@@ -1,7 +1,7 @@
 // Stand-in for <cblas.h> used ONLY by tests/gpu/device_check.sh's fallback build, when the GPU machine
 // has no BLAS development package: the CPU reference of the CUDA tests then runs this plain,
-// OpenMP-parallel SGEMM (slow but exact fp32, fine for the small test shapes). Only what common/ops.c and
-// common/forward.c use.
+// OpenMP-parallel SGEMM (slow but exact fp32, fine for the small test shapes). Only what common/engine/ops.c and
+// common/engine/forward.c use.
 #pragma once
 
 enum CBLAS_ORDER { CblasRowMajor = 101, CblasColMajor = 102 };

@@ -1,0 +1,65 @@
+// Answer extraction: the last \boxed{...} / \fbox{...} of a response, with nested braces.
+#include "common/tasks/verifier.h"
+
+#include <string.h>
+
+static const char *next_box(const char *s, size_t *cmdlen) {
+    const char *b = strstr(s, "\\boxed"), *f = strstr(s, "\\fbox");
+    if (b && (!f || b < f)) { *cmdlen = 6; return b; }
+    if (f) { *cmdlen = 5; return f; }
+    return NULL;
+}
+
+int boxed_count(const char *response) {
+    int n = 0;
+    size_t cl;
+    for (const char *p = response; p && (p = next_box(p, &cl)) != NULL; p += cl) n++;
+    return n;
+}
+
+// Reads the argument of one box command whose name ends at `p`. Braced: matched by depth, where
+// escaped characters (\{ \} \\) never count. Unbraced ("\boxed 5"): up to whitespace or '$'.
+static int box_argument(const char *p, size_t *start, size_t *len, const char *base) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) return 0;  // e.g. \boxedfoo
+    while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+    if (*p == '{') {
+        int depth = 0;
+        const char *q = p;
+        for (; *q; q++) {
+            if (*q == '\\' && q[1]) { q++; continue; }
+            if (*q == '{') depth++;
+            else if (*q == '}' && --depth == 0) break;
+        }
+        if (!*q) return 0;
+        *start = (size_t)(p + 1 - base);
+        *len = (size_t)(q - p - 1);
+        return 1;
+    }
+    const char *q = p;
+    while (*q && *q != ' ' && *q != '\t' && *q != '\n' && *q != '$') q++;
+    if (q == p) return 0;
+    *start = (size_t)(p - base);
+    *len = (size_t)(q - p);
+    return 1;
+}
+
+int find_boxed_last(const char *response, size_t *start, size_t *len) {
+    if (!response) return 0;
+    const char *last = NULL, *p = response;
+    size_t cl = 0, last_cl = 0;
+    while ((p = next_box(p, &cl)) != NULL) { last = p; last_cl = cl; p += cl; }
+    if (!last) return 0;
+    return box_argument(last + last_cl, start, len, response);
+}
+
+long extract_boxed_last(const char *response, char *out, size_t cap) {
+    size_t start, len;
+    if (out && cap) out[0] = '\0';
+    if (!find_boxed_last(response, &start, &len)) return -1;
+    if (out && cap) {
+        size_t n = len < cap - 1 ? len : cap - 1;
+        memcpy(out, response + start, n);
+        out[n] = '\0';
+    }
+    return (long)len;
+}
