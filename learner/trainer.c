@@ -57,6 +57,7 @@ static void fill_params(Trainer *t) {
     t->ppl.clamp_lo = c->algorithm_ppl_shaping_clamp.v[0];
     t->ppl.clamp_hi = c->algorithm_ppl_shaping_clamp.v[1];
     t->ppl.sigma_floor = c->algorithm_ppl_shaping_sigma_floor;
+    t->ppl.sigma_ddof = (int)c->algorithm_ppl_shaping_sigma_ddof;
     position_params_default(&t->pos);
     t->pos.gamma = c->algorithm_position_shaping_gamma;
     t->pos.m = c->algorithm_position_shaping_m;

@@ -94,15 +94,23 @@ static void test_ppl(void) {
     PplShapingParams p;
     ppl_params_default(&p);
     CHECK_NEAR(p.alpha, 0.01, 0);
+    CHECK(p.sigma_ddof == 0);   // population std, as the authors' numpy code (np.std, ddof 0)
     // ln PPL = mean NLL: {-1, -1} -> 1; {-2} -> 2; {-3, -3, -3} -> 3.
     float r0[] = {-1, -1}, r1[] = {-2}, r2[] = {-3, -3, -3};
     double lp[3] = {response_log_ppl(r0, 2), response_log_ppl(r1, 1), response_log_ppl(r2, 3)};
     CHECK_NEAR(lp[0], 1, 0); CHECK_NEAR(lp[1], 2, 0); CHECK_NEAR(lp[2], 3, 0);
     CHECK_NEAR(response_log_ppl(r0, 0), 0, 0);
-    // mu 2, sample sigma 1 -> w = {-1, 0, 1}; alpha 0.5 -> factors {1.5, 1, 0.5}.
+    // mu 2, population sigma sqrt(2/3) -> w = {-1.2247449, 0, 1.2247449}; alpha 0.5 -> factors
+    // {1.6123724, 1, 0.3876276}.
     float adv[3] = {1, 1, -1}, w[5], out[5];
     int64_t g[3] = {4, 4, 4};
     p.alpha = 0.5;
+    ppl_shaping(adv, g, lp, NULL, 3, &p, w, out);
+    CHECK_NEAR(w[0], -sqrt(1.5), 1e-6); CHECK_NEAR(w[1], 0, 1e-7); CHECK_NEAR(w[2], sqrt(1.5), 1e-6);
+    CHECK_NEAR(out[0], 1 + 0.5 * sqrt(1.5), 1e-6); CHECK_NEAR(out[2], -(1 - 0.5 * sqrt(1.5)), 1e-6);
+    // The sample std (sigma_ddof 1): sigma 1 -> w = {-1, 0, 1}; factors {1.5, 1, 0.5}. The cases
+    // below are written for it.
+    p.sigma_ddof = 1;
     ppl_shaping(adv, g, lp, NULL, 3, &p, w, out);
     CHECK_NEAR(w[0], -1, 1e-7); CHECK_NEAR(w[1], 0, 1e-7); CHECK_NEAR(w[2], 1, 1e-7);
     CHECK_NEAR(out[0], 1.5, 1e-6); CHECK_NEAR(out[1], 1.0, 1e-6); CHECK_NEAR(out[2], -0.5, 1e-6);
@@ -112,6 +120,7 @@ static void test_ppl(void) {
     CHECK_NEAR(out[0], 1.2, 1e-6); CHECK_NEAR(out[2], -0.8, 1e-6);
     // alpha = 0 is the identity, bit for bit.
     ppl_params_default(&p);
+    p.sigma_ddof = 1;
     p.alpha = 0;
     float adv5[5] = {0.3f, -1.7f, 2.2f, 0, -0.01f};
     double lp5[5] = {0.5, 1.5, 0.2, 3.0, 9.0};
@@ -148,6 +157,11 @@ static void test_ppl(void) {
     int64_t gi[5] = {0, 0, 0, 0, 0};
     ppl_params_default(&p);
     p.iqr_filter = 1;
+    // Population std of the kept {1, 2, 3, 4}: sqrt(5/4).
+    ppl_shaping(ai, gi, li, NULL, 5, &p, wi, oi);
+    CHECK_NEAR(wi[0], -1.5 / sqrt(5.0 / 4), 1e-5);
+    CHECK_NEAR(wi[4], 97.5 / sqrt(5.0 / 4), 1e-3);
+    p.sigma_ddof = 1;
     ppl_shaping(ai, gi, li, NULL, 5, &p, wi, oi);
     CHECK_NEAR(wi[0], -1.5 / sqrt(5.0 / 3), 1e-5);
     CHECK_NEAR(wi[4], 97.5 / sqrt(5.0 / 3), 1e-3);
@@ -173,6 +187,9 @@ static void test_ppl(void) {
     char err[256];
     p.has_clamp = 1; p.clamp_lo = 1.2; p.clamp_hi = 0.8;
     CHECK(ppl_params_check(&p, err, sizeof(err)) == -1 && strstr(err, "clamp"));
+    ppl_params_default(&p);
+    p.sigma_ddof = 2;
+    CHECK(ppl_params_check(&p, err, sizeof(err)) == -1 && strstr(err, "sigma_ddof"));
 }
 
 static double sigm(double x) { return 1 / (1 + exp(-x)); }

@@ -2,6 +2,7 @@
 """`rlvr algo`: every op with hand-derived values, masked junk, malformed requests, stream behaviour."""
 import json
 import math
+import statistics
 import os
 import subprocess
 import sys
@@ -83,20 +84,25 @@ o = ok("filter_groups", {"group": ["x", "y", "x", "z", "y"], "metric": [1, 1, 0,
 check(o["kept_groups"] == ["x", "z"] and o["kept_index"] == [0, 2, 3], f"filter {o}")
 
 # ---- ppl_shaping ---------------------------------------------------------------------------------------
-# ln PPL {1, 2, 3}: mu 2, sample sigma 1 -> w {-1, 0, 1}; alpha 0.5 -> factors {1.5, 1, 0.5}.
+# ln PPL {1, 2, 3}: mu 2. Default sigma: the population std (ddof 0, the authors' np.std), sqrt(2/3);
+# with sigma_ddof 1 the sample std 1 -> w {-1, 0, 1}; alpha 0.5 -> factors {1.5, 1, 0.5}.
 lp = [[-1, -1], [-2], [-3, -3, -3]]
 o = ok("ppl_shaping", {"advantages": [1, 1, -1], "group": [1, 1, 1], "logprobs": lp}, {"alpha": 0.5})
-check(near(o["weights"], [-1, 0, 1]) and near(o["advantages"], [1.5, 1, -0.5]), f"ppl {o}")
-o = ok("ppl_shaping", {"advantages": [1, 1, -1], "group": [1, 1, 1], "logprobs": lp}, {"alpha": 0.5, "clamp": [0.8, 1.2]})
+pw = [(x - 2) / statistics.pstdev([1, 2, 3]) for x in (1, 2, 3)]
+check(near(o["weights"], pw) and near(o["advantages"], [1 - 0.5 * pw[0], 1, -(1 - 0.5 * pw[2])]), f"ppl population {o}")
+o = ok("ppl_shaping", {"advantages": [1, 1, -1], "group": [1, 1, 1], "logprobs": lp}, {"alpha": 0.5, "sigma_ddof": 1})
+check(near(o["weights"], [-1, 0, 1]) and near(o["advantages"], [1.5, 1, -0.5]), f"ppl sample {o}")
+err("ppl_shaping", {"advantages": [1], "group": [1], "logprobs": [[-1]]}, {"sigma_ddof": 2}, "sigma_ddof")
+o = ok("ppl_shaping", {"advantages": [1, 1, -1], "group": [1, 1, 1], "logprobs": lp}, {"alpha": 0.5, "sigma_ddof": 1, "clamp": [0.8, 1.2]})
 check(near(o["advantages"], [1.2, 1, -0.8]), f"ppl clamp {o}")
 o = ok("ppl_shaping", {"advantages": [0.3, -0.7, 2], "group": ["a", "a", "b"], "logprobs": lp}, {"alpha": 0.0})
 check(o["advantages"] == [0.3, -0.7, 2] or near(o["advantages"], [0.3, -0.7, 2], 1e-7), "alpha 0 identity")
-# IQR: ln PPL {1,2,3,4,100} -> 100 outside [-1, 7]; mu 2.5, sigma sqrt(5/3).
+# IQR: ln PPL {1,2,3,4,100} -> 100 outside [-1, 7]; mu 2.5, sample sigma sqrt(5/3).
 o = ok("ppl_shaping", {"advantages": [1] * 5, "group": [0] * 5, "logprobs": [[-1], [-2], [-3], [-4], [-100]]},
-       {"iqr_filter": True, "alpha": 0.01, "clamp": [0.8, 1.2]})
+       {"iqr_filter": True, "alpha": 0.01, "clamp": [0.8, 1.2], "sigma_ddof": 1})
 check(near(o["weights"][0], -1.5 / math.sqrt(5 / 3)) and near(o["advantages"][4], 0.8), f"ppl iqr {o}")
 # Zero-length response: weight 0, excluded from the statistics.
-o = ok("ppl_shaping", {"advantages": [1, 1, 1], "group": [0, 0, 0], "logprobs": [[-1], [-3], []]}, {"alpha": 0.1})
+o = ok("ppl_shaping", {"advantages": [1, 1, 1], "group": [0, 0, 0], "logprobs": [[-1], [-3], []]}, {"alpha": 0.1, "sigma_ddof": 1})
 check(near(o["weights"], [-1 / math.sqrt(2), 1 / math.sqrt(2), 0]) and o["advantages"][2] == 1, f"ppl empty {o}")
 
 # ---- position_shaping ------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ static void test_schema(void) {
     RlvrConfig c;
     config_defaults(&c);
     CHECK_MSG(config_validate(&c, err, sizeof(err)) == 0, "defaults do not validate: %s", err);
-    // Defaults named in the brief / DESIGN.md.
+    // Defaults that follow the paper, verl and the authors' code (docs/algorithms.md).
     CHECK_NEAR(c.actor_clip_ratio_low, 0.2, 0);
     CHECK_NEAR(c.actor_clip_ratio_high, 0.28, 0);
     CHECK(c.actor_clip_ratio_c.set && c.actor_clip_ratio_c.v == 3.0);

@@ -115,6 +115,7 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     X(algorithm_ppl_shaping_iqr_filter, "algorithm.ppl_shaping.iqr_filter", BOOL, "false", "", "compute mu/sigma after 1.5*IQR outlier removal (authors' code)") \
     X(algorithm_ppl_shaping_clamp, "algorithm.ppl_shaping.clamp", OPTPAIR, "null", "", "clamp the factor (1 - alpha*w) to [lo, hi], e.g. [0.8, 1.2]; null: no clamp") \
     X(algorithm_ppl_shaping_sigma_floor, "algorithm.ppl_shaping.sigma_floor", FLOAT, "1e-6", "[0,)", "sigma <= floor is replaced by 1") \
+    X(algorithm_ppl_shaping_sigma_ddof, "algorithm.ppl_shaping.sigma_ddof", INT, "0", "[0,1]", "sigma = sqrt(sum (x - mu)^2 / (n - ddof)): 0 population std (the authors' code), 1 sample std") \
     X(algorithm_position_shaping_enable, "algorithm.position_shaping.enable", BOOL, "false", "", "position bonus (paper eq. 8, 10)") \
     X(algorithm_position_shaping_gamma, "algorithm.position_shaping.gamma", FLOAT, "0.1", "[0,)", "bonus scale gamma") \
     X(algorithm_position_shaping_m, "algorithm.position_shaping.m", FLOAT, "15", "", "slope m of r_t = m (l_t - n)") \

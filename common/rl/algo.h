@@ -1,7 +1,7 @@
 // The RL math of the learner: rewards, GRPO group advantages, the paper's PPL and position advantage
 // shaping, the DAPO clip-higher policy loss with its exact per-token gradient, KL penalties and the
 // rising/plateau stage detector. Conventions (and the paper's equation numbers) are in
-// docs/algorithms.md; they follow DESIGN.md section 3, verl and the authors' released code.
+// docs/algorithms.md, with the choices made where the paper, the authors' code and verl differ.
 //
 // Pure functions: no globals, no I/O. Per-response arrays are (R,); per-token arrays are row-major
 // (B, T) with a 0/1 float mask of the same shape: values under mask 0 never influence a result and
@@ -62,6 +62,7 @@ typedef struct {
     int has_clamp;       // clamp the factor 1 - alpha*w to [clamp_lo, clamp_hi] (authors' code: 0.8, 1.2)
     double clamp_lo, clamp_hi;
     double sigma_floor;  // sigma <= sigma_floor -> sigma = 1 (authors' code: 1e-6)
+    int sigma_ddof;      // sigma = sqrt(sum (x - mu)^2 / (n - ddof)): 0 population (authors' numpy code), 1 sample
 } PplShapingParams;
 
 void ppl_params_default(PplShapingParams *p);
@@ -70,7 +71,7 @@ int ppl_params_check(const PplShapingParams *p, char *err, size_t errlen);
 double response_log_ppl(const float *logp, size_t n);
 // Same over padded rows: logp, mask (B, T) -> ln_ppl (B,); len (B,) optional gets the token counts.
 void response_log_ppl_rows(const float *logp, const float *mask, size_t B, size_t T, double *ln_ppl, int *len);
-// w = (ln PPL - mu_g) / sigma_g (sample std over the group, after the optional IQR filter);
+// w = (ln PPL - mu_g) / sigma_g (std over the group with sigma_ddof, after the optional IQR filter);
 // A <- A * (1 - alpha * w) (factor optionally clamped). Responses with len 0 (len may be NULL: all
 // valid) get w = 0 and are left out of mu / sigma. adv_in, ln_ppl (R,) -> weights (R,) optional,
 // adv_out (R,) (may alias adv_in).

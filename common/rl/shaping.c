@@ -15,6 +15,7 @@ void ppl_params_default(PplShapingParams *p) {
     p->clamp_lo = 0.8;
     p->clamp_hi = 1.2;
     p->sigma_floor = 1e-6;
+    p->sigma_ddof = 0;
 }
 
 int ppl_params_check(const PplShapingParams *p, char *err, size_t errlen) {
@@ -23,6 +24,9 @@ int ppl_params_check(const PplShapingParams *p, char *err, size_t errlen) {
     if (!(p->sigma_floor >= 0) || !isfinite(p->sigma_floor))
         return rlvr_err(err, errlen, "algorithm.ppl_shaping.sigma_floor must be a finite number >= 0 (got %g)",
                         p->sigma_floor);
+    if (p->sigma_ddof != 0 && p->sigma_ddof != 1)
+        return rlvr_err(err, errlen, "algorithm.ppl_shaping.sigma_ddof must be 0 (population std) or 1 (sample std) (got %d)",
+                        p->sigma_ddof);
     if (p->has_clamp && !(isfinite(p->clamp_lo) && isfinite(p->clamp_hi) && p->clamp_lo <= p->clamp_hi))
         return rlvr_err(err, errlen, "algorithm.ppl_shaping.clamp must be [lo, hi] with finite lo <= hi (got [%g, %g])",
                         p->clamp_lo, p->clamp_hi);
@@ -61,7 +65,7 @@ static double quantile_sorted(const double *v, size_t n, double q) {
     return v[lo] + frac * (v[lo + 1] - v[lo]);
 }
 
-// mu and sigma (sample std) of x (n,), optionally after the 1.5*IQR fence; scratch (n,).
+// mu and sigma (std with p->sigma_ddof) of x (n,), optionally after the 1.5*IQR fence; scratch (n,).
 static void group_mu_sigma(const double *x, size_t n, const PplShapingParams *p, double *scratch,
                            double *mu, double *sigma) {
     double lo = -INFINITY, hi = INFINITY;
@@ -81,7 +85,8 @@ static void group_mu_sigma(const double *x, size_t n, const PplShapingParams *p,
     double m = s / (double)k, sq = 0.0;
     for (size_t i = 0; i < n; i++)
         if (x[i] >= lo && x[i] <= hi) sq += (x[i] - m) * (x[i] - m);
-    double sd = k > 1 ? sqrt(sq / (double)(k - 1)) : 0.0;
+    size_t ddof = p->sigma_ddof > 0 ? (size_t)p->sigma_ddof : 0;
+    double sd = k > ddof ? sqrt(sq / (double)(k - ddof)) : 0.0;
     if (sd <= p->sigma_floor) sd = 1.0;
     *mu = m;
     *sigma = sd;

@@ -18,7 +18,7 @@ float onehot_minus_softmax_norm(const float *logits, size_t V, float temperature
 // Gradient-norm proxy G = |coef| * ||e(o) - softmax(z/T)||_2 * ||h||_2: the Frobenius norm of the
 // token's LM-head gradient (a rank-1 outer product), with coef the token's loss-gradient coefficient
 // (PolicyLossOut.coef: -A*ratio on the unclipped branch, 0 when clipped). The exact gradient w.r.t. z
-// carries another 1/T, which is 1 during training; DESIGN section 4 leaves it out and so do we.
+// carries another 1/T, which is 1 during training; the paper's proxy leaves it out and so do we.
 // logits (N, V), labels (N,), hidden_norm (N,), coef (N,) -> g (N,). OpenMP over rows.
 void grad_norm_proxy(const float *logits, const int *labels, const float *hidden_norm, const float *coef,
                      size_t N, size_t V, float temperature, float *g);

@@ -1,4 +1,4 @@
-// rlvr analyze: the paper's analyses (DESIGN.md section 4, docs/analysis.md). cmd_analyze.c parses
+// rlvr analyze: the paper's analyses (docs/analysis.md). cmd_analyze.c parses
 // the options, loads problems / model / engine, samples N responses per problem exactly as `rlvr eval`
 // does (sample i of problem j seeded with sampler_seed(seed, j, i)) and grades them; each analysis
 // (analyze_entropy.c, analyze_gradnorm.c, analyze_replace.c, analyze_shift.c) receives the graded samples one problem

@@ -1,4 +1,4 @@
-// rlvr analyze gradnorm: the LM-head gradient-norm proxy (DESIGN.md section 4, paper eq. 4 / 12)
+// rlvr analyze gradnorm: the LM-head gradient-norm proxy (paper eq. 4 / 12, docs/analysis.md)
 //     G_t = |coef_t| * ||e(o_t) - pi_t||_2 * ||h_t||_2,   pi_t = softmax(z_t / T)
 // for every token of every sampled response, against the token's entropy. Each problem's N samples are
 // one GRPO group: rewards from the verdicts (reward.format, +1/-1 by default), advantages by the

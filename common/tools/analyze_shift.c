@@ -1,4 +1,4 @@
-// rlvr analyze shift: how an update moved the policy's token probabilities (DESIGN.md section 4,
+// rlvr analyze shift: how an update moved the policy's token probabilities (docs/analysis.md,
 // "probability shifts after an update"). Responses are sampled from policy A (--model); both A and B
 // (--model-b, e.g. a later checkpoint of the same run) score every response token with a full forward
 // at the sampling temperature, and the shift of token t is delta_t = log pi_B(o_t) - log pi_A(o_t).

@@ -406,7 +406,7 @@ static int op_filter_groups(Req *rq, json_t *out) {
 }
 
 static int op_ppl_shaping(Req *rq, json_t *out) {
-    static const char *const pk[] = {"alpha", "iqr_filter", "clamp", "sigma_floor", NULL},
+    static const char *const pk[] = {"alpha", "iqr_filter", "clamp", "sigma_floor", "sigma_ddof", NULL},
                              *const ik[] = {"advantages", "group", "logprobs", NULL};
     if (check_keys(rq, rq->params, "params", pk) || check_keys(rq, rq->inputs, "inputs", ik)) return -1;
     PplShapingParams p;
@@ -414,6 +414,9 @@ static int op_ppl_shaping(Req *rq, json_t *out) {
     if (p_num(rq, "alpha", p.alpha, &p.alpha, NULL) || p_bool(rq, "iqr_filter", 0, &p.iqr_filter) ||
         p_num(rq, "sigma_floor", p.sigma_floor, &p.sigma_floor, NULL))
         return -1;
+    long ddof;
+    if (p_int(rq, "sigma_ddof", p.sigma_ddof, 0, 0, 1, &ddof)) return -1;
+    p.sigma_ddof = (int)ddof;
     json_t *c = json_object_get(rq->params, "clamp");
     p.has_clamp = 0;
     if (c && !json_is_null(c)) {
@@ -833,7 +836,8 @@ static void usage(FILE *f) {
         "  grpo_advantage    scores[R], group[R] ; epsilon, norm_by_std -> advantages\n"
         "  overlong          lengths[R], scores[R] ; max_len, cache_len, factor -> penalty, reward\n"
         "  filter_groups     group[R], metric[R] -> kept_groups, kept_index\n"
-        "  ppl_shaping       advantages[R], group[R], logprobs[R][*] ; alpha, iqr_filter, clamp, sigma_floor\n"
+        "  ppl_shaping       advantages[R], group[R], logprobs[R][*] ; alpha, iqr_filter, clamp, sigma_floor,\n"
+        "                    sigma_ddof\n"
         "                    -> weights, advantages\n"
         "  position_shaping  advantages[R], lengths[R] ; gamma, m, n, d, cap, [step, start_step, end_step,\n"
         "                    start_at_plateau, plateau_step] -> advantages[R][len], active\n"

@@ -1,5 +1,5 @@
 // rlvr analyze entropy|gradnorm|replace|shift --model PATH --data SPEC [options]
-// The paper's analyses (DESIGN.md section 4; docs/analysis.md has the equations and output fields).
+// The paper's analyses (docs/analysis.md has the equations and output fields).
 // This file holds what the three share: options, the problem set (common/tasks/problems.h, as rlvr eval
 // reads it, --config included), the model and engine, and the sampling + grading loop; each analysis
 // sees one problem's graded samples at a time (common/tools/analyze.h).
