@@ -1,34 +1,12 @@
 // JSON Lines math datasets: {"id": ..., "problem": ..., "answer": ...} per line.
 #include "common/tasks/tasks.h"
 #include "common/core/check.h"
+#include "common/tasks/jsonl.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *dupstr(const char *s) {
-    size_t n = strlen(s);
-    char *o = malloc(n + 1);
-    if (o) memcpy(o, s, n + 1);
-    return o;
-}
-
-// Numbers become text: integers exactly, reals with the shortest form that reads back the same.
-static char *json_to_answer(json_t *v) {
-    char buf[64];
-    if (json_is_string(v)) return dupstr(json_string_value(v));
-    if (json_is_integer(v)) { snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v)); return dupstr(buf); }
-    if (json_is_real(v)) {
-        double x = json_real_value(v);
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, sizeof(buf), "%.*g", prec, x);
-            if (strtod(buf, NULL) == x) break;
-        }
-        return dupstr(buf);
-    }
-    return NULL;
-}
 
 void dataset_free(Dataset *d) {
     if (!d) return;
@@ -41,19 +19,15 @@ int dataset_load_jsonl(const char *path, Dataset *out, char *err, size_t errlen)
     memset(out, 0, sizeof(*out));
     FILE *f = fopen(path, "rb");
     if (!f) return rlvr_err(err, errlen, "%s: cannot open the dataset (check the path; expected JSON Lines)", path);
-    size_t cap = 0, linecap = 0;
-    char *line = NULL;
-    ssize_t len;
-    long lineno = 0;
-    int rc = 0;
-    while ((len = getline(&line, &linecap, f)) >= 0) {
-        lineno++;
-        size_t k = 0;
-        while (k < (size_t)len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
-        if (k == (size_t)len) continue;
-        json_error_t je;
-        json_t *j = json_loadb(line, (size_t)len, 0, &je);
-        if (!j) { rc = rlvr_err(err, errlen, "%s:%ld: invalid JSON (%s at column %d); each line must be one JSON object", path, lineno, je.text, je.column); break; }
+    size_t cap = 0;
+    JsonlReader rd;
+    jsonl_init(&rd, f);
+    int rc = 0, got;
+    json_t *j;
+    char jerr[256];
+    while ((got = jsonl_next(&rd, &j, jerr, sizeof jerr)) != 0) {
+        long lineno = rd.lineno;
+        if (got < 0) { rc = rlvr_err(err, errlen, "%s:%ld: invalid JSON (%s at column %d); each line must be one JSON object", path, lineno, jerr, rd.column); break; }
         if (!json_is_object(j)) { json_decref(j); rc = rlvr_err(err, errlen, "%s:%ld: expected a JSON object like {\"problem\": ..., \"answer\": ...}", path, lineno); break; }
         json_t *jp = json_object_get(j, "problem"), *ja = json_object_get(j, "answer"), *ji = json_object_get(j, "id");
         if (!jp || !json_is_string(jp)) {
@@ -66,7 +40,7 @@ int dataset_load_jsonl(const char *path, Dataset *out, char *err, size_t errlen)
             rc = rlvr_err(err, errlen, "%s:%ld: field \"answer\" is %s; every line needs an \"answer\" (string or number)", path, lineno, ja ? "not a string or number" : "missing");
             break;
         }
-        char *ans = json_to_answer(ja);
+        char *ans = json_answer_text(ja);
         if (!ans) { json_decref(j); rc = rlvr_err(err, errlen, "%s:%ld: out of memory", path, lineno); break; }
         if (!ans[0]) { free(ans); json_decref(j); out->n_skipped++; continue; }
         if (out->n == cap) {
@@ -79,14 +53,14 @@ int dataset_load_jsonl(const char *path, Dataset *out, char *err, size_t errlen)
         if (ji && json_is_string(ji)) id = json_string_value(ji);
         else if (ji && json_is_integer(ji)) { snprintf(idbuf, sizeof(idbuf), "%lld", (long long)json_integer_value(ji)); id = idbuf; }
         else { snprintf(idbuf, sizeof(idbuf), "line-%ld", lineno); id = idbuf; }
-        r->id = dupstr(id);
-        r->problem = dupstr(json_string_value(jp));
+        r->id = strdup(id);
+        r->problem = strdup(json_string_value(jp));
         r->answer = ans;
         json_decref(j);
         if (!r->id || !r->problem) die("out of memory loading %s", path);
         out->n++;
     }
-    free(line);
+    jsonl_free(&rd);
     fclose(f);
     if (rc < 0) { dataset_free(out); return -1; }
     if (out->n == 0) return rlvr_err(err, errlen, "%s: no usable rows (empty file, or every answer is empty)", path);

@@ -5,6 +5,7 @@
 // A prediction containing \boxed is graded by its last box (an unclosed last box grades incorrect);
 // otherwise the whole string is the answer.
 #include "common/tools/commands.h"
+#include "common/tasks/jsonl.h"
 #include "common/tasks/verifier.h"
 
 #include <jansson.h>
@@ -32,16 +33,6 @@ static void emit_error(long lineno, const char *msg) {
     char *s = json_dumps(o, JSON_COMPACT);
     if (s) { puts(s); free(s); }
     json_decref(o);
-}
-
-static char *number_text(json_t *v) {
-    char buf[64];
-    if (json_is_integer(v)) snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-    else {
-        double x = json_real_value(v);
-        for (int prec = 1; prec <= 17; prec++) { snprintf(buf, sizeof(buf), "%.*g", prec, x); if (strtod(buf, NULL) == x) break; }
-    }
-    return strdup(buf);
 }
 
 int cmd_grade(int argc, char **argv) {
@@ -72,18 +63,14 @@ int cmd_grade(int argc, char **argv) {
         f = fopen(path, "rb");
         if (!f) { fprintf(stderr, "rlvr grade: cannot open '%s' (expected a JSON Lines file)\n", path); return 1; }
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    long lineno = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        size_t k = 0;
-        while (k < (size_t)len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
-        if (k == (size_t)len) continue;
-        json_error_t je;
-        json_t *j = json_loadb(line, (size_t)len, 0, &je);
-        if (!j) { char m[300]; snprintf(m, sizeof(m), "invalid JSON: %s", je.text); emit_error(lineno, m); continue; }
+    JsonlReader rd;
+    jsonl_init(&rd, f);
+    json_t *j;
+    char jerr[300];
+    int got;
+    while ((got = jsonl_next(&rd, &j, jerr, sizeof jerr)) != 0) {
+        long lineno = rd.lineno;
+        if (got < 0) { char m[320]; snprintf(m, sizeof m, "invalid JSON: %s", jerr); emit_error(lineno, m); continue; }
         json_t *jg = json_object_get(j, "gold"), *jp = json_object_get(j, "prediction");
         if (!json_is_object(j) || !jg || !jp) {
             emit_error(lineno, "expected an object with \"gold\" and \"prediction\"");
@@ -95,8 +82,7 @@ int cmd_grade(int argc, char **argv) {
             json_decref(j);
             continue;
         }
-        char *gold = json_is_string(jg) ? strdup(json_string_value(jg)) : number_text(jg);
-        char *pred = json_is_string(jp) ? strdup(json_string_value(jp)) : number_text(jp);
+        char *gold = json_answer_text(jg), *pred = json_answer_text(jp);
         json_decref(j);
         if (!gold || !pred) { free(gold); free(pred); emit_error(lineno, "out of memory"); continue; }
         // The answer: the last box of a response, or the whole string when there is no box.
@@ -120,7 +106,7 @@ int cmd_grade(int argc, char **argv) {
         json_decref(o);
         free(gold); free(pred); free(ans);
     }
-    free(line);
+    jsonl_free(&rd);
     if (f != stdin) fclose(f);
     fflush(stdout);
     return 0;
