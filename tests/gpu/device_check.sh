@@ -80,7 +80,7 @@ if [ "$MODE" = full ]; then
     tail -60 build-gpu/build.log; echo "FATAL: build failed (full log build-gpu/build.log)"; exit 2
   fi
   grep -A3 "warning" build-gpu/build.log | head -40 || true
-  BIN=build-gpu/tests; BENCH=build-gpu/bin/bench_cuda
+  BIN=build-gpu/tests; BENCH=build-gpu/bench/bench_cuda
 else
   section "minimal build (gcc + nvcc directly, -j$JOBS)"
   B=build-gpu-min; rm -rf $B; mkdir -p $B
