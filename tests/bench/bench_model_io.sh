@@ -22,7 +22,7 @@ for name, s in t.qwen2_shapes(cfg).items():
     tens[name] = ("BF16", s, (x.view(np.uint32) >> 16).astype("<u2").tobytes())
 t.write_safetensors(os.path.join(sys.argv[1], "model.safetensors"), tens)
 PY
-for i in 1 2 3; do
+for _ in 1 2 3; do
   /usr/bin/time -f "HF(BF16) -> h5:  %e s, max RSS %M KB" "$bin" convert "$tmp/src" "$tmp/m.h5" >/dev/null
   /usr/bin/time -f "h5 -> HF(F32):   %e s, max RSS %M KB" "$bin" convert "$tmp/m.h5" "$tmp/out" >/dev/null
 done

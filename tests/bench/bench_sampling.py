@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch CPU eager baseline for tests/bench/bench_sampling.c (same model shape, batch, lengths).
+"""PyTorch CPU eager peer of tests/bench/bench_sampling.c (same model shape, batch, lengths), run by
+tests/bench/bench_sampling.sh in the environment tests/bench/setup_peers.sh makes; by hand:
 
-    OMP_NUM_THREADS=2 /work/venv-torch/bin/python tests/bench/bench_sampling.py \
+    OMP_NUM_THREADS=2 .venv-bench/bin/python tests/bench/bench_sampling.py \
         [--C 256 --L 4 --H 4 --KV 4 --I 688 --V 128 --G 8 --prompt 32 --new 128 --reps 3 --threads 2]
 
 Two baselines, both fp32 with a KV cache, temperature 1, no top-k/top-p, exactly N new tokens:

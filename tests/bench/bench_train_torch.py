@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch CPU eager baseline for tests/bench/bench_train.c: same model shape, batch, loss, clip, AdamW.
+"""PyTorch CPU eager peer of tests/bench/bench_train.c: same model shape, batch, loss, clip, AdamW. Run by
+tests/bench/bench_train.sh in the environment tests/bench/setup_peers.sh makes; by hand:
 
-    /work/venv-torch/bin/python tests/bench/bench_train_torch.py --threads 2 --hidden 512 --layers 4 \
+    OMP_NUM_THREADS=2 .venv-bench/bin/python tests/bench/bench_train_torch.py --threads 2 --hidden 512 --layers 4 \
         --heads 8 --kv 4 --inter 1376 --vocab 8192 --batch 4 --seq 128 --steps 3
 """
 import argparse
