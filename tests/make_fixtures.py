@@ -3,7 +3,7 @@
 
 Regenerate (needs torch + transformers + safetensors; CI never runs this, it uses the committed files):
 
-    /work/venv-torch/bin/python tests/make_fixtures.py
+    .venv-bench/bin/python tests/make_fixtures.py   (after tests/bench/setup_peers.sh)
 
 For each small random model it writes tests/fixtures/<name>/ with
   config.json, model.safetensors      transformers save_pretrained (fp32 safetensors)
