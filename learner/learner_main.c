@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
         config_print(c, stdout);
         fflush(stdout);
     }
-    dist_barrier(1000);
+    dist_barrier(DIST_POLL_US);
     rng_seed(&L->rng, rng_mix((uint64_t)c->trainer_seed, 0x6c6561726e6572ull));
 
     // the policy: the newest checkpoint when resuming, else model.path or a random init
@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
             free(L->coord_blob);
             L->coord_blob = NULL;
         }
-        dist_bcast(&ok, sizeof ok, 1000);
+        dist_bcast(&ok, sizeof ok, DIST_POLL_US);
         rc = ok ? learner_grpo(L) : 1;
         if (L->coord) {
             if (L->d.rank == 0) {
