@@ -322,12 +322,7 @@ void learner_publish(Learner *L) {
 static void stage_update(Learner *L) {
     const RlvrConfig *c = &L->cfg;
     StageParams sp;
-    stage_params_default(&sp);
-    sp.window = (int)c->trainer_stage_detector_window;
-    sp.acc_slope_max = c->trainer_stage_detector_rise_threshold;
-    // the config gives the relative entropy change over a whole window; the detector takes it per step
-    sp.ent_drop_max = c->trainer_stage_detector_entropy_threshold / (double)sp.window;
-    sp.min_step = c->trainer_stage_detector_min_step;
+    stage_params_from_config(c, &sp);
     long at = -1;
     stage_detect(L->hist.acc, L->hist.ent, L->hist.n, &sp, &at);
     if (at >= 0 && L->plateau_step < 0) {

@@ -24,53 +24,30 @@ int trainer_check_config(const RlvrConfig *cfg, char *err, size_t errlen) {
     if (reward_format_parse(cfg->reward_format, &rf) != 0)
         return rlvr_err(err, errlen, "reward.format '%s' is unknown (pm1 | 01)", cfg->reward_format);
     if (cfg->reward_overlong_buffer_enable) {
-        OverlongParams o = {(int)cfg->data_max_response_length, (int)cfg->reward_overlong_buffer_len, cfg->reward_overlong_buffer_penalty_factor};
+        OverlongParams o;
+        overlong_params_from_config(cfg, &o);
         if (overlong_params_check(&o, err, errlen) != 0) return -1;
     }
     return 0;
 }
 
+AdamWConfig trainer_adamw_from_config(const RlvrConfig *c) {
+    AdamWConfig a;
+    a.beta1 = (float)c->actor_optim_betas.v[0];
+    a.beta2 = (float)c->actor_optim_betas.v[1];
+    a.eps = (float)c->actor_optim_eps;
+    a.weight_decay = (float)c->actor_optim_weight_decay;
+    return a;
+}
+
 static void fill_params(Trainer *t) {
     const RlvrConfig *c = t->cfg;
-    t->adam = adamw_default();
-    t->adam.beta1 = (float)c->actor_optim_betas.v[0];
-    t->adam.beta2 = (float)c->actor_optim_betas.v[1];
-    t->adam.eps = (float)c->actor_optim_eps;
-    t->adam.weight_decay = (float)c->actor_optim_weight_decay;
-    actor_loss_params_default(&t->lossp);
-    t->lossp.pg.clip_ratio_low = c->actor_clip_ratio_low;
-    t->lossp.pg.clip_ratio_high = c->actor_clip_ratio_high;
-    t->lossp.pg.dual_clip = c->actor_clip_ratio_c.set;
-    if (c->actor_clip_ratio_c.set) t->lossp.pg.clip_ratio_c = c->actor_clip_ratio_c.v;
-    loss_agg_parse(c->actor_loss_agg_mode, &t->lossp.pg.agg.mode);
-    t->lossp.use_kl_loss = c->actor_use_kl_loss;
-    t->lossp.kl_loss_coef = c->actor_kl_loss_coef;
-    kl_type_parse(c->actor_kl_loss_type, &t->lossp.kl_loss_type);
-    t->lossp.entropy_coeff = c->actor_entropy_coeff;
-    grpo_params_default(&t->grpo);
-    t->grpo.epsilon = c->algorithm_epsilon;
-    t->grpo.norm_by_std = c->algorithm_norm_adv_by_std_in_grpo;
-    ppl_params_default(&t->ppl);
-    t->ppl.alpha = c->algorithm_ppl_shaping_alpha;
-    t->ppl.iqr_filter = c->algorithm_ppl_shaping_iqr_filter;
-    t->ppl.has_clamp = c->algorithm_ppl_shaping_clamp.set;
-    t->ppl.clamp_lo = c->algorithm_ppl_shaping_clamp.v[0];
-    t->ppl.clamp_hi = c->algorithm_ppl_shaping_clamp.v[1];
-    t->ppl.sigma_floor = c->algorithm_ppl_shaping_sigma_floor;
-    t->ppl.sigma_ddof = (int)c->algorithm_ppl_shaping_sigma_ddof;
-    position_params_default(&t->pos);
-    t->pos.gamma = c->algorithm_position_shaping_gamma;
-    t->pos.m = c->algorithm_position_shaping_m;
-    t->pos.n = c->algorithm_position_shaping_n;
-    t->pos.d = c->algorithm_position_shaping_d;
-    t->pos.has_cap = c->algorithm_position_shaping_cap.set;
-    t->pos.cap = c->algorithm_position_shaping_cap.v;
-    t->pos.start_step = c->algorithm_position_shaping_start_step;
-    t->pos.end_step = c->algorithm_position_shaping_end_step;
-    t->pos.start_at_plateau = c->algorithm_position_shaping_start_at_plateau;
-    t->ovl.max_len = (int)c->data_max_response_length;
-    t->ovl.cache_len = (int)c->reward_overlong_buffer_len;
-    t->ovl.factor = c->reward_overlong_buffer_penalty_factor;
+    t->adam = trainer_adamw_from_config(c);
+    actor_loss_params_from_config(c, &t->lossp);
+    grpo_params_from_config(c, &t->grpo);
+    ppl_params_from_config(c, &t->ppl);
+    position_params_from_config(c, &t->pos);
+    overlong_params_from_config(c, &t->ovl);
     reward_format_parse(c->reward_format, &t->rf);
 }
 

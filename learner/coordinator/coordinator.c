@@ -22,28 +22,48 @@
 #define RECV_BATCH 4096             // messages handled per wake-up before expiry and dispatch run
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"   // where libzmq asks for CurveZMQ client approval
 
-// Defaults of the knobs the config schema does not have.
-#define DEFAULT_MAX_CREDITS 64
+// The knobs the config schema does not have.
 #define DEFAULT_CHUNK_BYTES ((size_t)4 << 20)
 #define DEFAULT_PUB_HWM 100000
 #define DEFAULT_REPUBLISH_S 1.0
 #define DEFAULT_LOG_PER_S 10
+#define CREDITS_CAP_FACTOR 4        // a worker may ask for this many times rollout.credits
+#define MIN_HEARTBEATS_PER_LEASE 3  // heartbeat_s is lowered to lease_s / this when above it
 
 // ---- config and logging --------------------------------------------------------------------------
-void coord_config_default(CoordConfig *cfg) {
+// "tcp://host:0" -> "tcp://host:*" (ZeroMQ's any-free-port syntax). -1 when it does not fit.
+static int endpoint_any_port(const char *in, char *out, size_t cap) {
+    size_t n = strlen(in);
+    int w = n >= 2 && strcmp(in + n - 2, ":0") == 0 ? snprintf(out, cap, "%.*s:*", (int)(n - 2), in) : snprintf(out, cap, "%s", in);
+    return w >= 0 && (size_t)w < cap ? 0 : -1;
+}
+
+int coord_config_from_rlvr(const RlvrConfig *rc, CoordConfig *cfg, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->endpoint, sizeof cfg->endpoint, "tcp://127.0.0.1:5555");
-    snprintf(cfg->pub_endpoint, sizeof cfg->pub_endpoint, "tcp://127.0.0.1:5556");
-    cfg->lease_s = 30.0;
-    cfg->heartbeat_s = 5.0;
-    cfg->max_lease_s = 0.0;
-    cfg->max_staleness = 1;
-    cfg->max_credits = DEFAULT_MAX_CREDITS;
+    if (endpoint_any_port(rc->coordinator_endpoint, cfg->endpoint, sizeof cfg->endpoint) != 0)
+        return rlvr_err(err, errlen, "coordinator.endpoint is longer than %d characters", WIRE_ENDPOINT_LEN - 1);
+    if (endpoint_any_port(rc->coordinator_pub_endpoint, cfg->pub_endpoint, sizeof cfg->pub_endpoint) != 0)
+        return rlvr_err(err, errlen, "coordinator.pub_endpoint is longer than %d characters", WIRE_ENDPOINT_LEN - 1);
+    cfg->lease_s = rc->coordinator_lease_s;
+    cfg->max_lease_s = rc->coordinator_max_lease_s;
+    double hb_max = rc->coordinator_lease_s / MIN_HEARTBEATS_PER_LEASE;
+    cfg->heartbeat_s = rc->coordinator_heartbeat_s < hb_max ? rc->coordinator_heartbeat_s : hb_max;
+    cfg->max_staleness = rc->rollout_max_staleness;
+    cfg->max_credits = (int32_t)(rc->rollout_credits * CREDITS_CAP_FACTOR);
     cfg->chunk_bytes = DEFAULT_CHUNK_BYTES;
     cfg->pub_hwm = DEFAULT_PUB_HWM;
     cfg->republish_s = DEFAULT_REPUBLISH_S;
     wire_limits_default(&cfg->lim);
+    cfg->lim.max_msg_bytes = (size_t)rc->coordinator_max_message_mb << 20;
     cfg->log_per_s = DEFAULT_LOG_PER_S;
+    return 0;
+}
+
+void coord_config_default(CoordConfig *cfg) {
+    RlvrConfig rc;
+    config_defaults(&rc);
+    char err[128];
+    if (coord_config_from_rlvr(&rc, cfg, err, sizeof err) != 0) die("config schema: %s", err);
 }
 
 void coord_log(Coordinator *c, const char *fmt, ...) {
