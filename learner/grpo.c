@@ -248,18 +248,19 @@ static int collect_off_policy(Learner *L, GroupList *out, StepHeader *h, char *e
     while (out->n < B) {
         if (learner_sigterm || learner_sigusr1) return abort_collection(L, &none, out);
         uint64_t fl = inflight(L);
-        if (!(budget >= 0 && prompts >= budget) && (long)fl + out->n < target) {
+        int spent = budget >= 0 && prompts >= budget;
+        if (spent && fl == 0) {   // the budget is spent and every prompt it paid for came back
+            char what[64];
+            snprintf(what, sizeof what, "after %ld prompts generated this step", prompts);
+            return give_up(what, out->n, B, err, errlen);
+        }
+        if (!spent && (long)fl + out->n < target) {
             int n = (int)(target - (long)fl - out->n);
             if (enqueue_new(L, n, err, errlen) != 0) return HDR_FATAL;
             prompts += n;
         }
         rounds = (int)((prompts + B - 1) / B);
         if (rounds < 1) rounds = 1;
-        if (budget >= 0 && prompts >= budget && fl == 0) {
-            char spent[64];
-            snprintf(spent, sizeof spent, "after %ld prompts generated this step", prompts);
-            return give_up(spent, out->n, B, err, errlen);
-        }
         int want = B - out->n < TAKE_MAX ? B - out->n : TAKE_MAX;
         int n = take_fresh(L, buf, want, h);
         for (int i = 0; i < n; i++) {
