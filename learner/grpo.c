@@ -363,8 +363,8 @@ static uint8_t *collect_and_pack(Learner *L, RlBatch *b, StepHeader *h, double t
     return packed;
 }
 
-// Rank 0 collects the step's batch, every rank receives it into *b (sorted by prompt id, so every
-// rank computes the same advantages). Returns HDR_*; *b is filled only on HDR_OK.
+// Rank 0 collects the step's batch, every rank receives the same bytes into *b (so every rank computes
+// the same advantages). Returns HDR_*; *b is filled only on HDR_OK.
 static int collect_batch(Learner *L, RlBatch *b, StepHeader *h, StepTimes *tm) {
     memset(h, 0, sizeof *h);
     memset(b, 0, sizeof *b);
