@@ -25,7 +25,10 @@ void dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(Dist *d);
 void dist_abort(int code);
 
-// Broadcast from rank 0, polling with sleep_us between tests (0: plain blocking MPI_Bcast).
+#define DIST_POLL_US 1000   // sleep_us for ranks that may wait long (rank 0 is collecting rollouts)
+#define DIST_BLOCKING 0     // sleep_us for calls every rank reaches together: plain blocking MPI
+
+// Broadcast from rank 0, polling with sleep_us between tests (DIST_BLOCKING: plain MPI_Bcast).
 void dist_bcast(void *buf, size_t bytes, int sleep_us);
 // In-place sums / maxima over all ranks (blocking: all ranks arrive together at these points).
 void dist_allreduce_sum_f32(float *buf, size_t n);

@@ -12,6 +12,13 @@
 #include "learner/learner.h"
 #include "common/io/model_io.h"
 
+#define TAKE_MAX 64              // groups moved out of the coordinator per coord_take
+#define TAKE_TIMEOUT_S 0.2       // a take waits this long, so signals and the give-up rule are seen promptly
+#define WAIT_REPORT_S 10.0       // a "waiting for rollouts" line at most this often
+#define GROUP_LIST_INIT_CAP 64
+#define SNAPSHOTS_KEPT 2         // --weights-via-file: a worker may still be reading the previous one
+
+// What rank 0 tells every rank before the batch itself.
 typedef struct {
     int32_t status;           // HDR_*
     int32_t gen_rounds, dropped, pad;
@@ -20,12 +27,18 @@ typedef struct {
     double time_wait;
 } StepHeader;
 
-enum { HDR_OK = 0, HDR_ABORT = 1, HDR_FATAL = 2 };
+enum { HDR_OK = 0, HDR_ABORT = 1, HDR_FATAL = 2 };   // train / skip the step (a signal) / stop the run
+
+// Seconds spent in the phases of one step.
+typedef struct { double t0, bcast, train, publish; } StepTimes;
 
 typedef struct { CoordGroup *g; int n, cap; } GroupList;
 
 static void glist_push(GroupList *l, const CoordGroup *g) {
-    if (l->n == l->cap) { l->cap = l->cap ? 2 * l->cap : 64; l->g = reallocCheck(l->g, (size_t)l->cap * sizeof *l->g); }
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : GROUP_LIST_INIT_CAP;
+        l->g = reallocCheck(l->g, (size_t)l->cap * sizeof *l->g);
+    }
     l->g[l->n++] = *g;
 }
 
@@ -113,101 +126,160 @@ static int group_varies(const Learner *L, const CoordGroup *g) {
     return 0;
 }
 
-// Rank 0: gathers the groups of one step into *out. Returns HDR_OK, HDR_ABORT (a signal arrived: the
-// taken groups went back to the queue) or HDR_FATAL (err set).
-static int collect(Learner *L, GroupList *out, StepHeader *h, char *err, size_t errlen) {
+// ---- collecting one step's groups (rank 0) --------------------------------------------------------
+
+// A signal arrived: every taken group goes back to the queue (this step starts over after it).
+static int abort_collection(Learner *L, GroupList *round, GroupList *out) {
+    for (int i = 0; i < round->n; i++) requeue(L, &round->g[i]);
+    for (int i = 0; i < out->n; i++) requeue(L, &out->g[i]);
+    free(round->g); free(out->g);
+    memset(round, 0, sizeof *round);
+    memset(out, 0, sizeof *out);
+    return HDR_ABORT;
+}
+
+// DAPO dynamic sampling spent its budget (algorithm.filter_groups.max_num_gen_batches) first.
+static int give_up(const char *spent, int have, int B, char *err, size_t errlen) {
+    rlvr_err(err, errlen, "dynamic sampling: %s, only %d of %d groups had differing rewards (raise "
+             "algorithm.filter_groups.max_num_gen_batches or disable algorithm.filter_groups.enable; the task may be "
+             "too easy or too hard for the policy)", spent, have, B);
+    return HDR_FATAL;
+}
+
+typedef struct { double t_start, last; } WaitClock;
+
+static WaitClock wait_clock_start(void) {
+    double t = now_seconds();
+    return (WaitClock){t, t};
+}
+
+// A progress line every WAIT_REPORT_S while a step waits for its groups.
+static void report_waiting(Learner *L, WaitClock *w, int have, int B) {
+    double now = now_seconds();
+    if (now - w->last <= WAIT_REPORT_S) return;
+    CoordCounters k;
+    coord_counters(L->coord, &k);
+    learner_log(L, "step %ld: waiting for rollouts %.0fs: %d/%d groups, %llu workers, %llu queued, %llu leased, %llu ready",
+                L->step + 1, now - w->t_start, have, B, (unsigned long long)k.workers, (unsigned long long)k.queued,
+                (unsigned long long)k.outstanding, (unsigned long long)k.ready);
+    w->last = now;
+}
+
+// Takes up to `want` finished groups into buf (waiting up to TAKE_TIMEOUT_S); groups that went more
+// than max_staleness versions stale while waiting in the ready list go back to the queue. Returns
+// how many fresh groups buf holds, in arrival order.
+static int take_fresh(Learner *L, CoordGroup *buf, int want, StepHeader *h) {
+    int64_t stale = L->cfg.rollout_max_staleness;
+    int n = coord_take(L->coord, buf, want, TAKE_TIMEOUT_S), fresh = 0;
+    for (int i = 0; i < n; i++) {
+        if (buf[i].group.policy_version < L->version - stale) {
+            h->dropped++;
+            requeue(L, &buf[i]);
+        } else {
+            buf[fresh++] = buf[i];
+        }
+    }
+    return fresh;
+}
+
+static void sort_by_prompt_id(GroupList *l) {
+    for (int i = 1; i < l->n; i++)   // insertion sort (rounds are small)
+        for (int j = i; j > 0 && l->g[j - 1].prompt_id > l->g[j].prompt_id; j--) {
+            CoordGroup x = l->g[j]; l->g[j] = l->g[j - 1]; l->g[j - 1] = x;
+        }
+}
+
+// On-policy (rollout.max_staleness 0): one round enqueues exactly the prompts still missing and waits
+// for all of them; the round is then sorted by prompt id (arrival order never matters) and filtered.
+static int collect_on_policy(Learner *L, GroupList *out, StepHeader *h, char *err, size_t errlen) {
     const RlvrConfig *c = &L->cfg;
     int B = (int)c->data_train_batch_size;
-    int64_t stale = c->rollout_max_staleness;
     int filter = c->algorithm_filter_groups_enable;
     long maxgen = c->algorithm_filter_groups_max_num_gen_batches;
     GroupList round = {0};
-    CoordGroup buf[64];
-    long prompts_this_step = 0;
-    double last_report = now_seconds(), t_start = last_report;
+    CoordGroup buf[TAKE_MAX];
     int rounds = 0;
+    WaitClock wc = wait_clock_start();
     while (out->n < B) {
-        if (learner_sigterm || learner_sigusr1) {
-            for (int i = 0; i < round.n; i++) requeue(L, &round.g[i]);
-            for (int i = 0; i < out->n; i++) requeue(L, &out->g[i]);
-            free(round.g); free(out->g);
-            memset(out, 0, sizeof *out);
-            return HDR_ABORT;
-        }
-        uint64_t fl = inflight(L);
-        if (stale == 0) {
-            // on-policy: one round = exactly the prompts still missing; wait for all of them
-            if (fl == 0 && round.n == 0) {
-                if (filter && maxgen > 0 && rounds >= maxgen) {
-                    rlvr_err(err, errlen, "dynamic sampling: after %d generation rounds only %d of %d groups had differing rewards "
-                             "(raise algorithm.filter_groups.max_num_gen_batches, or disable algorithm.filter_groups.enable; "
-                             "the task may be too easy or too hard for the policy)", rounds, out->n, B);
-                    glist_free(&round);
-                    return HDR_FATAL;
-                }
-                if (enqueue_new(L, B - out->n, err, errlen) != 0) { glist_free(&round); return HDR_FATAL; }
-                prompts_this_step += B - out->n;
-                rounds++;
-            } else if (rounds == 0) {
-                rounds = 1;   // prompts restored from a checkpoint or left from an aborted step
-            }
-        } else {
-            long target = (long)B * (1 + stale);
-            if (!(filter && maxgen > 0 && prompts_this_step >= maxgen * (long)B) && (long)fl + out->n < target) {
-                int n = (int)(target - (long)fl - out->n);
-                if (enqueue_new(L, n, err, errlen) != 0) { glist_free(&round); return HDR_FATAL; }
-                prompts_this_step += n;
-            }
-            rounds = (int)((prompts_this_step + B - 1) / B);
-            if (rounds < 1) rounds = 1;
-            if (filter && maxgen > 0 && prompts_this_step >= maxgen * (long)B && fl == 0) {
-                rlvr_err(err, errlen, "dynamic sampling: %ld prompts generated this step, only %d of %d groups had differing rewards "
-                         "(raise algorithm.filter_groups.max_num_gen_batches or disable algorithm.filter_groups.enable)",
-                         prompts_this_step, out->n, B);
+        if (learner_sigterm || learner_sigusr1) return abort_collection(L, &round, out);
+        if (inflight(L) == 0 && round.n == 0) {
+            if (filter && maxgen > 0 && rounds >= maxgen) {
+                char spent[64];
+                snprintf(spent, sizeof spent, "after %d generation rounds", rounds);
                 glist_free(&round);
-                return HDR_FATAL;
+                return give_up(spent, out->n, B, err, errlen);
             }
+            if (enqueue_new(L, B - out->n, err, errlen) != 0) { glist_free(&round); return HDR_FATAL; }
+            rounds++;
+        } else if (rounds == 0) {
+            rounds = 1;   // prompts restored from a checkpoint or left from an aborted step
         }
-        int want = stale == 0 ? 64 : B - out->n;
-        if (want > 64) want = 64;
-        int n = coord_take(L->coord, buf, want, 0.2);
-        for (int i = 0; i < n; i++) {
-            CoordGroup *g = &buf[i];
-            if (g->group.policy_version < L->version - stale) {   // went stale while waiting in the ready list
-                h->dropped++;
-                requeue(L, g);
-                continue;
-            }
-            if (stale == 0) { glist_push(&round, g); continue; }
-            if (filter && !group_varies(L, g)) { h->dropped++; coord_group_free(g); continue; }
-            glist_push(out, g);
-        }
-        if (stale == 0 && round.n > 0 && inflight(L) == 0) {
-            // the round is complete: sort (arrival order never matters), filter, keep
-            for (int i = 1; i < round.n; i++)   // insertion sort by prompt id (rounds are small)
-                for (int j = i; j > 0 && round.g[j - 1].prompt_id > round.g[j].prompt_id; j--) {
-                    CoordGroup x = round.g[j]; round.g[j] = round.g[j - 1]; round.g[j - 1] = x;
-                }
+        int n = take_fresh(L, buf, TAKE_MAX, h);
+        for (int i = 0; i < n; i++) glist_push(&round, &buf[i]);
+        if (round.n > 0 && inflight(L) == 0) {   // the round is complete
+            sort_by_prompt_id(&round);
             for (int i = 0; i < round.n; i++) {
                 if ((filter && !group_varies(L, &round.g[i])) || out->n >= B) { h->dropped++; coord_group_free(&round.g[i]); }
                 else glist_push(out, &round.g[i]);
             }
             round.n = 0;
         }
-        double now = now_seconds();
-        if (now - last_report > 10.0) {
-            CoordCounters k;
-            coord_counters(L->coord, &k);
-            learner_log(L, "step %ld: waiting for rollouts %.0fs: %d/%d groups, %llu workers, %llu queued, %llu leased, %llu ready",
-                        L->step + 1, now - t_start, out->n + round.n, B, (unsigned long long)k.workers, (unsigned long long)k.queued,
-                        (unsigned long long)k.outstanding, (unsigned long long)k.ready);
-            last_report = now;
-        }
+        report_waiting(L, &wc, out->n + round.n, B);
     }
     free(round.g);
     h->gen_rounds = rounds;
     return HDR_OK;
 }
+
+// Off-policy (rollout.max_staleness > 0): keeps B * (1 + max_staleness) prompts in flight and accepts
+// groups as they come (fresh enough, and varied when filtering), so generation never waits for a step.
+static int collect_off_policy(Learner *L, GroupList *out, StepHeader *h, char *err, size_t errlen) {
+    const RlvrConfig *c = &L->cfg;
+    int B = (int)c->data_train_batch_size;
+    int filter = c->algorithm_filter_groups_enable;
+    long maxgen = c->algorithm_filter_groups_max_num_gen_batches;
+    long target = (long)B * (1 + c->rollout_max_staleness);
+    long budget = filter && maxgen > 0 ? maxgen * (long)B : -1;   // prompts this step may enqueue (-1: any)
+    GroupList none = {0};
+    CoordGroup buf[TAKE_MAX];
+    long prompts = 0;   // enqueued this step
+    int rounds = 0;
+    WaitClock wc = wait_clock_start();
+    while (out->n < B) {
+        if (learner_sigterm || learner_sigusr1) return abort_collection(L, &none, out);
+        uint64_t fl = inflight(L);
+        int spent = budget >= 0 && prompts >= budget;
+        if (spent && fl == 0) {   // the budget is spent and every prompt it paid for came back
+            char what[64];
+            snprintf(what, sizeof what, "after %ld prompts generated this step", prompts);
+            return give_up(what, out->n, B, err, errlen);
+        }
+        if (!spent && (long)fl + out->n < target) {
+            int n = (int)(target - (long)fl - out->n);
+            if (enqueue_new(L, n, err, errlen) != 0) return HDR_FATAL;
+            prompts += n;
+        }
+        rounds = (int)((prompts + B - 1) / B);
+        if (rounds < 1) rounds = 1;
+        int want = B - out->n < TAKE_MAX ? B - out->n : TAKE_MAX;
+        int n = take_fresh(L, buf, want, h);
+        for (int i = 0; i < n; i++) {
+            if (filter && !group_varies(L, &buf[i])) { h->dropped++; coord_group_free(&buf[i]); }
+            else glist_push(out, &buf[i]);
+        }
+        report_waiting(L, &wc, out->n, B);
+    }
+    h->gen_rounds = rounds;
+    return HDR_OK;
+}
+
+// Rank 0: gathers the groups of one step into *out. Returns HDR_OK, HDR_ABORT (a signal arrived: the
+// taken groups went back to the queue) or HDR_FATAL (err set).
+static int collect(Learner *L, GroupList *out, StepHeader *h, char *err, size_t errlen) {
+    return L->cfg.rollout_max_staleness == 0 ? collect_on_policy(L, out, h, err, errlen) : collect_off_policy(L, out, h, err, errlen);
+}
+
+// ---- what a step leaves behind: the audit trail, the published weights, the stage -------------------
 
 // RUN_DIR/batches.jsonl: the prompt ids each step trained on (audit trail: no prompt used twice).
 static void log_batch_ids(Learner *L, const CoordGroup *g, int n) {
@@ -239,8 +311,8 @@ void learner_publish(Learner *L) {
         }
         if (coord_publish_weights_path(L->coord, L->version, path, L->model.num_params, err, sizeof err) != 0)
             learner_log(L, "warning: publishing %s failed: %s", path, err);
-        if (L->version >= 2) {   // keep the two newest: a worker may still be reading the previous one
-            snprintf(path, sizeof path, "%s/policy_%06lld.h5", dir, (long long)(L->version - 2));
+        if (L->version >= SNAPSHOTS_KEPT) {
+            snprintf(path, sizeof path, "%s/policy_%06lld.h5", dir, (long long)(L->version - SNAPSHOTS_KEPT));
             unlink(path);
         }
     } else if (coord_publish_weights(L->coord, L->version, L->model.params, L->model.num_params, err, sizeof err) != 0) {
@@ -251,12 +323,7 @@ void learner_publish(Learner *L) {
 static void stage_update(Learner *L) {
     const RlvrConfig *c = &L->cfg;
     StageParams sp;
-    stage_params_default(&sp);
-    sp.window = (int)c->trainer_stage_detector_window;
-    sp.acc_slope_max = c->trainer_stage_detector_rise_threshold;
-    // the config gives the relative entropy change over a whole window; the detector takes it per step
-    sp.ent_drop_max = c->trainer_stage_detector_entropy_threshold / (double)sp.window;
-    sp.min_step = c->trainer_stage_detector_min_step;
+    stage_params_from_config(c, &sp);
     long at = -1;
     stage_detect(L->hist.acc, L->hist.ent, L->hist.n, &sp, &at);
     if (at >= 0 && L->plateau_step < 0) {
@@ -265,93 +332,134 @@ static void stage_update(Learner *L) {
     }
 }
 
+// ---- one step ---------------------------------------------------------------------------------------
+
+// Every rank agrees on the signals first. Returns 1 when the run stops (SIGTERM: checkpointed).
+static int stop_requested(Learner *L) {
+    int32_t flags[2] = {learner_sigterm, learner_sigusr1};
+    dist_allreduce_max_i32(flags, 2, DIST_POLL_US);
+    if (flags[0]) { learner_save(L, "SIGTERM"); return 1; }
+    if (flags[1]) { learner_sigusr1 = 0; learner_save(L, "SIGUSR1"); }
+    return 0;
+}
+
+// Rank 0: collects the step's groups into b and packs them for the broadcast (NULL unless HDR_OK).
+static uint8_t *collect_and_pack(Learner *L, RlBatch *b, StepHeader *h, double t0) {
+    char err[2048];
+    GroupList groups = {0};
+    uint8_t *packed = NULL;
+    h->status = collect(L, &groups, h, err, sizeof err);
+    if (h->status == HDR_OK) {
+        if (rl_batch_from_groups(groups.g, groups.n, b, err, sizeof err) != 0) h->status = HDR_FATAL;
+        else {
+            packed = rl_batch_pack(b, &h->packed_len);
+            log_batch_ids(L, groups.g, groups.n);
+        }
+    }
+    if (h->status == HDR_FATAL) fprintf(stderr, "error: learner: step %ld: %s\n", L->step + 1, err);
+    glist_free(&groups);
+    h->plateau_step = L->plateau_step;
+    h->time_wait = now_seconds() - t0;
+    return packed;
+}
+
+// Rank 0 collects the step's batch, every rank receives the same bytes into *b (so every rank computes
+// the same advantages). Returns HDR_*; *b is filled only on HDR_OK.
+static int collect_batch(Learner *L, RlBatch *b, StepHeader *h, StepTimes *tm) {
+    memset(h, 0, sizeof *h);
+    memset(b, 0, sizeof *b);
+    uint8_t *packed = L->d.rank == 0 ? collect_and_pack(L, b, h, tm->t0) : NULL;
+    dist_bcast(h, sizeof *h, DIST_POLL_US);
+    if (h->status != HDR_OK) { free(packed); rl_batch_free(b); return h->status; }
+    double t1 = now_seconds();
+    if (L->d.rank != 0) packed = mallocCheck(h->packed_len ? h->packed_len : 1);
+    dist_bcast(packed, h->packed_len, DIST_BLOCKING);
+    char err[2048];
+    if (L->d.rank != 0 && rl_batch_unpack(packed, h->packed_len, b, err, sizeof err) != 0)
+        die("rank %d: %s", L->d.rank, err);
+    free(packed);
+    tm->bcast = now_seconds() - t1;
+    return HDR_OK;
+}
+
+static void publish(Learner *L, StepTimes *tm) {
+    double t = now_seconds();
+    learner_publish(L);
+    tm->publish = now_seconds() - t;
+}
+
+// --check-every: the ranks' parameters must stay bit-identical.
+static void check_ranks_agree(Learner *L) {
+    if (L->debug_check_every > 0 && L->step % L->debug_check_every == 0 && L->d.size > 1 &&
+        !dist_all_equal_u64(dist_checksum_f32(L->model.params, L->model.num_params)))
+        die("rank %d: parameters differ between ranks after step %ld (non-deterministic all-reduce?); "
+            "report this with the MPI version and the mpirun flags", L->d.rank, L->step);
+}
+
+static int is_last_step(const Learner *L) { return L->step == L->cfg.trainer_total_training_steps; }
+
+// Rank 0: the metrics line (validation added when due), the stage detector, the status line.
+static void log_step(Learner *L, const StepStats *st, const StepHeader *h, const StepTimes *tm) {
+    const RlvrConfig *c = &L->cfg;
+    CoordCounters k;
+    coord_counters(L->coord, &k);
+    StepMeta mt;
+    memset(&mt, 0, sizeof mt);
+    mt.step = L->step; mt.total_steps = c->trainer_total_training_steps;
+    mt.policy_version = L->version;
+    mt.mode = "grpo";
+    mt.plateau_step = L->plateau_step;
+    mt.stage = L->plateau_step >= 0 ? "plateau" : "rising";
+    mt.time_wait_s = h->time_wait;
+    mt.time_train_s = tm->train;
+    mt.time_sync_s = tm->bcast + L->tr.time_allreduce + tm->publish;
+    mt.time_step_s = now_seconds() - tm->t0;
+    mt.tokens_per_s = tm->train > 0 ? (double)st->n_tokens / tm->train : 0;
+    mt.gen_rounds = h->gen_rounds;
+    mt.groups_dropped = h->dropped;
+    mt.coord = &k;
+    char *line = metrics_format(st, &mt);
+    if (c->trainer_test_freq > 0 && (L->step % c->trainer_test_freq == 0 || is_last_step(L)))
+        line = learner_validate_step(L, line);
+    history_add(&L->hist, line);
+    stage_update(L);
+    char err[2048];
+    if (metrics_append(L->metrics_path, line, err, sizeof err) != 0) learner_log(L, "warning: %s", err);
+    free(line);
+    if (L->step % c->trainer_log_freq == 0 || is_last_step(L)) metrics_status(stdout, st, &mt);
+}
+
+static void checkpoint(Learner *L) {
+    long freq = L->cfg.trainer_save_freq;
+    if ((freq > 0 && L->step % freq == 0) || is_last_step(L)) learner_save(L, is_last_step(L) ? "final" : "periodic");
+}
+
 int learner_grpo(Learner *L) {
     const RlvrConfig *c = &L->cfg;
-    char err[2048];
     if (L->d.rank == 0 && c->trainer_val_before_train && c->trainer_test_freq > 0 && L->step == 0) free(learner_validate_step(L, NULL));
     while (L->step < c->trainer_total_training_steps) {
-        int32_t flags[2] = {learner_sigterm, learner_sigusr1};
-        dist_allreduce_max_i32(flags, 2, 1000);
-        if (flags[0]) { learner_save(L, "SIGTERM"); return 0; }
-        if (flags[1]) { learner_sigusr1 = 0; learner_save(L, "SIGUSR1"); }
-
-        double t0 = now_seconds();
+        if (stop_requested(L)) return 0;
+        StepTimes tm = {.t0 = now_seconds()};
         StepHeader h;
-        memset(&h, 0, sizeof h);
-        GroupList groups = {0};
-        uint8_t *packed = NULL;
         RlBatch b;
-        memset(&b, 0, sizeof b);
-        if (L->d.rank == 0) {
-            h.status = collect(L, &groups, &h, err, sizeof err);
-            if (h.status == HDR_OK) {
-                if (rl_batch_from_groups(groups.g, groups.n, &b, err, sizeof err) != 0) h.status = HDR_FATAL;
-                else {
-                    packed = rl_batch_pack(&b, &h.packed_len);
-                    log_batch_ids(L, groups.g, groups.n);
-                }
-            }
-            if (h.status == HDR_FATAL) fprintf(stderr, "error: learner: step %ld: %s\n", L->step + 1, err);
-            glist_free(&groups);
-            h.plateau_step = L->plateau_step;
-            h.time_wait = now_seconds() - t0;
-        }
-        dist_bcast(&h, sizeof h, 1000);
-        if (h.status == HDR_ABORT) { free(packed); rl_batch_free(&b); continue; }
-        if (h.status == HDR_FATAL) return 1;
-        double t1 = now_seconds();
-        if (L->d.rank != 0) packed = mallocCheck(h.packed_len ? h.packed_len : 1);
-        dist_bcast(packed, h.packed_len, 0);
-        if (L->d.rank != 0 && rl_batch_unpack(packed, h.packed_len, &b, err, sizeof err) != 0)
-            die("rank %d: %s", L->d.rank, err);
-        free(packed);
-        double t_bcast = now_seconds() - t1;
+        int status = collect_batch(L, &b, &h, &tm);
+        if (status == HDR_ABORT) continue;
+        if (status == HDR_FATAL) return 1;
 
-        double t2 = now_seconds();
-        L->tr.time_allreduce = 0;
         StepStats st;
-        trainer_prepare(&L->tr, &b, L->step + 1, (long)h.plateau_step, L->version, &st);
-        trainer_update(&L->tr, &b, &st);
-        double t_train = now_seconds() - t2 - L->tr.time_allreduce;
+        double t_train = now_seconds();
+        L->tr.time_allreduce = 0;
+        trainer_prepare(&L->tr, &b, L->step + 1, (long)h.plateau_step, L->version, &st);   // rewards, advantages, shaping
+        trainer_update(&L->tr, &b, &st);                                                      // PPO mini-batches + AdamW
+        tm.train = now_seconds() - t_train - L->tr.time_allreduce;
         rl_batch_free(&b);
         L->step++;
         L->version++;
-        double t3 = now_seconds();
-        learner_publish(L);
-        double t_pub = now_seconds() - t3;
-        if (L->debug_check_every > 0 && L->step % L->debug_check_every == 0 && L->d.size > 1 &&
-            !dist_all_equal_u64(dist_checksum_f32(L->model.params, L->model.num_params)))
-            die("rank %d: parameters differ between ranks after step %ld (non-deterministic all-reduce?); "
-                "report this with the MPI version and the mpirun flags", L->d.rank, L->step);
-        if (L->d.rank == 0) {
-            CoordCounters k;
-            coord_counters(L->coord, &k);
-            StepMeta mt;
-            memset(&mt, 0, sizeof mt);
-            mt.step = L->step; mt.total_steps = c->trainer_total_training_steps;
-            mt.policy_version = L->version;
-            mt.mode = "grpo";
-            mt.plateau_step = L->plateau_step;
-            mt.stage = L->plateau_step >= 0 ? "plateau" : "rising";
-            mt.time_wait_s = h.time_wait;
-            mt.time_train_s = t_train;
-            mt.time_sync_s = t_bcast + L->tr.time_allreduce + t_pub;
-            mt.time_step_s = now_seconds() - t0;
-            mt.tokens_per_s = t_train > 0 ? (double)st.n_tokens / t_train : 0;
-            mt.gen_rounds = h.gen_rounds;
-            mt.groups_dropped = h.dropped;
-            mt.coord = &k;
-            char *line = metrics_format(&st, &mt);
-            if (c->trainer_test_freq > 0 && (L->step % c->trainer_test_freq == 0 || L->step == c->trainer_total_training_steps))
-                line = learner_validate_step(L, line);
-            history_add(&L->hist, line);
-            stage_update(L);
-            if (metrics_append(L->metrics_path, line, err, sizeof err) != 0) learner_log(L, "warning: %s", err);
-            free(line);
-            if (L->step % c->trainer_log_freq == 0 || L->step == c->trainer_total_training_steps) metrics_status(stdout, &st, &mt);
-        }
-        if ((c->trainer_save_freq > 0 && L->step % c->trainer_save_freq == 0) || L->step == c->trainer_total_training_steps)
-            learner_save(L, L->step == c->trainer_total_training_steps ? "final" : "periodic");
+
+        publish(L, &tm);
+        check_ranks_agree(L);
+        if (L->d.rank == 0) log_step(L, &st, &h, &tm);
+        checkpoint(L);
     }
     return 0;
 }

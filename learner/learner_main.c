@@ -17,6 +17,8 @@
 #include "learner/learner.h"
 #include "common/io/model_io.h"
 
+#define WEIGHTS_MSG_HEADROOM (1u << 20)   // a weights message beyond its floats (fields, framing)
+
 static void on_alarm_exit(int sig) { (void)sig; _exit(0); }
 
 static void usage(FILE *f) {
@@ -49,13 +51,6 @@ static void fail_all(Learner *L, int code, const char *fmt, const char *msg) {
     if (L->d.rank == 0) { fprintf(stderr, fmt, msg); fflush(stderr); }
     dist_finalize(&L->d);
     exit(code);
-}
-
-// "tcp://host:0" -> "tcp://host:*" (ZeroMQ's any-free-port syntax).
-static void endpoint_any_port(const char *in, char *out, size_t cap) {
-    size_t n = strlen(in);
-    if (n >= 2 && strcmp(in + n - 2, ":0") == 0) snprintf(out, cap, "%.*s:*", (int)(n - 2), in);
-    else snprintf(out, cap, "%s", in);
 }
 
 static void init_model(Learner *L, Model *m) {
@@ -157,7 +152,7 @@ int main(int argc, char **argv) {
         config_print(c, stdout);
         fflush(stdout);
     }
-    dist_barrier(1000);
+    dist_barrier(DIST_POLL_US);
     rng_seed(&L->rng, rng_mix((uint64_t)c->trainer_seed, 0x6c6561726e6572ull));
 
     // the policy: the newest checkpoint when resuming, else model.path or a random init
@@ -206,23 +201,16 @@ int main(int argc, char **argv) {
         int32_t ok = 1;
         if (L->d.rank == 0) {
             CoordConfig cc;
-            coord_config_default(&cc);
-            endpoint_any_port(c->coordinator_endpoint, cc.endpoint, sizeof cc.endpoint);
-            endpoint_any_port(c->coordinator_pub_endpoint, cc.pub_endpoint, sizeof cc.pub_endpoint);
-            cc.lease_s = c->coordinator_lease_s;
-            cc.max_lease_s = c->coordinator_max_lease_s;
-            cc.heartbeat_s = c->coordinator_heartbeat_s < c->coordinator_lease_s / 3 ? c->coordinator_heartbeat_s : c->coordinator_lease_s / 3;
-            cc.max_staleness = c->rollout_max_staleness;
-            cc.max_credits = (int32_t)(c->rollout_credits > 0 ? c->rollout_credits * 4 : 8);
-            cc.lim.max_msg_bytes = (size_t)c->coordinator_max_message_mb << 20;
+            if (coord_config_from_rlvr(c, &cc, err, sizeof err) != 0) ok = 0;
+            // the limits a worker's messages are checked against come from the model and the data
             cc.lim.vocab_size = L->model.cfg.vocab_size;
             cc.lim.max_tokens = (int32_t)c->data_max_response_length;
             cc.lim.max_prompt_tokens = (int32_t)c->data_max_prompt_length;
             cc.lim.max_group = (int32_t)c->rollout_n;
-            size_t wbytes = L->model.num_params * sizeof(float) + (1u << 20);
+            size_t wbytes = L->model.num_params * sizeof(float) + WEIGHTS_MSG_HEADROOM;
             if (cc.lim.max_msg_bytes < wbytes && !L->weights_via_file) cc.chunk_bytes = cc.lim.max_msg_bytes / 2;
-            L->coord = coord_create(&cc, err, sizeof err);
-            if (!L->coord) ok = 0;
+            if (ok) L->coord = coord_create(&cc, err, sizeof err);
+            if (ok && !L->coord) ok = 0;
             if (ok && L->coord_blob && coord_restore_state(L->coord, L->coord_blob, L->coord_blob_len, err, sizeof err) != 0) ok = 0;
             if (ok) coord_set_policy_version(L->coord, L->version);
             if (ok && coord_start(L->coord, err, sizeof err) != 0) ok = 0;
@@ -237,7 +225,7 @@ int main(int argc, char **argv) {
             free(L->coord_blob);
             L->coord_blob = NULL;
         }
-        dist_bcast(&ok, sizeof ok, 1000);
+        dist_bcast(&ok, sizeof ok, DIST_POLL_US);
         rc = ok ? learner_grpo(L) : 1;
         if (L->coord) {
             if (L->d.rank == 0) {

@@ -77,7 +77,7 @@ int learner_sft(Learner *L) {
     if (L->d.rank == 0 && c->trainer_val_before_train && c->trainer_test_freq > 0 && L->step == 0) free(learner_validate_step(L, NULL));
     while (L->step < c->trainer_total_training_steps) {
         int32_t flags[2] = {learner_sigterm, learner_sigusr1};
-        dist_allreduce_max_i32(flags, 2, 0);
+        dist_allreduce_max_i32(flags, 2, DIST_BLOCKING);
         if (flags[0]) { learner_save(L, "SIGTERM"); free(rows); return 0; }
         if (flags[1]) { learner_sigusr1 = 0; learner_save(L, "SIGUSR1"); }
         double t0 = now_seconds();

@@ -61,7 +61,7 @@ int learner_save(Learner *L, const char *why) {
         }
         free(blob);
     }
-    dist_barrier(1000);
+    dist_barrier(DIST_POLL_US);
     return rc;
 }
 
@@ -82,8 +82,8 @@ int learner_resume(Learner *L) {
             found = rc;
         }
     }
-    dist_bcast(&found, sizeof found, 1000);
-    dist_bcast(path, sizeof path, 0);
+    dist_bcast(&found, sizeof found, DIST_POLL_US);
+    dist_bcast(path, sizeof path, DIST_BLOCKING);
     if (found < 0) return -1;
     if (found == 0) {
         // none usable: refuse to silently start over when checkpoint files exist but all are bad
@@ -98,7 +98,7 @@ int learner_resume(Learner *L) {
                 fprintf(stderr, "error: resume: none of the %d checkpoint file(s) in %s is usable (each is named above with "
                         "its problem); move them away to start from scratch, or restore a good copy\n", bad, L->ckpt_dir);
         }
-        dist_bcast(&bad, sizeof bad, 0);
+        dist_bcast(&bad, sizeof bad, DIST_BLOCKING);
         if (bad) return -1;
         learner_log(L, "resume: no checkpoint in %s; starting from scratch", L->ckpt_dir);
         return 0;

@@ -59,6 +59,9 @@ typedef struct {
     int position_active;
 } StepStats;
 
+// AdamW from actor.optim.{betas,eps,weight_decay} (every field: the engine's adamw_default holds
+// torch's defaults, not the schema's).
+AdamWConfig trainer_adamw_from_config(const RlvrConfig *c);
 // Validates the config keys the trainer uses (unsupported combinations are errors, not surprises).
 int trainer_check_config(const RlvrConfig *cfg, char *err, size_t errlen);
 // m must have grads/adam allocated; ref may be NULL unless actor.use_kl_loss.

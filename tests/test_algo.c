@@ -114,8 +114,11 @@ static void test_ppl(void) {
     ppl_shaping(adv, g, lp, NULL, 3, &p, w, out);
     CHECK_NEAR(w[0], -1, 1e-7); CHECK_NEAR(w[1], 0, 1e-7); CHECK_NEAR(w[2], 1, 1e-7);
     CHECK_NEAR(out[0], 1.5, 1e-6); CHECK_NEAR(out[1], 1.0, 1e-6); CHECK_NEAR(out[2], -0.5, 1e-6);
-    // Clamp [0.8, 1.2]: factors {1.2, 1, 0.8}.
+    // Clamp [0.8, 1.2] (the schema's default is no clamp): factors {1.2, 1, 0.8}.
+    CHECK(!p.has_clamp);
     p.has_clamp = 1;
+    p.clamp_lo = 0.8;
+    p.clamp_hi = 1.2;
     ppl_shaping(adv, g, lp, NULL, 3, &p, w, out);
     CHECK_NEAR(out[0], 1.2, 1e-6); CHECK_NEAR(out[2], -0.8, 1e-6);
     // alpha = 0 is the identity, bit for bit.
@@ -167,6 +170,8 @@ static void test_ppl(void) {
     CHECK_NEAR(wi[4], 97.5 / sqrt(5.0 / 3), 1e-3);
     CHECK_NEAR(oi[4], 1 - 0.01 * 97.5 / sqrt(5.0 / 3), 1e-6);
     p.has_clamp = 1;
+    p.clamp_lo = 0.8;
+    p.clamp_hi = 1.2;
     ppl_shaping(ai, gi, li, NULL, 5, &p, wi, oi);
     CHECK_NEAR(oi[4], 0.8, 1e-7);
     CHECK_NEAR(oi[0], 1 + 0.01 * 1.5 / sqrt(5.0 / 3), 1e-6);
@@ -585,6 +590,12 @@ static void test_stage(void) {
     stage_params_default(&p);
     char err[256];
     CHECK(stage_params_check(&p, err, sizeof(err)) == 0);
+    // the thresholds the cases below are written for
+    p.window = 20;
+    p.acc_slope_max = 1e-3;
+    p.ent_drop_max = 2e-3;
+    p.patience = 5;
+    p.min_step = 0;
     // Accuracy rises 0.005/step for 100 steps then stays at 0.5; entropy falls 1% per step then flat.
     enum { N = 200 };
     double acc[N], ent[N];

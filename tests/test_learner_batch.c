@@ -3,11 +3,13 @@
 //
 //   test_learner_batch                      unit tests: batch packing, balancing, micro-batches,
 //                                           advantages, the update's token-mean normalisation
-//   test_learner_batch --worker RUN_DIR [--id NAME] [--credits N] [--hang-after N] [--delay S] [--quiet]
+//   test_learner_batch --worker RUN_DIR [--id NAME] [--credits N] [--hang-after N] [--delay S]
+//                      [--p-correct P] [--quiet]
 //       fake worker: answers every assignment with G deterministic responses derived from the prompt's
-//       seed ("\boxed{answer}" or a wrong number, log-probs near ln(1/128)), independent of the
-//       weights, so two runs over the same prompts see the same data. --hang-after N: after N groups,
-//       hold the next lease forever (a test then SIGKILLs it mid-lease).
+//       seed ("\boxed{answer}" with probability P (0.5), else a wrong number; log-probs near
+//       ln(1/128)), independent of the weights, so two runs over the same prompts see the same data.
+//       --hang-after N: after N groups, hold the next lease forever (a test then SIGKILLs it
+//       mid-lease). --p-correct 1: every group's rewards agree (what dynamic sampling filters out).
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +30,14 @@ static void on_term(int s) { (void)s; stop_flag = 1; }
 static int run_worker(int argc, char **argv) {
     const char *dir = NULL, *id = NULL;
     int credits = 2, hang_after = -1, quiet = 0;
-    double delay = 0;
+    double delay = 0, p_correct = 0.5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--worker") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--id") && i + 1 < argc) id = argv[++i];
         else if (!strcmp(argv[i], "--credits") && i + 1 < argc) credits = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--hang-after") && i + 1 < argc) hang_after = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--delay") && i + 1 < argc) delay = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--p-correct") && i + 1 < argc) p_correct = atof(argv[++i]);
         else if (!strcmp(argv[i], "--quiet")) quiet = 1;
         else { fprintf(stderr, "fake worker: unknown argument %s\n", argv[i]); return 2; }
     }
@@ -81,7 +84,7 @@ static int run_worker(int argc, char **argv) {
         for (int i = 0; i < G; i++) {
             Rng r;
             rng_seed(&r, rng_mix(a.seed, (uint64_t)i));
-            int correct = rng_uniform(&r) < 0.5f;
+            int correct = rng_uniform(&r) < (float)p_correct;
             char text[96];
             if (correct) snprintf(text, sizeof text, "\\boxed{%s}", a.answer);
             else snprintf(text, sizeof text, "\\boxed{%d}", (int)(rng_u64(&r) % 1000) + 1000);

@@ -18,6 +18,12 @@ float reward_from_correct(int correct, RewardFormat fmt) {
     return correct ? 1.0f : -1.0f;
 }
 
+void overlong_params_from_config(const RlvrConfig *c, OverlongParams *p) {
+    p->max_len = (int)c->data_max_response_length;
+    p->cache_len = (int)c->reward_overlong_buffer_len;
+    p->factor = c->reward_overlong_buffer_penalty_factor;
+}
+
 int overlong_params_check(const OverlongParams *p, char *err, size_t errlen) {
     if (p->max_len <= 0)
         return rlvr_err(err, errlen, "data.max_response_length must be > 0 (got %d)", p->max_len);
@@ -105,9 +111,15 @@ size_t filter_groups(const int64_t *group, const float *metric, size_t R, uint8_
 
 // ---- GRPO ------------------------------------------------------------------------------------------
 
+void grpo_params_from_config(const RlvrConfig *c, GrpoParams *p) {
+    p->epsilon = c->algorithm_epsilon;
+    p->norm_by_std = c->algorithm_norm_adv_by_std_in_grpo;
+}
+
 void grpo_params_default(GrpoParams *p) {
-    p->epsilon = 1e-6;
-    p->norm_by_std = 1;
+    RlvrConfig c;
+    config_defaults(&c);
+    grpo_params_from_config(&c, p);
 }
 
 void grpo_advantage(const float *scores, const int64_t *group, size_t R, const GrpoParams *p, float *adv) {

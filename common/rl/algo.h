@@ -9,9 +9,15 @@
 //
 // Order the learner applies them: grpo_advantage -> ppl_shaping -> token_advantages (position bonus)
 // -> policy_loss / actor_loss. No renormalisation after shaping.
+//
+// Parameters come from the config: each X_params_from_config maps the keys named in the struct's
+// comments, and each X_params_default is that mapping of the schema's defaults (config_defaults),
+// so the schema (RLVR_CONFIG_KEYS in common/config/config.h) is the one place a default is written.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/config/config.h"
 
 // ---- rewards (advantage.c) ------------------------------------------------------------------------
 
@@ -27,6 +33,8 @@ typedef struct {
     int cache_len;    // reward.overlong_buffer.len (L_cache), 0 < cache_len <= max_len
     double factor;    // reward.overlong_buffer.penalty_factor, >= 0
 } OverlongParams;
+
+void overlong_params_from_config(const RlvrConfig *c, OverlongParams *p);
 
 // -1 with a message naming the key when the parameters cannot be used.
 int overlong_params_check(const OverlongParams *p, char *err, size_t errlen);
@@ -45,10 +53,11 @@ size_t filter_groups(const int64_t *group, const float *metric, size_t R, uint8_
 // ---- GRPO (advantage.c) ---------------------------------------------------------------------------
 
 typedef struct {
-    double epsilon;      // 1e-6
-    int norm_by_std;     // algorithm.norm_adv_by_std_in_grpo (1); 0 = Dr.GRPO (mean only)
+    double epsilon;      // algorithm.epsilon
+    int norm_by_std;     // algorithm.norm_adv_by_std_in_grpo; 0 = Dr.GRPO (mean only)
 } GrpoParams;
 
+void grpo_params_from_config(const RlvrConfig *c, GrpoParams *p);
 void grpo_params_default(GrpoParams *p);
 // A_i = (R_i - mean_g) / (std_g + eps), std the sample std (n-1). A group of one uses mean 0, std 1;
 // a group whose scores are all equal gets exactly 0. scores (R,), group (R,) -> adv (R,).
@@ -57,14 +66,15 @@ void grpo_advantage(const float *scores, const int64_t *group, size_t R, const G
 // ---- PPL shaping, eq. 7 and 9 (shaping.c) ---------------------------------------------------------
 
 typedef struct {
-    double alpha;        // algorithm.ppl_shaping.alpha (0.01)
-    int iqr_filter;      // mu / sigma from the values inside [Q1 - 1.5 IQR, Q3 + 1.5 IQR] (authors' code)
-    int has_clamp;       // clamp the factor 1 - alpha*w to [clamp_lo, clamp_hi] (authors' code: 0.8, 1.2)
+    double alpha;        // algorithm.ppl_shaping.alpha
+    int iqr_filter;      // .iqr_filter: mu / sigma from the values inside [Q1 - 1.5 IQR, Q3 + 1.5 IQR] (authors' code)
+    int has_clamp;       // .clamp set: clamp the factor 1 - alpha*w to [clamp_lo, clamp_hi] (authors' code: 0.8, 1.2)
     double clamp_lo, clamp_hi;
-    double sigma_floor;  // sigma <= sigma_floor -> sigma = 1 (authors' code: 1e-6)
-    int sigma_ddof;      // sigma = sqrt(sum (x - mu)^2 / (n - ddof)): 0 population (authors' numpy code), 1 sample
+    double sigma_floor;  // .sigma_floor: sigma <= sigma_floor -> sigma = 1 (authors' code: 1e-6)
+    int sigma_ddof;      // .sigma_ddof: sigma = sqrt(sum (x - mu)^2 / (n - ddof)): 0 population (authors' numpy code), 1 sample
 } PplShapingParams;
 
+void ppl_params_from_config(const RlvrConfig *c, PplShapingParams *p);
 void ppl_params_default(PplShapingParams *p);
 int ppl_params_check(const PplShapingParams *p, char *err, size_t errlen);
 // ln PPL of one response = mean NLL of its tokens under pi_old (EOS included). logp (n,). 0 when n == 0.
@@ -81,17 +91,18 @@ void ppl_shaping(const float *adv_in, const int64_t *group, const double *ln_ppl
 // ---- position shaping, eq. 8 and 10 (shaping.c) ---------------------------------------------------
 
 typedef struct {
-    double gamma;        // algorithm.position_shaping.gamma (0.1)
-    double m;            // slope (15)
-    double n;            // centre (0.5: the released code; the paper prints -0.5, see docs)
-    double d;            // sigmoid sharpness (1)
-    int has_cap;         // b_t <= cap * |A| (authors' code: cap 0.5)
+    double gamma;        // algorithm.position_shaping.gamma
+    double m;            // .m: slope
+    double n;            // .n: centre (0.5: the released code; the paper prints -0.5, see docs)
+    double d;            // .d: sigmoid sharpness
+    int has_cap;         // .cap set: b_t <= cap * |A| (authors' code: cap 0.5)
     double cap;
-    long start_step;     // active for start_step < step < end_step (authors' code: 200 < step < 300)
-    long end_step;       // < 0: no end
-    int start_at_plateau;// window starts at the stage detector's plateau step instead of start_step
+    long start_step;     // .start_step: active for start_step < step < end_step (authors' code: 200 < step < 300)
+    long end_step;       // .end_step; < 0: no end
+    int start_at_plateau;// .start_at_plateau: window starts at the stage detector's plateau step instead of start_step
 } PositionShapingParams;
 
+void position_params_from_config(const RlvrConfig *c, PositionShapingParams *p);
 void position_params_default(PositionShapingParams *p);
 int position_params_check(const PositionShapingParams *p, char *err, size_t errlen);
 // Whether the bonus applies at this step. plateau_step < 0 means "no plateau detected yet" (only used
@@ -130,13 +141,14 @@ double agg_weights(const float *mask, size_t B, size_t T, const AggParams *a, fl
 double agg_loss(const float *loss, const float *mask, size_t B, size_t T, const AggParams *a);
 
 typedef struct {
-    double clip_ratio_low;   // actor.clip_ratio_low (0.2)
-    double clip_ratio_high;  // actor.clip_ratio_high (0.28, DAPO clip-higher)
+    double clip_ratio_low;   // actor.clip_ratio_low
+    double clip_ratio_high;  // actor.clip_ratio_high (DAPO clip-higher)
     int dual_clip;           // actor.clip_ratio_c set (1) or null (0)
-    double clip_ratio_c;     // (3.0) > 1
-    AggParams agg;
+    double clip_ratio_c;     // actor.clip_ratio_c, > 1
+    AggParams agg;           // mode: actor.loss_agg_mode; global counts 0 (local)
 } PolicyLossParams;
 
+void policy_loss_params_from_config(const RlvrConfig *c, PolicyLossParams *p);
 void policy_loss_params_default(PolicyLossParams *p);
 int policy_loss_params_check(const PolicyLossParams *p, char *err, size_t errlen);
 
@@ -191,6 +203,7 @@ typedef struct {
     double total;            // pg_loss + kl_coef * kl_loss - entropy_coeff * entropy
 } ActorLossStats;
 
+void actor_loss_params_from_config(const RlvrConfig *c, ActorLossParams *p);
 void actor_loss_params_default(ActorLossParams *p);
 // Total loss = pg + beta * agg(kl) - entropy_coeff * agg(H). ref_logp (B, T) needed when use_kl_loss;
 // entropy (B, T) optional. dlogp (B, T) gets dL/dlogp_t (policy + KL parts); dentropy (B, T) optional
@@ -204,13 +217,17 @@ void actor_loss(const float *logp, const float *old_logp, const float *adv, cons
 typedef enum { STAGE_RISING = 0, STAGE_PLATEAU = 1 } TrainStage;
 
 typedef struct {
-    int window;              // points in the sliding least-squares fit (20)
-    double acc_slope_max;    // accuracy no longer rising: slope <= this per step (1e-3)
-    double ent_drop_max;     // entropy no longer falling: -slope <= this * mean entropy per step (2e-3)
-    int patience;            // both conditions hold this many consecutive points (5)
-    long min_step;           // never declare a plateau before this many points (0)
+    int window;              // trainer.stage_detector.window: points in the sliding least-squares fit
+    double acc_slope_max;    // .rise_threshold: accuracy no longer rising: slope <= this per step
+    double ent_drop_max;     // entropy no longer falling: -slope <= this * mean entropy per step
+                             // (.entropy_threshold is over a whole window: divided by window)
+    int patience;            // both conditions hold this many consecutive points (STAGE_PATIENCE)
+    long min_step;           // .min_step: never declare a plateau before this many points
 } StageParams;
 
+#define STAGE_PATIENCE 5     // not a config key
+
+void stage_params_from_config(const RlvrConfig *c, StageParams *p);
 void stage_params_default(StageParams *p);
 int stage_params_check(const StageParams *p, char *err, size_t errlen);
 // History oldest first: acc (n,) mean training accuracy in [0, 1], ent (n,) mean token entropy; either

@@ -72,14 +72,22 @@ double agg_loss(const float *loss, const float *mask, size_t B, size_t T, const 
 
 // ---- policy loss -----------------------------------------------------------------------------------
 
-void policy_loss_params_default(PolicyLossParams *p) {
-    p->clip_ratio_low = 0.2;
-    p->clip_ratio_high = 0.28;
-    p->dual_clip = 1;
-    p->clip_ratio_c = 3.0;
+// The config's words were validated against the schema's list, so the parse cannot fail.
+void policy_loss_params_from_config(const RlvrConfig *c, PolicyLossParams *p) {
+    p->clip_ratio_low = c->actor_clip_ratio_low;
+    p->clip_ratio_high = c->actor_clip_ratio_high;
+    p->dual_clip = c->actor_clip_ratio_c.set;
+    p->clip_ratio_c = c->actor_clip_ratio_c.v;
     p->agg.mode = AGG_TOKEN_MEAN;
+    loss_agg_parse(c->actor_loss_agg_mode, &p->agg.mode);
     p->agg.global_tokens = 0;
     p->agg.global_seqs = 0;
+}
+
+void policy_loss_params_default(PolicyLossParams *p) {
+    RlvrConfig c;
+    config_defaults(&c);
+    policy_loss_params_from_config(&c, p);
 }
 
 int policy_loss_params_check(const PolicyLossParams *p, char *err, size_t errlen) {
@@ -159,12 +167,19 @@ void policy_loss(const float *logp, const float *old_logp, const float *adv, con
 
 // ---- the actor loss --------------------------------------------------------------------------------
 
-void actor_loss_params_default(ActorLossParams *p) {
-    policy_loss_params_default(&p->pg);
-    p->use_kl_loss = 0;
-    p->kl_loss_coef = 0.0;
+void actor_loss_params_from_config(const RlvrConfig *c, ActorLossParams *p) {
+    policy_loss_params_from_config(c, &p->pg);
+    p->use_kl_loss = c->actor_use_kl_loss;
+    p->kl_loss_coef = c->actor_kl_loss_coef;
     p->kl_loss_type = KL_K3;
-    p->entropy_coeff = 0.0;
+    kl_type_parse(c->actor_kl_loss_type, &p->kl_loss_type);
+    p->entropy_coeff = c->actor_entropy_coeff;
+}
+
+void actor_loss_params_default(ActorLossParams *p) {
+    RlvrConfig c;
+    config_defaults(&c);
+    actor_loss_params_from_config(&c, p);
 }
 
 void actor_loss(const float *logp, const float *old_logp, const float *adv, const float *mask,

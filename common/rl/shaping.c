@@ -8,14 +8,20 @@
 
 // ---- PPL shaping -----------------------------------------------------------------------------------
 
+void ppl_params_from_config(const RlvrConfig *c, PplShapingParams *p) {
+    p->alpha = c->algorithm_ppl_shaping_alpha;
+    p->iqr_filter = c->algorithm_ppl_shaping_iqr_filter;
+    p->has_clamp = c->algorithm_ppl_shaping_clamp.set;
+    p->clamp_lo = c->algorithm_ppl_shaping_clamp.v[0];
+    p->clamp_hi = c->algorithm_ppl_shaping_clamp.v[1];
+    p->sigma_floor = c->algorithm_ppl_shaping_sigma_floor;
+    p->sigma_ddof = (int)c->algorithm_ppl_shaping_sigma_ddof;
+}
+
 void ppl_params_default(PplShapingParams *p) {
-    p->alpha = 0.01;
-    p->iqr_filter = 0;
-    p->has_clamp = 0;
-    p->clamp_lo = 0.8;
-    p->clamp_hi = 1.2;
-    p->sigma_floor = 1e-6;
-    p->sigma_ddof = 0;
+    RlvrConfig c;
+    config_defaults(&c);
+    ppl_params_from_config(&c, p);
 }
 
 int ppl_params_check(const PplShapingParams *p, char *err, size_t errlen) {
@@ -133,16 +139,22 @@ void ppl_shaping(const float *adv_in, const int64_t *group, const double *ln_ppl
 
 // ---- position shaping ------------------------------------------------------------------------------
 
+void position_params_from_config(const RlvrConfig *c, PositionShapingParams *p) {
+    p->gamma = c->algorithm_position_shaping_gamma;
+    p->m = c->algorithm_position_shaping_m;
+    p->n = c->algorithm_position_shaping_n;
+    p->d = c->algorithm_position_shaping_d;
+    p->has_cap = c->algorithm_position_shaping_cap.set;
+    p->cap = c->algorithm_position_shaping_cap.v;
+    p->start_step = c->algorithm_position_shaping_start_step;
+    p->end_step = c->algorithm_position_shaping_end_step;
+    p->start_at_plateau = c->algorithm_position_shaping_start_at_plateau;
+}
+
 void position_params_default(PositionShapingParams *p) {
-    p->gamma = 0.1;
-    p->m = 15.0;
-    p->n = 0.5;
-    p->d = 1.0;
-    p->has_cap = 1;
-    p->cap = 0.5;
-    p->start_step = 200;
-    p->end_step = 300;
-    p->start_at_plateau = 0;
+    RlvrConfig c;
+    config_defaults(&c);
+    position_params_from_config(&c, p);
 }
 
 int position_params_check(const PositionShapingParams *p, char *err, size_t errlen) {

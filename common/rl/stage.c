@@ -10,12 +10,19 @@
 
 #include <math.h>
 
+void stage_params_from_config(const RlvrConfig *c, StageParams *p) {
+    p->window = (int)c->trainer_stage_detector_window;
+    p->acc_slope_max = c->trainer_stage_detector_rise_threshold;
+    // the config gives the relative entropy change over a whole window; the detector takes it per step
+    p->ent_drop_max = c->trainer_stage_detector_entropy_threshold / (double)p->window;
+    p->patience = STAGE_PATIENCE;
+    p->min_step = c->trainer_stage_detector_min_step;
+}
+
 void stage_params_default(StageParams *p) {
-    p->window = 20;
-    p->acc_slope_max = 1e-3;
-    p->ent_drop_max = 2e-3;
-    p->patience = 5;
-    p->min_step = 0;
+    RlvrConfig c;
+    config_defaults(&c);
+    stage_params_from_config(&c, p);
 }
 
 int stage_params_check(const StageParams *p, char *err, size_t errlen) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config/config.h"
 #include "proto/wire.h"
 
 typedef struct {
@@ -31,7 +32,13 @@ typedef struct {
     int quiet;                 // 1: no informational logging (bad messages are still logged)
 } CoordConfig;
 
-void coord_config_default(CoordConfig *cfg);   // loopback, lease 30 s, heartbeat 5 s, staleness 1, 4 MiB chunks
+// The config's coordinator keys (coordinator.*, rollout.max_staleness, rollout.credits) over fixed
+// defaults for the rest; an endpoint's port 0 becomes ZeroMQ's any-free-port "*". The learner then
+// sets the limits that depend on the model and the data (lim.vocab_size, lim.max_tokens, ...).
+// -1 (err names the key) when an endpoint does not fit.
+int coord_config_from_rlvr(const RlvrConfig *rc, CoordConfig *cfg, char *err, size_t errlen);
+// coord_config_from_rlvr of the schema's defaults (config_defaults): free loopback ports, staleness 0, ...
+void coord_config_default(CoordConfig *cfg);
 
 typedef struct {
     uint64_t prompts_enqueued, assigned, groups_received, groups_accepted, groups_taken;

@@ -1,18 +1,32 @@
-// Private state of the coordinator, shared by coordinator.c (thread + API) and coordinator_state.c
-// (checkpoint blob, rendezvous file, counters JSON). Not for use outside learner/coordinator*.c.
+// Private state of the coordinator, shared by its files (not for use outside learner/coordinator/):
+//   coordinator.c          the thread, its poll loop and the thread-safe API
+//   coordinator_messages.c decoding and answering worker messages (hello, group, ...)
+//   coordinator_leases.c   the prompt queue, leases, workers, dispatch and expiry
+//   coordinator_weights.c  the weights broadcast on the PUB socket
+//   coordinator_state.c    the checkpoint blob, counters as JSON, the rendezvous file
+// Functions marked "mu held" expect the caller to hold Coordinator.mu.
 #pragma once
 #include <pthread.h>
 #include <stdint.h>
+#include <zmq.h>
 
+#include "common/core/check.h"
+#include "common/core/ring.h"
+#include "common/core/u64map.h"
 #include "learner/coordinator/coordinator.h"
 
-// u64 -> pointer hash map (open addressing, linear probing, tombstones).
-typedef struct { uint64_t *keys; void **vals; uint8_t *st; size_t cap, n, used; } U64Map;
-void u64map_init(U64Map *m);
-void u64map_free(U64Map *m);
-void *u64map_get(const U64Map *m, uint64_t k);
-void u64map_put(U64Map *m, uint64_t k, void *v);
-void *u64map_del(U64Map *m, uint64_t k);
+// Lease id = incarnation << COORD_LEASE_SEQ_BITS | seq: ids from before a restore (an older
+// incarnation) are told apart from ids never issued.
+#define COORD_LEASE_SEQ_BITS 40
+#define COORD_LEASE_SEQ_MASK ((1ull << COORD_LEASE_SEQ_BITS) - 1)
+#define COORD_INCARNATION_MAX ((1ull << (64 - COORD_LEASE_SEQ_BITS)) - 1)
+#define COORD_RETIRED_RING 65536   // retired lease ids remembered to tell duplicates from late results
+#define COORD_IDENT_MAX 256        // longest ZeroMQ routing id kept for a worker
+#define COORD_RATE_WINDOW_S 1.0    // window of the log and error-reply rate limits
+#define COORD_NEVER (-1e30)        // a time long past: "not yet" for rate windows and republishes
+
+enum { RETIRED_DONE = 1, RETIRED_REVOKED = 2 };   // values of Coordinator.retired (cast to pointers)
+typedef enum { PUB_NOTHING = 0, PUB_CHUNKS = 1, PUB_PATH = 2 } PubKind;   // what the PUB socket last sent
 
 typedef struct Prompt {
     uint64_t id, seed;
@@ -26,7 +40,7 @@ typedef struct Prompt {
 } Prompt;
 
 typedef struct Worker {
-    uint8_t ident[256];        // ZeroMQ routing id
+    uint8_t ident[COORD_IDENT_MAX];   // ZeroMQ routing id
     size_t ident_len;
     char name[WIRE_ID_LEN];
     int32_t credits, held;
@@ -47,21 +61,17 @@ typedef struct Lease {
     int64_t version;
 } Lease;
 
-#define COORD_RETIRED_RING 65536   // retired lease ids remembered to tell duplicates from late results
-enum { RETIRED_DONE = 1, RETIRED_REVOKED = 2 };
-
 struct Coordinator {
     CoordConfig cfg;
     char (*allowed)[41];
     char endpoint[WIRE_ENDPOINT_LEN], pub_endpoint[WIRE_ENDPOINT_LEN];
     uint64_t session;
-    uint32_t incarnation;      // lease id = incarnation << 40 | seq; bumped by every restore
+    uint32_t incarnation;      // bumped by every restore (see COORD_LEASE_SEQ_BITS)
     uint64_t next_seq;
 
     pthread_mutex_t mu;        // everything below up to the thread section
     pthread_cond_t ready_cv;
-    Prompt **q;                // FIFO ring of queued prompts
-    size_t q_head, q_n, q_cap;
+    Ring queue;                // Prompt*, the prompts waiting for a worker, front first
     U64Map live;               // prompt id -> Prompt* / CoordGroup* for every prompt not yet taken
     U64Map leases;             // lease id -> Lease*
     U64Map retired;            // lease id -> RETIRED_* (cast to a pointer)
@@ -69,8 +79,7 @@ struct Coordinator {
     size_t ring_pos;
     Worker **workers;
     int n_workers, cap_workers, rr;
-    CoordGroup *ready;         // FIFO ring of finished groups
-    size_t r_head, r_n, r_cap;
+    Ring ready;                // CoordGroup, finished groups waiting for coord_take, oldest first
     int64_t version;
     CoordCounters k;
     int republish_want;
@@ -94,10 +103,35 @@ struct Coordinator {
     uint32_t weights_crc;
     char *weights_path;
     uint64_t path_n_params;
-    int pub_kind;              // 0 nothing published, 1 chunks, 2 HDF5 path
+    PubKind pub_kind;
     int64_t pub_version;       // -1 before the first publish
     double last_republish;
 };
 
+// coordinator.c
+void coord_log(Coordinator *c, const char *fmt, ...) RLVR_PRINTF(2, 3);   // rate limited (cfg.log_per_s)
+void coord_wake(Coordinator *c);                                          // interrupts the thread's poll
+
+// coordinator_leases.c (mu held)
 void coord_prompt_free(Prompt *p);
 void coord_queue_push_back(Coordinator *c, Prompt *p);
+void coord_queue_push_front(Coordinator *c, Prompt *p);
+Prompt *coord_queue_pop_front(Coordinator *c);
+int coord_lease_id_past(const Coordinator *c, uint64_t id);
+void coord_lease_done(Coordinator *c, Lease *L);      // a result was accepted: retired, freed (not the prompt)
+void coord_lease_revoke(Coordinator *c, Lease *L);    // the prompt goes back to the queue's front
+void coord_revoke_worker_leases(Coordinator *c, Worker *w);
+Worker *coord_worker_add(Coordinator *c, const void *ident, size_t len);
+void coord_worker_remove(Coordinator *c, int idx, const char *why);
+Worker *coord_worker_find(Coordinator *c, const void *ident, size_t len);
+int coord_worker_index(Coordinator *c, const Worker *w);
+void coord_dispatch(Coordinator *c, double now);      // hands queued prompts to workers with free credits
+void coord_expire(Coordinator *c, double now);        // revokes silent leases, drops silent workers
+
+// coordinator_messages.c (mu held)
+int coord_send(Coordinator *c, const void *ident, size_t ident_len, const WireMsg *m);
+void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, double now);
+
+// coordinator_weights.c
+void coord_publish_locked(Coordinator *c);            // pub_mu held: (re)sends the current weights
+void coord_republish(Coordinator *c, double now);     // a worker asked: resend, at most every republish_s

@@ -90,7 +90,7 @@ int coord_save_state(Coordinator *c, uint8_t **blob, size_t *len) {
     msgpack_packer_init(&pk, &out, sbuf_write);
     pthread_mutex_lock(&c->mu);
     // order of restore: results the trainer had not taken and leased prompts (older), then the queue
-    size_t n = c->r_n + c->leases.n + c->q_n;
+    size_t n = c->ready.n + c->leases.n + c->queue.n;
     int32_t *requeues = mallocCheck((n ? n : 1) * sizeof(int32_t));
     msgpack_pack_map(&pk, 8);
     pk_str(&pk, "magic"); pk_str(&pk, COORD_MAGIC);
@@ -113,31 +113,30 @@ int coord_save_state(Coordinator *c, uint8_t **blob, size_t *len) {
     pk_str(&pk, "prompts");
     msgpack_pack_array(&pk, n);
     size_t j = 0;
-    for (size_t i = 0; i < c->r_n; i++) {
-        const CoordGroup *g = &c->ready[(c->r_head + i) % c->r_cap];
+    for (size_t i = 0; i < c->ready.n; i++) {
+        const CoordGroup *g = ring_at(&c->ready, i);
         PromptView v = {g->prompt_id, g->seed, g->n_prompt, g->prompt_tokens, g->text, g->answer, g->verifier, g->group.n_responses, g->sampling, g->requeues};
         pack_prompt(&pk, &v);
         requeues[j++] = g->requeues;
     }
-    for (size_t i = 0; i < c->leases.cap; i++)
-        if (c->leases.st[i] == 1) {
-            const Prompt *p = ((Lease *)c->leases.vals[i])->p;
-            PromptView v = {p->id, p->seed, p->n, p->tokens, p->text, p->answer, p->verifier, p->G, p->s, p->requeues + 1};
-            pack_prompt(&pk, &v);
-            requeues[j++] = p->requeues + 1;
-        }
-    for (size_t i = 0; i < c->q_n; i++) {
-        const Prompt *p = c->q[(c->q_head + i) % c->q_cap];
+    for (size_t i = u64map_next(&c->leases, 0); i < c->leases.cap; i = u64map_next(&c->leases, i + 1)) {
+        const Prompt *p = ((Lease *)c->leases.vals[i])->p;
+        PromptView v = {p->id, p->seed, p->n, p->tokens, p->text, p->answer, p->verifier, p->G, p->s, p->requeues + 1};
+        pack_prompt(&pk, &v);
+        requeues[j++] = p->requeues + 1;
+    }
+    for (size_t i = 0; i < c->queue.n; i++) {
+        const Prompt *p = *(Prompt **)ring_at(&c->queue, i);
         PromptView v = {p->id, p->seed, p->n, p->tokens, p->text, p->answer, p->verifier, p->G, p->s, p->requeues};
         pack_prompt(&pk, &v);
         requeues[j++] = p->requeues;
     }
     pthread_mutex_unlock(&c->mu);
     pk_str(&pk, "requeues");
-    msgpack_pack_bin(&pk, n * 4);
-    uint8_t *tmp = mallocCheck(n * 4 + 1);
+    msgpack_pack_bin(&pk, n * sizeof(int32_t));
+    uint8_t *tmp = mallocCheck(n * sizeof(int32_t) + 1);
     wire_le_store_i32(tmp, requeues, n);
-    sbuf_write(&out, (const char *)tmp, n * 4);
+    sbuf_write(&out, (const char *)tmp, n * sizeof(int32_t));
     free(tmp);
     free(requeues);
     *blob = out.data;
@@ -158,7 +157,7 @@ static const msgpack_object *mget(const msgpack_object *map, const char *k) {
 int coord_restore_state(Coordinator *c, const uint8_t *blob, size_t len, char *err, size_t errlen) {
     if (c->running) return rlvr_err(err, errlen, "coordinator state: restore before coord_start");
     pthread_mutex_lock(&c->mu);
-    int busy = c->q_n || c->leases.n || c->r_n;
+    int busy = c->queue.n || c->leases.n || c->ready.n;
     pthread_mutex_unlock(&c->mu);
     if (busy) return rlvr_err(err, errlen, "coordinator state: restore into a coordinator that already holds prompts");
     char perr[160];
@@ -184,12 +183,12 @@ int coord_restore_state(Coordinator *c, const uint8_t *blob, size_t len, char *e
                  fmt && fmt->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)fmt->via.u64 : 0ull, COORD_FORMAT);
         goto done;
     }
-    if (!(inc = mget(o, "incarnation")) || inc->type != MSGPACK_OBJECT_POSITIVE_INTEGER || inc->via.u64 >= 0xffffff ||
+    if (!(inc = mget(o, "incarnation")) || inc->type != MSGPACK_OBJECT_POSITIVE_INTEGER || inc->via.u64 >= COORD_INCARNATION_MAX ||
         !(seq = mget(o, "next_seq")) || seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         !(ver = mget(o, "policy_version")) || (ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER && ver->type != MSGPACK_OBJECT_NEGATIVE_INTEGER) ||
         !(ctr = mget(o, "counters")) || ctr->type != MSGPACK_OBJECT_MAP || !(prompts = mget(o, "prompts")) ||
         prompts->type != MSGPACK_OBJECT_ARRAY || !(req = mget(o, "requeues")) || req->type != MSGPACK_OBJECT_BIN ||
-        req->via.bin.size != 4ull * prompts->via.array.size) {
+        req->via.bin.size != sizeof(int32_t) * (uint64_t)prompts->via.array.size) {
         rlvr_err(err, errlen, "coordinator state: a field (incarnation, next_seq, policy_version, counters, prompts, requeues) is missing or mistyped");
         goto done;
     }
@@ -218,7 +217,7 @@ int coord_restore_state(Coordinator *c, const uint8_t *blob, size_t len, char *e
         memcpy(p->verifier, a->verifier, sizeof p->verifier);
         p->G = a->group_size; p->s = a->sampling;
         int32_t rq;
-        wire_le_load_i32(&rq, (const uint8_t *)req->via.bin.ptr + 4 * i, 1);
+        wire_le_load_i32(&rq, (const uint8_t *)req->via.bin.ptr + sizeof(int32_t) * i, 1);
         p->requeues = rq < 0 ? 0 : rq;
         ps[i] = p;
         u64map_put(&seen, p->id, p);
