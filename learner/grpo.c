@@ -52,7 +52,7 @@ static WireSampling sampling_from_config(const Learner *L) {
     const RlvrConfig *c = &L->cfg;
     WireSampling s;
     memset(&s, 0, sizeof s);
-    s.temperature = c->rollout_temperature > 0 ? (float)c->rollout_temperature : 1.0f;
+    s.temperature = (float)c->rollout_temperature;
     s.top_p = (float)c->rollout_top_p;
     s.top_k = c->rollout_top_k > 0 ? (int32_t)c->rollout_top_k : 0;
     s.max_new_tokens = (int32_t)(c->rollout_max_new_tokens > 0 ? c->rollout_max_new_tokens : c->data_max_response_length);

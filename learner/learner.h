@@ -1,5 +1,5 @@
 // The learner program's state and its pieces (learner_main.c drives them):
-//   learner_setup    config, model, tokenizer, resume, coordinator (rank 0)
+//   learner_main.c   config, model, tokenizer, resume, coordinator (rank 0)
 //   learner_grpo     the GRPO loop (grpo.c)
 //   learner_sft      the supervised loop (sft.c)
 //   learner_save     checkpoints (state.c)

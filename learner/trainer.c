@@ -57,7 +57,7 @@ void trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Mo
     fill_params(t);
     t->micro = (int)cfg->actor_ppo_micro_batch_size_per_gpu;
     t->maxT = (int)(cfg->data_max_prompt_length + cfg->data_max_response_length);
-    t->temperature = cfg->rollout_temperature > 0 ? (float)cfg->rollout_temperature : 1.0f;
+    t->temperature = (float)cfg->rollout_temperature;
     acts_init(&t->acts, &m->cfg, t->micro, t->maxT);
     micro_init(&t->mb, t->micro, t->maxT);
     size_t bt = (size_t)t->micro * (size_t)t->maxT;

@@ -26,7 +26,7 @@ static void usage(FILE *f) {
             "                           the learner restarts\n"
             "  --connect ENDPOINT       coordinator ROUTER endpoint, e.g. tcp://host:5555\n"
             "  --id NAME                worker name (default host:pid); must be unique among workers\n"
-            "  --credits N              assignments held at once (default 2); they are batched together\n"
+            "  --credits N              assignments held at once (default rollout.credits, 2); they are batched together\n"
             "  --threads N              OpenMP threads for generation (default: OMP_NUM_THREADS)\n"
             "  --model PATH             model (HF directory or .h5) giving the architecture; its weights are used only\n"
             "                           until the coordinator's arrive (default: the rendezvous 'model' key, else the\n"

@@ -10,13 +10,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/config/config.h"
 #include "common/core/check.h"
 #include "proto/client.h"
 #include "common/io/model_io.h"
 
 void worker_config_default(WorkerConfig *c) {
     memset(c, 0, sizeof *c);
-    c->credits = 2;
+    RlvrConfig rc;
+    config_defaults(&rc);
+    c->credits = (int)rc.rollout_credits;
     c->status_interval = 5.0;
     c->weights_timeout = 30.0;
     c->model_version = 0;

@@ -99,7 +99,7 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     X(actor_optim_min_lr_ratio, "actor.optim.min_lr_ratio", FLOAT, "0", "[0,1]", "cosine: final lr as a fraction of the peak") \
     /* ---- rollout ---- */ \
     X(rollout_n, "rollout.n", INT, "8", "[1,)", "G: responses sampled per prompt (one group)") \
-    X(rollout_temperature, "rollout.temperature", FLOAT, "1.0", "[0,)", "sampling temperature; 0 = greedy") \
+    X(rollout_temperature, "rollout.temperature", FLOAT, "1.0", "(0,)", "sampling temperature of training rollouts (GRPO needs G different samples: no greedy)") \
     X(rollout_top_p, "rollout.top_p", FLOAT, "1.0", "(0,1]", "nucleus sampling mass") \
     X(rollout_top_k, "rollout.top_k", INT, "-1", "[-1,)", "top-k sampling; -1 disables") \
     X(rollout_max_new_tokens, "rollout.max_new_tokens", INT, "0", "[0,)", "response tokens at most; 0 = data.max_response_length") \

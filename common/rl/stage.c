@@ -29,9 +29,10 @@ int stage_params_check(const StageParams *p, char *err, size_t errlen) {
     if (p->window < 2)
         return rlvr_err(err, errlen, "trainer.stage_detector.window must be >= 2 (got %d)", p->window);
     if (p->patience < 1)
-        return rlvr_err(err, errlen, "trainer.stage_detector.patience must be >= 1 (got %d)", p->patience);
+        return rlvr_err(err, errlen, "stage detector: patience must be >= 1 (got %d)", p->patience);
     if (!isfinite(p->acc_slope_max) || !isfinite(p->ent_drop_max))
-        return rlvr_err(err, errlen, "trainer.stage_detector.acc_slope_max / ent_drop_max must be finite numbers");
+        return rlvr_err(err, errlen, "stage detector: acc_slope_max / ent_drop_max (trainer.stage_detector.rise_threshold / "
+                        "entropy_threshold) must be finite numbers");
     if (p->min_step < 0)
         return rlvr_err(err, errlen, "trainer.stage_detector.min_step must be >= 0 (got %ld)", p->min_step);
     return 0;
