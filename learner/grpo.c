@@ -85,21 +85,10 @@ static int enqueue_new(Learner *L, int n, char *err, size_t errlen) {
 
 // Puts a taken group's prompt back into the coordinator's queue (its responses are discarded).
 static void requeue(Learner *L, CoordGroup *g) {
-    CoordPrompt p;
-    memset(&p, 0, sizeof p);
-    p.id = g->prompt_id;
-    p.n_tokens = g->n_prompt;
-    p.tokens = g->prompt_tokens;
-    p.text = g->text;
-    p.answer = g->answer;
-    p.verifier = g->verifier;
-    p.group_size = (int32_t)L->cfg.rollout_n;
-    p.sampling = g->sampling;
-    p.seed = g->seed;
+    uint64_t id = g->prompt_id;
     char err[512];
-    if (coord_enqueue(L->coord, &p, err, sizeof err) != 0)
-        learner_log(L, "warning: could not re-queue prompt %llu: %s", (unsigned long long)g->prompt_id, err);
-    coord_group_free(g);
+    if (coord_requeue(L->coord, g, err, sizeof err) != 0)
+        learner_log(L, "warning: could not re-queue prompt %llu: %s", (unsigned long long)id, err);
 }
 
 static uint64_t inflight(Learner *L) {

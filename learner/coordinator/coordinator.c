@@ -253,6 +253,23 @@ void coord_group_free(CoordGroup *g) {
     memset(g, 0, sizeof *g);
 }
 
+int coord_requeue(Coordinator *c, CoordGroup *g, char *err, size_t errlen) {
+    CoordPrompt p;
+    memset(&p, 0, sizeof p);
+    p.id = g->prompt_id;
+    p.n_tokens = g->n_prompt;
+    p.tokens = g->prompt_tokens;
+    p.text = g->text;
+    p.answer = g->answer;
+    p.verifier = g->verifier;
+    p.group_size = g->group.n_responses;   // the decoder holds every accepted group to its prompt's G
+    p.sampling = g->sampling;
+    p.seed = g->seed;
+    int rc = coord_enqueue(c, &p, err, errlen);
+    coord_group_free(g);
+    return rc;
+}
+
 void coord_free(Coordinator *c) {
     if (!c) return;
     coord_stop(c);

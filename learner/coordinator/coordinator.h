@@ -97,6 +97,10 @@ int coord_enqueue(Coordinator *c, const CoordPrompt *p, char *err, size_t errlen
 // Returns how many; the caller frees each with coord_group_free.
 int coord_take(Coordinator *c, CoordGroup *out, int max_n, double timeout_s);
 void coord_group_free(CoordGroup *g);
+// Puts a taken group's prompt back at the back of the queue as coord_enqueue would (same id, seed,
+// verifier, sampling and group size; the responses are discarded) and frees the group either way.
+// -1 (err) when coord_enqueue refuses it.
+int coord_requeue(Coordinator *c, CoordGroup *g, char *err, size_t errlen);
 
 void coord_set_policy_version(Coordinator *c, int64_t version);  // monotonic; older values ignored
 int64_t coord_policy_version(Coordinator *c);
