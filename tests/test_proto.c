@@ -1324,7 +1324,7 @@ static void test_golden(void) {
         int same = same_file(path, o.all.data, o.all.len, &at);
         int k = 0;
         while (k < o.n && o.ends[k] <= at) k++;
-        CHECK_MSG(same, "%s: the encoding differs from the golden one at byte %zu (message %d of %d)", path, at, k, o.n);
+        CHECK_MSG(same, "%s: the encoding differs from the golden one at byte %zu (message %d of %d)", path, at, k + 1, o.n);
         wire_buf_free(&o.all);
         // the seeds of the fuzz corpus that this encoder wrote (01..11 before blob alignment are older)
         WireResponse rs[3];
