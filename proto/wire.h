@@ -1,6 +1,8 @@
 // Wire messages between rollout workers and the coordinator (learner rank 0): msgpack maps carrying a
 // protocol version, with token / float arrays as little-endian binary blobs. docs/protocol.md is the
-// normative description; this header is the C view of it.
+// normative description; this header is the C view of it, and proto/wire_schema.c maps one onto the
+// other: one table per message type (keys, kinds, struct members, ranges) that encoding, decoding,
+// validation and freeing all follow.
 //
 // Decoding never trusts its input: sizes are capped before msgpack-c allocates anything, every field
 // is type- and range-checked, and a bad message yields a reason code + a message naming the field.
@@ -206,8 +208,10 @@ WireBad wire_validate(const WireMsg *m, const WireLimits *lim, char *err, size_t
 
 // Checks that `data` is exactly one msgpack value whose containers fit in the bytes present, nested at
 // most max_depth deep with at most max_objects objects in total. msgpack-c reserves memory from
-// container headers before reading their contents; this bounds that.
-int wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t max_objects, char *err, size_t errlen);
+// container headers before reading their contents; this bounds that. Returns WIRE_OK, or the kind of
+// failure with the reason in err: WIRE_BAD_STRUCTURE (too deep, too many objects) or WIRE_BAD_MSGPACK
+// (anything else: truncated, trailing bytes, a container larger than the data, byte 0xc1).
+WireBad wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t max_objects, char *err, size_t errlen);
 
 // CRC-32 (the zlib / IEEE polynomial) so a Python peer can use zlib.crc32. crc = 0 to start.
 uint32_t wire_crc32(uint32_t crc, const void *data, size_t len);

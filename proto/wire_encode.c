@@ -1,12 +1,13 @@
-// Encoding: each message is one msgpack map {"v": 1, "type": "...", ...}. Bulk arrays are written
-// straight into the output buffer as little-endian bin blobs whose payloads start at a multiple of 4
-// bytes from the message start, so a receiver can read them in place (wire_decode_backed).
+// Encoding: each message is one msgpack map {"v": 1, "type": "...", <its table's rows>} (the tables
+// are in proto/wire_schema.c). Bulk arrays are written straight into the output buffer as
+// little-endian bin blobs whose payloads start at a multiple of 4 bytes from the message start, so a
+// receiver can read them in place (wire_decode_backed).
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/core/check.h"
-#include "proto/wire.h"
+#include "proto/wire_schema.h"
 
 static void buf_reserve(WireBuf *b, size_t extra) {
     if (b->len + extra <= b->cap) return;
@@ -43,17 +44,10 @@ static void key(Enc *e, const char *k) {
     msgpack_pack_str(&e->pk, n);
     msgpack_pack_str_body(&e->pk, k, n);
 }
-static void str(Enc *e, const char *s) {
-    size_t n = s ? strlen(s) : 0;
+static void str_n(Enc *e, const char *s, size_t n) {
     msgpack_pack_str(&e->pk, n);
     if (n) msgpack_pack_str_body(&e->pk, s, n);
 }
-static void kstr(Enc *e, const char *k, const char *s) { key(e, k); str(e, s); }
-static void ku64(Enc *e, const char *k, uint64_t v) { key(e, k); msgpack_pack_uint64(&e->pk, v); }
-static void ki64(Enc *e, const char *k, int64_t v) { key(e, k); msgpack_pack_int64(&e->pk, v); }
-static void kf32(Enc *e, const char *k, float v) { key(e, k); msgpack_pack_float(&e->pk, v); }
-static void kf64(Enc *e, const char *k, double v) { key(e, k); msgpack_pack_double(&e->pk, v); }
-static void kbool(Enc *e, const char *k, int v) { key(e, k); if (v) msgpack_pack_true(&e->pk); else msgpack_pack_false(&e->pk); }
 
 // ---- aligned blobs ---------------------------------------------------------------------------------
 // msgpack lets a str / bin / map header be wider than its length needs (str8 for a 6-byte key, map16
@@ -117,174 +111,133 @@ static void blob_head(Enc *e, long map_n, const char *k, size_t nbytes) {
     put_hdr(e, 0, 0xc4, 0xc5, 0xc6, bb, nbytes);
 }
 
-static void blob_i32(Enc *e, long map_n, const char *k, const int32_t *x, size_t n) {
-    blob_head(e, map_n, k, n * 4);
-    buf_reserve(e->b, n * 4);
-    if (n) wire_le_store_i32(e->b->data + e->b->len, x, n);
-    e->b->len += n * 4;
-}
-static void blob_f32(Enc *e, long map_n, const char *k, const float *x, size_t n) {
-    blob_head(e, map_n, k, n * 4);
-    buf_reserve(e->b, n * 4);
-    if (n) wire_le_store_f32(e->b->data + e->b->len, x, n);
-    e->b->len += n * 4;
+static int is_array(const WireField *f) { return f->kind == WK_I32S || f->kind == WK_F32S || f->kind == WK_BYTES; }
+
+// The items of an array row: (n,) 4-byte items for WK_I32S / WK_F32S, n bytes for WK_BYTES. NULL:
+// an optional array that is absent (sent as nil). A required one missing is sent empty.
+static const void *array_of(const WireField *f, const void *base, size_t *n) {
+    const char *p = (const char *)base + f->off;
+    if (f->kind == WK_BYTES) memcpy(n, (const char *)base + f->cnt, sizeof *n);
+    else {
+        int32_t c;
+        memcpy(&c, (const char *)base + f->cnt, 4);
+        *n = c > 0 ? (size_t)c : 0;
+    }
+    if (f->flags & WF_INLINE) {
+        if (*n > f->size / 4) *n = f->size / 4;
+        return p;
+    }
+    if (wire_absent(f, base)) return NULL;
+    const void *a;
+    memcpy(&a, p, sizeof a);
+    if (a) return a;
+    *n = 0;
+    return "";
 }
 
-// Bytes a group encodes to at most: blobs + per-response fields + padding headers, so the buffer is
-// sized once (no growth copies of a ~200 KB message).
-static size_t group_bound(const WireGroup *g) {
-    size_t b = 256 + strlen(g->worker);
-    for (int i = 0; i < g->n_responses; i++) {
-        const WireResponse *r = &g->responses[i];
-        size_t n = r->n_tokens > 0 ? (size_t)r->n_tokens : 0;
-        b += 256 + n * 4 * (r->entropies ? 3 : 2);
+// Bytes the fields at base encode to at most (headers at their widest, alignment included), so a
+// message is written into one allocation (no growth copies of a ~200 KB group).
+static size_t bound(const WireSpec *s, const void *base) {
+    size_t b = 8;   // map header
+    for (int i = 0; i < s->n_fields; i++) {
+        const WireField *f = &s->fields[i];
+        const char *p = (const char *)base + f->off;
+        b += 5 + f->key_len + 9;   // key, and any scalar value
+        if (f->kind == WK_STRBUF) b += strnlen(p, f->size);
+        else if (f->kind == WK_STR) { const char *t; memcpy(&t, p, sizeof t); b += t ? strlen(t) : 0; }
+        else if (f->kind == WK_ENUM || f->kind == WK_FLAGS) for (int k = 0; f->names[k]; k++) b += 5 + strlen(f->names[k]);
+        else if (is_array(f)) { size_t n = 0; array_of(f, base, &n); b += 8 + n * (f->kind == WK_BYTES ? 1 : 4); }
+        else if (f->kind == WK_MAP) b += bound(f->sub, p);
+        else if (f->kind == WK_MAPS) {
+            int32_t n;
+            memcpy(&n, (const char *)base + f->cnt, 4);
+            const char *a;
+            memcpy(&a, p, sizeof a);
+            for (int32_t k = 0; k < n; k++) b += bound(f->sub, a + (size_t)k * f->sub->size);
+        }
     }
     return b;
 }
 
-static void header(Enc *e, WireType t, size_t nfields) {
-    msgpack_pack_map(&e->pk, nfields + 2);
-    ki64(e, "v", WIRE_PROTOCOL_VERSION);
-    kstr(e, "type", wire_type_name(t));
+static void encode_map(Enc *e, const WireSpec *s, const void *base, long map_n);
+
+// One row: key and value. map_n >= 0: the enclosing map's header is still to be written (this is its
+// first row); an array writes it with its own headers so that its payload lands aligned.
+static void encode_field(Enc *e, const WireField *f, const void *base, long map_n) {
+    const char *p = (const char *)base + f->off;
+    size_t n = 0;
+    const void *items = is_array(f) ? array_of(f, base, &n) : NULL;
+    if (items) {
+        size_t nbytes = f->kind == WK_BYTES ? n : n * 4;
+        blob_head(e, map_n, f->key, nbytes);
+        buf_reserve(e->b, nbytes);
+        if (f->kind == WK_BYTES) memcpy(e->b->data + e->b->len, items, nbytes);
+        else if (n) wire_le_store_i32(e->b->data + e->b->len, items, n);   // a bit-exact 4-byte move, floats alike
+        e->b->len += nbytes;
+        return;
+    }
+    if (map_n >= 0) msgpack_pack_map(&e->pk, (size_t)map_n);
+    key(e, f->key);
+    switch (f->kind) {
+    case WK_U64: { uint64_t x; memcpy(&x, p, 8); msgpack_pack_uint64(&e->pk, x); break; }
+    case WK_U32: { uint32_t x; memcpy(&x, p, 4); msgpack_pack_uint64(&e->pk, x); break; }
+    case WK_I64: { int64_t x; memcpy(&x, p, 8); msgpack_pack_int64(&e->pk, x); break; }
+    case WK_I32: { int32_t x; memcpy(&x, p, 4); msgpack_pack_int64(&e->pk, x); break; }
+    case WK_F64: { double x; memcpy(&x, p, 8); msgpack_pack_double(&e->pk, x); break; }
+    case WK_F32: { float x; memcpy(&x, p, 4); msgpack_pack_float(&e->pk, x); break; }
+    case WK_BOOL: { int x; memcpy(&x, p, sizeof x); if (x) msgpack_pack_true(&e->pk); else msgpack_pack_false(&e->pk); break; }
+    case WK_STRBUF: str_n(e, p, strnlen(p, f->size)); break;
+    case WK_STR: { const char *s; memcpy(&s, p, sizeof s); str_n(e, s, s ? strlen(s) : 0); break; }
+    case WK_ENUM: {
+        int x = 0, n_names = 0;
+        if (f->size) memcpy(&x, p, sizeof x);
+        while (f->names[n_names]) n_names++;
+        const char *s = f->names[x >= 0 && x < n_names ? x : 0];
+        str_n(e, s, strlen(s));
+        break;
+    }
+    case WK_FLAGS: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        size_t k = 0;
+        for (int i = 0; f->names[i]; i++) k += (x >> i) & 1;
+        msgpack_pack_array(&e->pk, k);
+        for (int i = 0; f->names[i]; i++)
+            if ((x >> i) & 1) str_n(e, f->names[i], strlen(f->names[i]));
+        break;
+    }
+    case WK_MAP: encode_map(e, f->sub, p, f->sub->n_fields); break;
+    case WK_MAPS: {
+        int32_t c;
+        memcpy(&c, (const char *)base + f->cnt, 4);
+        const char *a;
+        memcpy(&a, p, sizeof a);
+        size_t k = c > 0 ? (size_t)c : 0;
+        msgpack_pack_array(&e->pk, k);
+        for (size_t i = 0; i < k; i++) encode_map(e, f->sub, a + i * f->sub->size, f->sub->n_fields);
+        break;
+    }
+    default: msgpack_pack_nil(&e->pk); break;   // an absent optional array
+    }
 }
 
-static void sampling(Enc *e, const WireSampling *s) {
-    msgpack_pack_map(&e->pk, 5);
-    kf32(e, "temperature", s->temperature);
-    kf32(e, "top_p", s->top_p);
-    ki64(e, "top_k", s->top_k);
-    ki64(e, "max_new_tokens", s->max_new_tokens);
-    int n = s->n_stop < 0 ? 0 : (s->n_stop > WIRE_MAX_STOP ? WIRE_MAX_STOP : s->n_stop);
-    blob_i32(e, -1, "stop", s->stop, (size_t)n);
-}
-
-static void response(Enc *e, const WireResponse *r) {
-    size_t n = r->n_tokens > 0 ? (size_t)r->n_tokens : 0;
-    blob_i32(e, 10, "tokens", r->tokens, n);   // opens the response map of 10 pairs
-    blob_f32(e, -1, "logprobs", r->logprobs, n);
-    if (r->entropies) blob_f32(e, -1, "entropies", r->entropies, n);
-    else { key(e, "entropies"); msgpack_pack_nil(&e->pk); }
-    kf32(e, "reward", r->reward);
-    kbool(e, "correct", r->correct);
-    kstr(e, "finish", r->finish == WIRE_FINISH_LENGTH ? "length" : "stop");
-    ki64(e, "boxed_count", r->boxed_count);
-    kbool(e, "has_cjk", r->has_cjk);
-    kbool(e, "repetition", r->repetition);
-    kf32(e, "gen_seconds", r->gen_seconds);
+static void encode_map(Enc *e, const WireSpec *s, const void *base, long map_n) {
+    for (int i = 0; i < s->n_fields; i++) encode_field(e, &s->fields[i], base, i == 0 ? map_n : -1);
 }
 
 int wire_encode(const WireMsg *m, WireBuf *out) {
+    if (m->type <= WIRE_NONE || m->type >= WIRE_NTYPES) die("wire_encode: message type %d is not encodable (programming error)", (int)m->type);
+    const WireSpec *s = &wire_messages[m->type];
     Enc e;
     e.b = out;
     out->len = 0;
+    buf_reserve_total(out, 32 + bound(s, &m->u));
     msgpack_packer_init(&e.pk, out, buf_write);
-    switch (m->type) {
-    case WIRE_HELLO: {
-        const WireHello *h = &m->u.hello;
-        header(&e, m->type, 4);
-        kstr(&e, "worker", h->worker);
-        kstr(&e, "software", h->software);
-        ki64(&e, "pid", h->pid);
-        key(&e, "caps");
-        int n = __builtin_popcount(h->caps & (WIRE_CAP_ENTROPIES | WIRE_CAP_WEIGHTS_CHUNKS | WIRE_CAP_WEIGHTS_HDF5));
-        msgpack_pack_array(&e.pk, (size_t)n);
-        if (h->caps & WIRE_CAP_ENTROPIES) str(&e, "entropies");
-        if (h->caps & WIRE_CAP_WEIGHTS_CHUNKS) str(&e, "weights_chunks");
-        if (h->caps & WIRE_CAP_WEIGHTS_HDF5) str(&e, "weights_hdf5");
-        break;
-    }
-    case WIRE_WELCOME: {
-        const WireWelcome *w = &m->u.welcome;
-        header(&e, m->type, 8);
-        ku64(&e, "session", w->session);
-        ki64(&e, "policy_version", w->policy_version);
-        ki64(&e, "weights_version", w->weights_version);
-        kf64(&e, "lease_s", w->lease_s);
-        kf64(&e, "heartbeat_s", w->heartbeat_s);
-        ki64(&e, "max_staleness", w->max_staleness);
-        ku64(&e, "max_msg_bytes", w->max_msg_bytes);
-        kstr(&e, "pub_endpoint", w->pub_endpoint);
-        break;
-    }
-    case WIRE_REQUEST:
-        header(&e, m->type, 1);
-        ki64(&e, "credits", m->u.request.credits);
-        break;
-    case WIRE_ASSIGN: {
-        const WireAssign *a = &m->u.assign;
-        header(&e, m->type, 11);
-        ku64(&e, "prompt_id", a->prompt_id);
-        ku64(&e, "lease_id", a->lease_id);
-        ku64(&e, "seed", a->seed);
-        blob_i32(&e, -1, "prompt_tokens", a->prompt_tokens, a->n_prompt > 0 ? (size_t)a->n_prompt : 0);
-        kstr(&e, "text", a->text);
-        kstr(&e, "answer", a->answer);
-        kstr(&e, "verifier", a->verifier);
-        ki64(&e, "group_size", a->group_size);
-        key(&e, "sampling"); sampling(&e, &a->sampling);
-        ki64(&e, "policy_version", a->policy_version);
-        kf64(&e, "lease_s", a->lease_s);
-        break;
-    }
-    case WIRE_GROUP: {
-        const WireGroup *g = &m->u.group;
-        buf_reserve_total(out, group_bound(g));
-        header(&e, m->type, 6);
-        ku64(&e, "prompt_id", g->prompt_id);
-        ku64(&e, "lease_id", g->lease_id);
-        ku64(&e, "seed", g->seed);
-        ki64(&e, "policy_version", g->policy_version);
-        kstr(&e, "worker", g->worker);
-        key(&e, "responses");
-        int n = g->n_responses > 0 ? g->n_responses : 0;
-        msgpack_pack_array(&e.pk, (size_t)n);
-        for (int i = 0; i < n; i++) response(&e, &g->responses[i]);
-        break;
-    }
-    case WIRE_HEARTBEAT:
-        header(&e, m->type, 3);
-        kstr(&e, "worker", m->u.heartbeat.worker);
-        ki64(&e, "policy_version", m->u.heartbeat.policy_version);
-        ki64(&e, "held", m->u.heartbeat.n_held);
-        break;
-    case WIRE_GOODBYE:
-        header(&e, m->type, 2);
-        kstr(&e, "worker", m->u.goodbye.worker);
-        kstr(&e, "reason", m->u.goodbye.reason);
-        break;
-    case WIRE_ERROR:
-        header(&e, m->type, 3);
-        kstr(&e, "code", m->u.error.code);
-        kstr(&e, "message", m->u.error.message);
-        ku64(&e, "prompt_id", m->u.error.prompt_id);
-        break;
-    case WIRE_WEIGHTS_REQUEST:
-        header(&e, m->type, 1);
-        ki64(&e, "have_version", m->u.weights_request.have_version);
-        break;
-    case WIRE_WEIGHTS_CHUNK: {
-        const WireWeightsChunk *c = &m->u.chunk;
-        buf_reserve_total(out, c->len + 512);
-        header(&e, m->type, 8);
-        ki64(&e, "version", c->version);
-        ku64(&e, "total_bytes", c->total_bytes);
-        ku64(&e, "offset", c->offset);
-        ku64(&e, "index", c->index);
-        ku64(&e, "n_chunks", c->n_chunks);
-        ku64(&e, "crc32", c->crc32);
-        kstr(&e, "dtype", "f32");
-        blob_head(&e, -1, "data", c->len);
-        buf_write(out, (const char *)c->data, c->len);
-        break;
-    }
-    case WIRE_WEIGHTS_PATH:
-        header(&e, m->type, 3);
-        ki64(&e, "version", m->u.path.version);
-        kstr(&e, "path", m->u.path.path);
-        ku64(&e, "n_params", m->u.path.n_params);
-        break;
-    default:
-        die("wire_encode: message type %d is not encodable (programming error)", (int)m->type);
-    }
+    msgpack_pack_map(&e.pk, (size_t)s->n_fields + 2);   // every row is sent (see wire_schema.h)
+    key(&e, "v");
+    msgpack_pack_int64(&e.pk, WIRE_PROTOCOL_VERSION);
+    key(&e, "type");
+    str_n(&e, s->name, strlen(s->name));
+    encode_map(&e, s, &m->u, -1);
     return 0;
 }

@@ -1,16 +1,12 @@
-// Names, limits, the output buffer, CRC-32, little-endian blobs and the msgpack size pre-check.
+// Reason names, limits, the output buffer, CRC-32, little-endian blobs and the msgpack size pre-check.
 #include "proto/wire.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/core/check.h"
-
-static const char *const type_names[WIRE_NTYPES] = {
-    "none", "hello", "welcome", "request", "assign", "group", "heartbeat", "goodbye", "error",
-    "weights_request", "weights_chunk", "weights_path"};
-
-const char *wire_type_name(WireType t) { return (t >= 0 && t < WIRE_NTYPES) ? type_names[t] : "?"; }
 
 static const char *const bad_names[WIRE_NBAD] = {
     "ok", "size", "msgpack", "structure", "version", "type", "field", "length", "value", "frames",
@@ -108,16 +104,27 @@ static uint64_t be_read(const uint8_t *p, int nbytes) {
     return v;
 }
 
-int wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t max_objects, char *err, size_t errlen) {
+// Records why the pre-check failed and returns the kind of failure.
+RLVR_PRINTF(4, 5) static WireBad precheck_fail(char *err, size_t errlen, WireBad b, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return b;
+}
+
+WireBad wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t max_objects, char *err, size_t errlen) {
     if (max_depth > 64) max_depth = 64;
     uint64_t open[64];   // children still expected by each open container
     int depth = 0;
     size_t pos = 0, objects = 0;
     int top_done = 0;
     while (!top_done) {
-        if (pos >= len) return rlvr_err(err, errlen, "msgpack: data ends at byte %zu inside a value (truncated message)", pos);
+        if (pos >= len) return precheck_fail(err, errlen, WIRE_BAD_MSGPACK, "msgpack: data ends at byte %zu inside a value (truncated message)", pos);
         if (++objects > max_objects)
-            return rlvr_err(err, errlen, "msgpack: more than %zu objects (limit; the sender packs too many fields)", max_objects);
+            return precheck_fail(err, errlen, WIRE_BAD_STRUCTURE, "msgpack: more than %zu objects (limit; the sender packs too many fields)", max_objects);
         uint8_t b = data[pos++];
         uint64_t skip = 0;          // payload bytes after the header
         uint64_t children = 0;
@@ -129,7 +136,7 @@ int wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t
         } else if (b >= 0xa0 && b <= 0xbf) { skip = b & 0x1f;
         } else {
             switch (b) {
-            case 0xc1: return rlvr_err(err, errlen, "msgpack: byte 0xc1 (never used) at offset %zu", pos - 1);
+            case 0xc1: return precheck_fail(err, errlen, WIRE_BAD_MSGPACK, "msgpack: byte 0xc1 (never used) at offset %zu", pos - 1);
             case 0xc4: case 0xd9: need = 1; break;
             case 0xc5: case 0xda: need = 2; break;
             case 0xc6: case 0xdb: need = 4; break;
@@ -149,10 +156,10 @@ int wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t
             case 0xd8: skip = 17; break;
             case 0xdc: case 0xde: need = 2; container = 1; break;
             case 0xdd: case 0xdf: need = 4; container = 1; break;
-            default: return rlvr_err(err, errlen, "msgpack: unexpected byte 0x%02x at offset %zu", b, pos - 1);
+            default: return precheck_fail(err, errlen, WIRE_BAD_MSGPACK, "msgpack: unexpected byte 0x%02x at offset %zu", b, pos - 1);
             }
             if (need) {
-                if (len - pos < need) return rlvr_err(err, errlen, "msgpack: header at offset %zu truncated", pos - 1);
+                if (len - pos < need) return precheck_fail(err, errlen, WIRE_BAD_MSGPACK, "msgpack: header at offset %zu truncated", pos - 1);
                 uint64_t n = be_read(data + pos, (int)need);
                 pos += need;
                 if (container) children = (b == 0xde || b == 0xdf) ? 2 * n : n;
@@ -162,16 +169,16 @@ int wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t
         if (container) {
             // every child takes at least one byte, so a header claiming more children than bytes left lies
             if (children > len - pos)
-                return rlvr_err(err, errlen, "msgpack: container at offset %zu claims %llu elements but only %zu bytes follow",
+                return precheck_fail(err, errlen, WIRE_BAD_MSGPACK, "msgpack: container at offset %zu claims %llu elements but only %zu bytes follow",
                                 pos - 1, (unsigned long long)children, len - pos);
             if (children > 0) {
-                if (depth >= max_depth) return rlvr_err(err, errlen, "msgpack: nested deeper than %d levels", max_depth);
+                if (depth >= max_depth) return precheck_fail(err, errlen, WIRE_BAD_STRUCTURE, "msgpack: nested deeper than %d levels", max_depth);
                 open[depth++] = children;
                 continue;
             }
         } else {
             if (skip > len - pos)
-                return rlvr_err(err, errlen, "msgpack: value at offset %zu needs %llu bytes, %zu left (truncated)", pos - 1,
+                return precheck_fail(err, errlen, WIRE_BAD_MSGPACK, "msgpack: value at offset %zu needs %llu bytes, %zu left (truncated)", pos - 1,
                                 (unsigned long long)skip, len - pos);
             pos += skip;
         }
@@ -182,6 +189,6 @@ int wire_msgpack_precheck(const uint8_t *data, size_t len, int max_depth, size_t
             depth--;
         }
     }
-    if (pos != len) return rlvr_err(err, errlen, "msgpack: %zu trailing bytes after the message", len - pos);
-    return 0;
+    if (pos != len) return precheck_fail(err, errlen, WIRE_BAD_MSGPACK, "msgpack: %zu trailing bytes after the message", len - pos);
+    return WIRE_OK;
 }

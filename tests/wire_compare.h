@@ -1,7 +1,7 @@
-// Compares two decodings of the same bytes field by field (tests/test_proto.c and the fuzz target use
-// it to hold the group fast path to the generic decoder). Groups must agree on every field, on where
-// each array lives (at the same offset into the message, or at the same offset into the group's
-// arena) and on its contents; other types are compared by re-encoding them.
+// Compares two decodings of the same bytes field by field (tests/test_proto.c and the fuzz target
+// hold wire_decode_backed, whose arrays may point into the message, to wire_decode, which copies them).
+// Groups must agree on every field and on the contents of every array, bit for bit; other types are
+// compared by re-encoding them. wire_arrays_inside checks where a decoded group's arrays live.
 #pragma once
 #include <stdint.h>
 #include <stdio.h>
@@ -9,24 +9,13 @@
 
 #include "proto/wire.h"
 
-// Where an array lives: 1 + offset into the message, -(1 + offset) into the arena, 0 elsewhere.
-static long long wire_cmp_where_(const void *p, const void *data, size_t len, const void *arena) {
-    uintptr_t q = (uintptr_t)p, d = (uintptr_t)data, a = (uintptr_t)arena;
-    if (q >= d && q - d < len) return 1 + (long long)(q - d);
-    if (a && q >= a) return -1 - (long long)(q - a);
-    return 0;
-}
-
-static int wire_cmp_array_(const void *x, const void *y, size_t n, const void *data, size_t len, const WireGroup *a, const WireGroup *b) {
+static int wire_cmp_array_(const void *x, const void *y, size_t n) {
     if ((x == NULL) != (y == NULL)) return -1;
-    if (!x) return 0;
-    long long wx = wire_cmp_where_(x, data, len, a->arena_), wy = wire_cmp_where_(y, data, len, b->arena_);
-    if (wx != wy || wx == 0) return -1;
-    return memcmp(x, y, n * 4) != 0 ? -1 : 0;
+    return x && n && memcmp(x, y, n * 4) != 0 ? -1 : 0;
 }
 
-// Returns NULL when a and b (decoded from data[0..len)) are the same message, else what differs.
-static const char *wire_msg_differs(const WireMsg *a, const WireMsg *b, const void *data, size_t len) {
+// Returns NULL when a and b are the same message, else what differs.
+static const char *wire_msg_differs(const WireMsg *a, const WireMsg *b) {
     static char why[160];
     if (a->type != b->type) return "type";
     if (a->type != WIRE_GROUP) {
@@ -44,7 +33,6 @@ static const char *wire_msg_differs(const WireMsg *a, const WireMsg *b, const vo
     if (g->prompt_id != h->prompt_id || g->lease_id != h->lease_id || g->seed != h->seed || g->policy_version != h->policy_version) return "ids";
     if (memcmp(g->worker, h->worker, sizeof g->worker) != 0) return "worker";
     if (g->n_responses != h->n_responses) return "n_responses";
-    if ((g->arena_ == NULL) != (h->arena_ == NULL) || (g->backing_ == NULL) != (h->backing_ == NULL)) return "arena_ / backing_";
     for (int32_t i = 0; i < g->n_responses; i++) {
         const WireResponse *x = &g->responses[i], *y = &h->responses[i];
         size_t n = x->n_tokens > 0 ? (size_t)x->n_tokens : 0;
@@ -54,13 +42,31 @@ static const char *wire_msg_differs(const WireMsg *a, const WireMsg *b, const vo
         else if (x->correct != y->correct || x->finish != y->finish || x->boxed_count != y->boxed_count) what = "correct / finish / boxed_count";
         else if (x->has_cjk != y->has_cjk || x->repetition != y->repetition) what = "has_cjk / repetition";
         else if (memcmp(&x->gen_seconds, &y->gen_seconds, sizeof x->gen_seconds) != 0) what = "gen_seconds";
-        else if (wire_cmp_array_(x->tokens, y->tokens, n, data, len, g, h)) what = "tokens";
-        else if (wire_cmp_array_(x->logprobs, y->logprobs, n, data, len, g, h)) what = "logprobs";
-        else if (wire_cmp_array_(x->entropies, y->entropies, n, data, len, g, h)) what = "entropies";
+        else if (wire_cmp_array_(x->tokens, y->tokens, n)) what = "tokens";
+        else if (wire_cmp_array_(x->logprobs, y->logprobs, n)) what = "logprobs";
+        else if (wire_cmp_array_(x->entropies, y->entropies, n)) what = "entropies";
         if (what) {
             snprintf(why, sizeof why, "responses[%d].%s", (int)i, what);
             return why;
         }
     }
     return NULL;
+}
+
+// Arrays of a decoded group that point into data[0, len) (1 each), -1 if one of them is not 4-byte
+// aligned there or reaches past its end.
+static int wire_arrays_inside(const WireGroup *g, const void *data, size_t len) {
+    int inside = 0;
+    uintptr_t d = (uintptr_t)data;
+    for (int32_t i = 0; i < g->n_responses; i++) {
+        const WireResponse *r = &g->responses[i];
+        const void *a[3] = {r->tokens, r->logprobs, r->entropies};
+        for (int k = 0; k < 3; k++) {
+            uintptr_t q = (uintptr_t)a[k];
+            if (!a[k] || q < d || q >= d + len) continue;
+            if (q % 4 || (size_t)r->n_tokens * 4 > d + len - q) return -1;
+            inside++;
+        }
+    }
+    return inside;
 }

@@ -1,8 +1,7 @@
 // In-process decode timing (no sockets): microseconds per message to decode and free the group
 // tests/bench/bench_wire.c sends (G = 8 responses x 2048 tokens, tokens + log-probs + entropies),
-// with the group fast path and with the generic decoder alone, in place (wire_decode_backed, as
-// wire_decode_zmq does) and copying (wire_decode), against one plain read of the same bytes (the
-// floor: what merely touching each received byte costs).
+// in place (wire_decode_backed, as wire_decode_zmq does) and copying (wire_decode), against one plain
+// read of the same bytes (the floor: what merely touching each received byte costs).
 //
 //   build/bench/bench_wire_decode [iters=2000] [G=8] [tokens=2048] [reps=9] [buffers=1]
 //
@@ -15,7 +14,6 @@
 
 #include "common/core/check.h"
 #include "proto/wire.h"
-#include "proto/wire_internal.h"
 #include "tests/bench/bench_group.h"
 
 static void no_release(WireBacking *self) { (void)self; }
@@ -35,24 +33,18 @@ static void read_once(const uint8_t *p, size_t n) {
     sink = acc;
 }
 
-enum { M_FLOOR, M_FAST_INPLACE, M_GENERIC_INPLACE, M_FAST_COPY, M_GENERIC_COPY, M_N };
-static const char *names[M_N] = {"one read of the bytes (floor)", "fast path, in place", "generic, in place", "fast path, copying",
-                                  "generic, copying"};
+enum { M_FLOOR, M_INPLACE, M_COPY, M_N };
+static const char *names[M_N] = {"one read of the bytes (floor)", "in place", "copying"};
 
 static void one(int method, uint8_t *data, size_t len, const WireLimits *lim) {
     if (method == M_FLOOR) { read_once(data, len); return; }
     WireMsg m;
     char err[256];
     int kept = 0;
-    WireBad why;
-    switch (method) {
-    case M_FAST_INPLACE: why = wire_decode_backed(data, len, &backing, &kept, lim, &m, err, sizeof err); break;
-    case M_GENERIC_INPLACE: why = wire_decode_backed_generic(data, len, &backing, &kept, lim, &m, err, sizeof err); break;
-    case M_FAST_COPY: why = wire_decode(data, len, lim, &m, err, sizeof err); break;
-    default: why = wire_decode_generic(data, len, lim, &m, err, sizeof err); break;
-    }
+    WireBad why = method == M_INPLACE ? wire_decode_backed(data, len, &backing, &kept, lim, &m, err, sizeof err)
+                                      : wire_decode(data, len, lim, &m, err, sizeof err);
     if (why != WIRE_OK) die("decode: %s", err);
-    if ((method == M_FAST_INPLACE || method == M_GENERIC_INPLACE) && !kept) die("%s did not decode in place", names[method]);
+    if (method == M_INPLACE && !kept) die("%s did not decode in place", names[method]);
     sink = (uint64_t)m.u.group.responses[0].tokens[1];
     wire_msg_free(&m);
 }
@@ -85,10 +77,6 @@ int main(int argc, char **argv) {
         bufs[i] = mallocCheck(b.len);   // malloc's alignment keeps the encoder's aligned blobs aligned
         memcpy(bufs[i], b.data, b.len);
     }
-    int viewed;
-    WireMsg f;
-    if (!wire_decode_group_fast(bufs[0], b.len, &lim, 1, &viewed, &f)) die("the fast path does not take the benchmark group");
-    wire_msg_free(&f);
 
     double *t = mallocCheck((size_t)M_N * reps * sizeof *t);
     for (int k = 0; k < M_N; k++)   // warm-up
@@ -108,8 +96,7 @@ int main(int argc, char **argv) {
         med[k] = reps % 2 ? t[k * reps + reps / 2] : 0.5 * (t[k * reps + reps / 2 - 1] + t[k * reps + reps / 2]);
         printf("  %-32s %8.2f  (%.2f)   %.2f GB/s\n", names[k], med[k], t[k * reps], (double)b.len / med[k] / 1e3);
     }
-    printf("in place: fast path %.2fx the floor, generic %.2fx; fast path %.1f%% faster than generic\n", med[M_FAST_INPLACE] / med[M_FLOOR],
-           med[M_GENERIC_INPLACE] / med[M_FLOOR], 100.0 * (1 - med[M_FAST_INPLACE] / med[M_GENERIC_INPLACE]));
+    printf("in place %.2fx the floor, copying %.2fx\n", med[M_INPLACE] / med[M_FLOOR], med[M_COPY] / med[M_FLOOR]);
     for (int i = 0; i < nbuf; i++) free(bufs[i]);
     free(bufs); free(t); bench_group_free(&bg);
     wire_buf_free(&b);
