@@ -120,7 +120,11 @@ static void check_extraction(void) {
     char ex[64];
     CHECK_EQ_INT(verify_math("\\frac{14}{3}", "so $\\boxed{\\dfrac{14}{3}}$.", ex, sizeof(ex)), 1);
     CHECK(!strcmp(ex, "\\dfrac{14}{3}"));
-    CHECK_EQ_INT(verify_math("14", "the answer is 14", ex, sizeof(ex)), 0);          // missing box
+    CHECK_EQ_INT(verify_math("14", "I think it is 14", ex, sizeof(ex)), 0);          // no box, no answer statement
+    CHECK(ex[0] == '\0');
+    CHECK_EQ_INT(verify_math("14", "so the answer is 14", ex, sizeof(ex)), 1);       // no box: the stated answer
+    CHECK(!strcmp(ex, "14"));
+    CHECK_EQ_INT(verify_math_boxed("14", "so the answer is 14", ex, sizeof(ex)), 0);   // style "boxed": box required
     CHECK(ex[0] == '\0');
     CHECK_EQ_INT(verify_math("14", "\\boxed{14} no wait \\boxed{15}", ex, sizeof(ex)), 0);   // last box counts
     CHECK_EQ_INT(verify_math("15", "\\boxed{14} no wait \\boxed{15}", ex, sizeof(ex)), 1);
