@@ -23,8 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DATA = os.environ.get("RLVR_DATA", os.path.join(ROOT, "..", "shared", "data"))
 SEED = 20240617
 N_TRAIN = 1200        # MATH train golds sampled
-N_TRAIN_SOL = 300     # MATH train solutions used as whole responses
-N_GSM8K = 200
+N_TRAIN_SOL = 1500    # MATH train solutions used as whole responses (from 60 characters before their last box)
+N_GSM8K = 1319      # all of GSM8K
 
 # ---- LaTeX helpers ---------------------------------------------------------------------------------
 
@@ -426,10 +426,10 @@ def rw_complex(g, rnd):
 # ---- responses -------------------------------------------------------------------------------------
 
 TEMPLATES = [
-    "So the final answer is $\\boxed{%s}$.",
-    "Putting everything together, we get \\[\\boxed{%s}\\]",
-    "Therefore, the answer is $\\boxed{%s}$",
-    "Hence $\\boxed{%s}$.",
+    "So $\\boxed{%s}$.",
+    "We get \\[\\boxed{%s}\\]",
+    "The answer is $\\boxed{%s}$",
+    "\\boxed{%s}",
 ]
 
 
@@ -453,11 +453,12 @@ def extraction_rows(g, rnd, wrong):
 
 
 # One answer format per gold, in rough proportion to how often models use them.
-# \fbox and unclosed boxes are rare in model output (a few per thousand responses).
-EXTRACTION_MIX = ["ex_box_bare", "ex_answer_colon", "ex_answer_is", "ex_two_boxes_last_right", "ex_boxed_text_wrong",
-                  "ex_display_box", "ex_bold_answer", "ex_answer_wrong", "ex_two_boxes_first_right", "ex_no_answer",
-                  "ex_box_bare", "ex_answer_colon", "ex_answer_is", "ex_display_box", "ex_boxed_text_wrong",
-                  "ex_unclosed", "ex_bold_answer", "ex_answer_wrong", "ex_no_answer", "ex_fbox"]
+# One answer format per gold, roughly as often as models use them: boxes most, "Answer:" lines and
+# "the answer is" statements next; \fbox and a box cut off by the token limit right after the answer
+# are rare (one gold in 40 each).
+EXTRACTION_MIX = (["ex_box_bare", "ex_display_box", "ex_two_boxes_last_right", "ex_boxed_text_wrong"] * 3 +
+                  ["ex_answer_colon", "ex_answer_is", "ex_bold_answer", "ex_answer_wrong"] * 3 +
+                  ["ex_two_boxes_first_right", "ex_no_answer"] * 7 + ["ex_unclosed", "ex_fbox"])
 
 
 def malformed_rows(g, rnd):
@@ -475,7 +476,8 @@ def load_jsonl(path):
         return [json.loads(l) for l in f if l.strip()]
 
 
-def main():
+def generate():
+    """The differential set: a list of dicts gold, response, family, kind, expected, source."""
     rnd = random.Random(SEED)
     bench = os.path.join(DATA, "benchmarks")
     golds = []   # (source, gold)
@@ -518,8 +520,8 @@ def main():
                "expression": rw_expression, "interval": rw_interval, "set": rw_set, "tuple": rw_tuple,
                "matrix": rw_matrix, "equation": rw_equation, "choice": rw_choice, "base": rw_base,
                "units": rw_units, "complex": rw_complex}.get(fam, lambda g, r: [])(g, rnd) if fam != "text" else rw_text(g, rnd, texts)
-        if fam == "integer" and len(rw) > 5:   # integers are most golds: a few rewrites each
-            rw = rnd.sample(rw, 5)
+        if fam == "integer" and len(rw) > 4:   # integers are most golds: a few rewrites each
+            rw = rnd.sample(rw, 4)
         for kind, pred, exp in rw:
             emit(src, fam, kind, g0, t % pred, exp)
         wrong = pd if pd and pd != g else g + "+1"
@@ -534,7 +536,7 @@ def main():
     # worked solutions as whole responses (their last 400 characters), and with the last box changed
     for r in random.Random(SEED + 3).sample(train, N_TRAIN_SOL):
         k = r["solution"].rfind("\\boxed")
-        sol = r["solution"][max(0, k - 150):]
+        sol = r["solution"][max(0, k - 60):]
         emit("math_train", "solution", "solution_tail", r["answer"], sol, 1)
         k = sol.rfind("\\boxed{")
         if k >= 0:
@@ -543,9 +545,13 @@ def main():
             if pd and pd != g and sol.count("\\boxed") == 1 and g in sol[k:]:
                 emit("math_train", "solution", "solution_wrong_box", r["answer"], sol[:k] + sol[k:].replace(g, pd, 1), 0)
 
-    for row in out:
-        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"{len(out)} pairs from {len(golds)} golds", file=sys.stderr)
+    return out
+
+
+def main():
+    for row in generate():
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

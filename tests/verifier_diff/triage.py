@@ -7,7 +7,7 @@ writes the committed corpus tests/verifier_diff/corpus.jsonl.
 
 Each corpus row: g (gold), r (response), fam (answer family), kind (the rewrite), exp (the verdict a
 mathematician gives, by construction of the rewrite; 0 rows are the hand-checked non-equivalent cases),
-mv (Math-Verify's verdict), note (the triage of a disagreement; empty when both verifiers agree).
+mv (Math-Verify's verdict), note (the triage of a disagreement; absent when both verifiers agree).
 
 Triage is by rewrite kind (TRIAGE below). A disagreement whose kind has no entry, or a row where our
 verdict differs from exp, stops the script: fix the verifier, or add the case to TRIAGE with the reason.
@@ -56,6 +56,9 @@ TRIAGE = {
                                      "(Math-Verify accepts both readings)"),
     "ex_two_boxes_first_right": ("policy", "the last box is the answer; an earlier box is working"),
     "ex_two_boxes_last_right": ("policy", "the last box is the answer; an earlier box is working"),
+    "mal_extra_close": ("policy", "malformed LaTeX (an unmatched \\right) in the box) is refused; Math-Verify repairs it"),
+    "mal_dangling_pow": ("policy", "malformed LaTeX (a dangling ^) is refused; Math-Verify repairs it"),
+    "mal_open_frac": ("policy", "malformed LaTeX (a \\frac missing its denominator) is refused; Math-Verify repairs it"),
     "set_x_eq": ("mv_wrong", "'x = a, x = b' lists the solutions a and b"),
     "int_in": ("mv_wrong", "x \\in [a, b] is the interval [a, b]"),
     "mat_as_tuple": ("policy", "a column vector written as a tuple: refused, the shape is part of the answer"),
@@ -81,8 +84,10 @@ def main():
             if not cls:
                 untriaged.append((r, o, m))
             note = f"{cls}: {why}"
-        out.append({"g": r["gold"], "r": r["response"], "fam": r["family"], "kind": r["kind"], "exp": r["expected"],
-                    "mv": m, "note": note})
+        row = {"g": r["gold"], "r": r["response"], "fam": r["family"], "kind": r["kind"], "exp": r["expected"], "mv": m}
+        if note:
+            row["note"] = note
+        out.append(row)
         if k % 2000 == 0:
             print(f"{k}/{len(rows)}", file=sys.stderr)
     for r, o, m in bad:
@@ -90,15 +95,15 @@ def main():
               f"gold [{r['gold']}] response [{r['response'][-160:]}]")
     for r, o, m in untriaged:
         print(f"UNTRIAGED ({r['family']}/{r['kind']}, ours {o}, mv {m}): gold [{r['gold']}] response [{r['response'][-160:]}]")
-    agree = sum(1 for x in out if not x["note"])
+    agree = sum(1 for x in out if "note" not in x)
     print(f"{len(out)} pairs, agreement {agree / len(out):.4f}, {len(bad)} ours-wrong, {len(untriaged)} untriaged")
-    c = collections.Counter(x["note"].split(":")[0] for x in out if x["note"])
+    c = collections.Counter(x["note"].split(":")[0] for x in out if "note" in x)
     print("triage:", dict(c))
     if bad or untriaged:
         sys.exit(1)
     with open(OUT, "w") as f:
         for x in out:
-            f.write(json.dumps(x, ensure_ascii=False) + "\n")
+            f.write(json.dumps(x, ensure_ascii=False, separators=(",", ":")) + "\n")
     print("wrote", OUT)
 
 
