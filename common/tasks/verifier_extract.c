@@ -4,10 +4,13 @@
 #include <string.h>
 #include <strings.h>
 
+// The next "\boxed" or "\fbox" at or after s, in one pass (two strstr calls per box would make a
+// long response quadratic).
 static const char *next_box(const char *s, size_t *cmdlen) {
-    const char *b = strstr(s, "\\boxed"), *f = strstr(s, "\\fbox");
-    if (b && (!f || b < f)) { *cmdlen = 6; return b; }
-    if (f) { *cmdlen = 5; return f; }
+    for (const char *p = s; (p = strchr(p, '\\')) != NULL; p++) {
+        if (!strncmp(p + 1, "boxed", 5)) { *cmdlen = 6; return p; }
+        if (!strncmp(p + 1, "fbox", 4)) { *cmdlen = 5; return p; }
+    }
     return NULL;
 }
 
