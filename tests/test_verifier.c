@@ -211,7 +211,8 @@ static void check_prime_math(void) {
     char ex[256];
     struct { const char *gold, *resp; int want; } T[] = {
         {"42", "The answer is 42.", 1}, {"0.5", "so \\boxed{\\frac{1}{2}}", 1}, {"30", "\\boxed{0.3}", 1},
-        {"1/3", "\\boxed{0.33333}", 1}, {"5", "Therefore x = 5", 1}, {"7", "so k is 7", 1}, {"5", "\\boxed{6}", 0},
+        {"1/3", "\\boxed{0.33333}", 0}, {"0.5", "\\boxed{0.50001}", 1}, {"9", "\\boxed{\\frac{18}{2}}", 0}, {"42", "\\boxed{(42)}", 1},
+        {"\\frac{14}{3}", "\\boxed{\\frac{42}{9}}", 0}, {"5", "Therefore x = 5", 1}, {"7", "so k is 7", 1}, {"5", "\\boxed{6}", 0},
         {"\\frac{\\sqrt{3}}{3}", "The answer is $\\frac{1}{\\sqrt{3}}$", 1}, {"(1,2)", "\\boxed{(2,1)}", 0},
         {"10", "The answer is 10 \\text{ cm}", 1}, {"x^2+1", "\\boxed{1+x^2}", 1},
     };

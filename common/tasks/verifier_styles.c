@@ -4,15 +4,16 @@
 //                  normalised gold; without such a line, the last \boxed{} of the last 100 characters
 //                  compared verbatim with the gold. A port, rule for rule (docs/tasks.md lists the
 //                  few places where Python's Unicode handling is narrowed to ASCII).
-//   "prime_math" : verl's reward_score/prime_math (PRIME): its answer extraction (match_answer) ported
-//                  exactly, then the PRM800K/Hendrycks string normalisation ported exactly; where that
-//                  does not decide, our math comparer with PRIME's 1e-4 relative tolerance and its
-//                  percent convention stands in for its sympy simplification.
+//   "prime_math" : verl's reward_score/prime_math (PRIME): its answer extraction (match_answer) and the
+//                  PRM800K/Hendrycks string normalisation ported exactly, its rules for fractions,
+//                  integers and plain numbers (1e-4 relative, also as a percent) ported, and our exact
+//                  comparer standing in for its sympy simplification.
 //   "math_boxed" : the math verifier without its answer-statement fallback (a box is required).
 #include "common/tasks/verifier.h"
 #include "common/tasks/verifier_impl.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,11 +420,96 @@ char *prime_mathd_normalize(const char *answer) {
     return s;
 }
 
+// float(s) in Python for a plain decimal literal (surrounding spaces allowed).
 static int plain_number(const char *s, double *v) {
-    char *end;
+    while (py_space(*s)) s++;
     if (!s[0]) return 0;
+    char *end;
     *v = strtod(s, &end);
-    return *end == '\0' && (isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '.');
+    while (py_space(*end)) end++;
+    return *end == '\0' && (isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+' || s[0] == '.');
+}
+
+// s without the characters PRIME's number tests ignore: thousands commas, \!, dollar and percent signs,
+// \left / \right, and brackets around a single element (its split_tuple reads "(42)" as 42).
+static char *prime_bare(const char *s) {
+    char *t = dupn(s, strlen(s));
+    t = replace_all(t, "\\left", "");
+    t = replace_all(t, "\\right", "");
+    if (t) {
+        size_t n = strlen(t);
+        if (n > 2 && strchr("([", t[0]) && strchr(")]", t[n - 1])) {
+            size_t k = 1;
+            while (k < n - 1 && !strchr("()[],", t[k])) k++;
+            if (k == n - 1) { memmove(t, t + 1, n - 2); t[n - 2] = '\0'; }
+        }
+    }
+    t = replace_all(t, "\\!", "");
+    t = replace_all(t, "\\%", "");
+    t = replace_all(t, "\\$", "");
+    static const char *const DROP[] = {",", "$", "%", " "};
+    for (int k = 0; k < 4; k++) t = replace_all(t, DROP[k], "");
+    return t;
+}
+
+// grade_answer's _str_is_int: a number within 1e-7 of an integer.
+static int prime_is_int(const char *bare) {
+    double v;
+    return plain_number(bare, &v) && fabs(v - round(v)) <= 1e-7;
+}
+
+// grade_answer's _is_frac: "a/b" or \frac{a}{b} with integers; fills a canonical "a/b".
+static int prime_frac(const char *bare, char *out, size_t cap) {
+    long long a, b;
+    char tail;
+    if (sscanf(bare, "\\frac{%lld}{%lld}%c", &a, &b, &tail) == 2 || sscanf(bare, "\\dfrac{%lld}{%lld}%c", &a, &b, &tail) == 2 ||
+        sscanf(bare, "%lld/%lld%c", &a, &b, &tail) == 2) {
+        if (b <= 0) return 0;
+        snprintf(out, cap, "%lld/%lld", a, b);
+        return 1;
+    }
+    return 0;
+}
+
+// str.replace of every character of chars by "" (math_equal's bracket-blind comparison).
+static char *drop_chars(const char *s, const char *chars) {
+    char *t = dupn(s, strlen(s));
+    if (!t) return NULL;
+    size_t w = 0;
+    for (size_t r = 0; t[r]; r++) if (!strchr(chars, t[r])) t[w++] = t[r];
+    t[w] = '\0';
+    return t;
+}
+
+// PRIME's verdict after its extraction: grade_answer (string normalisation, then per element: a
+// fraction only equals the same fraction, an integer gold needs an integer answer, else sympy
+// simplification, for which our exact comparer stands in), then math_equal (plain numbers within
+// 1e-4, also read as a percent; string equality ignoring case, spaces or brackets).
+static int prime_equal(const char *gold, const char *ans) {
+    char *ng = prime_mathd_normalize(gold), *np = prime_mathd_normalize(ans);
+    int r = ng && np && !strcmp(ng, np);
+    free(ng); free(np);
+    if (r || !ans[0]) return r;
+    char *bg = prime_bare(gold), *bp = prime_bare(ans);
+    if (bg && bp) {
+        char fg[64], fp[64];
+        if (prime_frac(bg, fg, sizeof fg) && prime_frac(bp, fp, sizeof fp)) r = !strcmp(fg, fp);
+        else if (prime_is_int(bg) == prime_is_int(bp)) r = math_answer_equal(gold, ans, NULL);
+        double g, p;   // math_equal: both plain numbers, isclose(rel_tol=1e-4) against gold, gold/100, gold*100
+        if (!r && plain_number(bg, &g) && plain_number(bp, &p))
+            for (int k = 0; k < 3 && !r; k++) {
+                double t = k == 0 ? g : k == 1 ? g / 100.0 : g * 100.0;
+                r = fabs(t - p) <= PRIME_TOL * fmax(fabs(t), fabs(p));
+            }
+    }
+    free(bg); free(bp);
+    if (!r) {   // math_equal's string comparisons
+        char *a = drop_chars(ans, " "), *b = drop_chars(gold, " ");
+        r = a && b && !strcmp(a, b);
+        free(a); free(b);
+        if (!r) { a = drop_chars(ans, "{}() "); b = drop_chars(gold, "{}() "); r = a && b && a[0] && !strcmp(a, b); free(a); free(b); }
+    }
+    return r;
 }
 
 int verify_prime_math(const char *gold, const char *response, char *extracted, size_t cap) {
@@ -432,23 +518,7 @@ int verify_prime_math(const char *gold, const char *response, char *extracted, s
     char *ans = prime_match_answer(response);
     if (!ans) return 0;
     if (extracted && cap) { size_t n = strlen(ans); if (n >= cap) n = cap - 1; memcpy(extracted, ans, n); extracted[n] = '\0'; }
-    char *ng = prime_mathd_normalize(gold), *np = prime_mathd_normalize(ans);
-    int r = ng && np && !strcmp(ng, np);
-    free(ng); free(np);
-    if (!r && ans[0]) {
-        MathVerifyOpts o;
-        math_verify_opts_default(&o);
-        o.rel_tol = PRIME_TOL;
-        o.exact_rationals = 0;
-        r = math_answer_equal(gold, ans, &o);
-        double g, p;   // math_equal's percent convention: 30 also matches 0.3 and 3000
-        if (!r && plain_number(gold, &g) && plain_number(ans, &p))
-            for (int k = 0; k < 2 && !r; k++) {
-                double t = k ? g * 100.0 : g / 100.0;
-                double d = t - p, m = (t < 0 ? -t : t) > (p < 0 ? -p : p) ? (t < 0 ? -t : t) : (p < 0 ? -p : p);
-                r = (d < 0 ? -d : d) <= PRIME_TOL * m;
-            }
-    }
+    int r = prime_equal(gold, ans);
     free(ans);
     return r;
 }
