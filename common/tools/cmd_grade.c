@@ -3,7 +3,8 @@
 //   output: one line per input line, {"correct": true|false, "extracted": "..."}, or {"error": "..."}
 //           for a malformed line (the stream continues).
 // A prediction containing \boxed is graded by its last box (an unclosed last box grades incorrect);
-// otherwise the whole string is the answer.
+// otherwise by the answer it states after "answer:" / "answer is" (math), else the whole string is
+// the answer. Other verifiers and styles grade each prediction as a whole response.
 #include "common/tools/commands.h"
 #include "common/tasks/jsonl.h"
 #include "common/tasks/verifier.h"
@@ -107,11 +108,15 @@ int cmd_grade(int argc, char **argv) {
             free(gold); free(pred);
             continue;
         }
-        // The answer: the last box of a response, or the whole string when there is no box.
+        // The answer: the last box of a response, else a stated answer, else the whole string.
         char *ans = NULL;
+        size_t st0, n0;
         if (boxed_count(pred)) {
             size_t st, n;
             if (find_boxed_last(pred, &st, &n)) { ans = malloc(n + 1); if (ans) { memcpy(ans, pred + st, n); ans[n] = '\0'; } }
+        } else if (!strcmp(verifier, "math") && find_answer_statement(pred, &st0, &n0)) {
+            ans = malloc(n0 + 1);   // "The answer is 5": the stated answer, as the math verifier reads it
+            if (ans) { memcpy(ans, pred + st0, n0); ans[n0] = '\0'; }
         } else ans = strdup(pred);
         char *g = gold;
         size_t gs, gn;
