@@ -608,7 +608,7 @@ static int rat_lit(const char *s, int n, Rat *r) {
         if (seen_dot && __builtin_mul_overflow(d, 10, &d)) return 0;
     }
     if (i < n) {
-        int ex = atoi(s + i + 1);
+        long ex = strtol(s + i + 1, NULL, 10);
         if (ex > 38 || ex < -38) return 0;
         for (; ex > 0; ex--) if (__builtin_mul_overflow(m, 10, &m)) return 0;
         for (; ex < 0; ex++) if (__builtin_mul_overflow(d, 10, &d)) return 0;
@@ -656,6 +656,8 @@ int vx_rational(const VNode *e, __int128 *num, __int128 *den) {
     return 1;
 }
 
+#define VX_MAX_EXP10 1000000L   // decimal exponents beyond this are not compared as exact literals
+
 int vx_literal_canon(const VNode *e, char *buf, size_t cap) {
     int neg = 0;
     while (e->op == N_NEG) { neg = !neg; e = e->a; }
@@ -669,7 +671,10 @@ int vx_literal_canon(const VNode *e, char *buf, size_t cap) {
         if (s[i] == '.') { point = nd; continue; }
         if (nd < 63) digits[nd++] = s[i]; else return 0;
     }
-    if (i < n) ex = atol(s + i + 1);
+    if (i < n) {
+        ex = strtol(s + i + 1, NULL, 10);   // saturates (atol would overflow on 1e99999999999999999999)
+        if (ex > VX_MAX_EXP10 || ex < -VX_MAX_EXP10) return 0;
+    }
     if (point < 0) point = nd;
     // value = 0.digits * 10^(point + ex); strip leading zeros (shifting the point) and trailing zeros
     int lead = 0;
