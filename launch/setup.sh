@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin libzmq3-dev libmsgpack-dev libhdf5-dev hdf5-tools
       libopenblas-dev libjansson-dev libyaml-dev
-      python3 python3-zmq python3-msgpack python3-h5py python3-numpy python3-matplotlib
+      python3 python3-venv python3-zmq python3-msgpack python3-h5py python3-numpy python3-matplotlib
       clang libclang-rt-14-dev
       slurm-wlm munge libpmix-dev)   # tests/test_slurm.sh; Slurm's pmix plugin dlopens libpmix.so (-dev)
 missing=()
@@ -18,3 +18,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Math-Verify in .venv-verify/ for tests/test_verifier_diff.py (PyPI, pinned; skipped when present)
+"$(dirname "$0")/setup_verify_venv.sh"

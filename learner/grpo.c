@@ -11,6 +11,7 @@
 #include "common/engine/model.h"
 #include "learner/learner.h"
 #include "common/io/model_io.h"
+#include "common/tasks/verifier.h"
 
 #define TAKE_MAX 64              // groups moved out of the coordinator per coord_take
 #define TAKE_TIMEOUT_S 0.2       // a take waits this long, so signals and the give-up rule are seen promptly
@@ -72,7 +73,7 @@ static int enqueue_new(Learner *L, int n, char *err, size_t errlen) {
         p.tokens = it.tokens;
         p.text = it.text;
         p.answer = it.answer;
-        p.verifier = L->cfg.reward_verifier;
+        p.verifier = verifier_for_style(L->cfg.reward_verifier, L->cfg.reward_style);   // both checked by the config
         p.group_size = (int32_t)L->cfg.rollout_n;
         p.sampling = sampling_from_config(L);
         p.seed = rng_mix((uint64_t)L->cfg.trainer_seed, it.id);   // per prompt; workers derive per-sample streams

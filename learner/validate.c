@@ -8,6 +8,7 @@
 #include "common/core/check.h"
 #include "common/tasks/eval.h"
 #include "common/tasks/grade.h"
+#include "common/tasks/verifier.h"
 #include "common/engine/infer.h"
 #include "common/tasks/data_stream.h"
 
@@ -55,7 +56,7 @@ int learner_validate(const RlvrConfig *c, const Model *m, const Tokenizer *tok, 
     // sample i of problem j: sampler_seed(trainer.seed, j, i), exactly what `rlvr eval --config CFG --seed
     // <trainer.seed>` draws, so a checkpoint's validation figures can be reproduced outside the run
     Grader g;
-    grader_init(&g, &inf, tok, &gp, c->reward_verifier, (uint64_t)c->trainer_seed, n, per);
+    grader_init(&g, &inf, tok, &gp, verifier_for_style(c->reward_verifier, c->reward_style), (uint64_t)c->trainer_seed, n, per);
     DataItem *items = callocCheck((size_t)per, sizeof *items);
     GradeItem *gi = mallocCheck((size_t)per * sizeof *gi);
     EvalTotals tot;

@@ -121,7 +121,7 @@ static int ensure_infer(RolloutEngine *e, int batch, int seq, char *err, size_t 
 int rollout_score(const char *verifier, const char *gold, const char *text, size_t len, int zero_one_reward,
                   const QualityParams *qp, WireResponse *r, char *err, size_t errlen) {
     int ok = verify(verifier, gold ? gold : "", text, NULL, 0);
-    if (ok < 0) return rlvr_err(err, errlen, "unknown verifier '%s' (known: math, arith)", verifier);
+    if (ok < 0) return rlvr_err(err, errlen, "unknown verifier '%s' (known: " VERIFIER_NAMES ")", verifier);
     r->correct = ok;
     r->reward = verify_reward(ok, zero_one_reward);
     QualityFlags q;
@@ -144,7 +144,7 @@ int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGr
             return rlvr_err(err, errlen, "rollout_generate: prompt %llu has other sampling settings than prompt %llu",
                             (unsigned long long)a[j]->prompt_id, (unsigned long long)a[0]->prompt_id);
         if (!verifier_known(a[j]->verifier))
-            return rlvr_err(err, errlen, "prompt %llu: unknown verifier '%s' (known: math, arith)", (unsigned long long)a[j]->prompt_id, a[j]->verifier);
+            return rlvr_err(err, errlen, "prompt %llu: unknown verifier '%s' (known: " VERIFIER_NAMES ")", (unsigned long long)a[j]->prompt_id, a[j]->verifier);
         n_req += a[j]->group_size;
         if (a[j]->n_prompt > max_prompt) max_prompt = a[j]->n_prompt;
     }

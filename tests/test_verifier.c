@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct { const char *gold, *pred; int eq; } Case;
 
@@ -89,6 +90,13 @@ static const Case CASES[] = {
     {"5", "", 0}, {"5", "5, 6", 0}, {"5", "\\pm 5", 0}, {"5", "5 \\text{ or } 6", 0}, {"5", "5=5", 0}, {"5", "\\infty", 0},
     {"5", "0/0", 0}, {"5", "x", 0}, {"(1,2)", "(1,2", 0}, {"5", "10^{10^{10}}", 0}, {"\\infty", "10^{400}", 0},
     {"5", "\\frac{5}{0}", 0}, {"5", "5 \\le 6", 0},
+    // found by the differential set against Math-Verify (tests/verifier_diff/)
+    {"\\text{B}", "B", 1}, {"\\text{B}", "(B)", 1}, {"\\text{B}", "\\textbf{(B)}", 1}, {"\\text{B}", "(C)", 0},
+    {"I(0)", "-(I(0))", 0}, {"I(0)", "2I(0)", 0}, {"I(0) e^{-t/(RC)}", "I(0)e^{-\\frac{t}{RC}}", 1}, {"f(2x)", "f(x+x)", 1},
+    {"f(x)", "f(-x)", 0}, {"P(0)", "0", 0}, {"\\{1\\pm\\sqrt{5},-2\\}", "x = 1\\pm\\sqrt{5}, x = -2", 1},
+    {"\\{1\\pm\\sqrt{5},-2\\}", "x = 1+\\sqrt{5}, x = -2", 0}, {"x = 1 \\pm 2", "3, -1", 1}, {"x = 1 \\pm 2", "3", 0},
+    {"6, 8\\text{, and }10", "10, 8, 6", 1}, {"6, 8\\text{, and }10", "6, 8", 0},
+    {"\\frac{1}{3}", "0.333333", 0}, {"(8,38)", "8, 38", 0}, {"3, 5", "3, 5, 5", 0}, {"30\\%", "0.3", 0},
 };
 
 static int check_cases(void) {
@@ -120,7 +128,11 @@ static void check_extraction(void) {
     char ex[64];
     CHECK_EQ_INT(verify_math("\\frac{14}{3}", "so $\\boxed{\\dfrac{14}{3}}$.", ex, sizeof(ex)), 1);
     CHECK(!strcmp(ex, "\\dfrac{14}{3}"));
-    CHECK_EQ_INT(verify_math("14", "the answer is 14", ex, sizeof(ex)), 0);          // missing box
+    CHECK_EQ_INT(verify_math("14", "I think it is 14", ex, sizeof(ex)), 0);          // no box, no answer statement
+    CHECK(ex[0] == '\0');
+    CHECK_EQ_INT(verify_math("14", "so the answer is 14", ex, sizeof(ex)), 1);       // no box: the stated answer
+    CHECK(!strcmp(ex, "14"));
+    CHECK_EQ_INT(verify_math_boxed("14", "so the answer is 14", ex, sizeof(ex)), 0);   // style "boxed": box required
     CHECK(ex[0] == '\0');
     CHECK_EQ_INT(verify_math("14", "\\boxed{14} no wait \\boxed{15}", ex, sizeof(ex)), 0);   // last box counts
     CHECK_EQ_INT(verify_math("15", "\\boxed{14} no wait \\boxed{15}", ex, sizeof(ex)), 1);
@@ -137,6 +149,25 @@ static void check_extraction(void) {
     CHECK_EQ_INT(verify("arith", "33", "\\boxed{3 3}", ex, sizeof(ex)), 0);
     CHECK_EQ_INT(verify("nope", "1", "\\boxed{1}", ex, sizeof(ex)), -1);
     CHECK(verifier_known("math") && verifier_known("arith") && !verifier_known("code"));
+    CHECK(verifier_known("math_boxed") && verifier_known("math_dapo") && verifier_known("prime_math"));
+
+    // answer statements (no box anywhere): the last "answer:" / "answer is", a formula or the rest of the line
+    CHECK_EQ_INT(verify_math("\\frac{1}{2}", "Answer: $\\frac12$", ex, sizeof(ex)), 1);
+    CHECK(!strcmp(ex, "\\frac12"));
+    CHECK_EQ_INT(verify_math("36", "**Answer:** $\\$36$", ex, sizeof(ex)), 1);
+    CHECK_EQ_INT(verify_math("5", "The answer is 5. It took a while.", ex, sizeof(ex)), 1);
+    CHECK_EQ_INT(verify_math("5", "The answer is 4. Answer: 5", ex, sizeof(ex)), 1);   // the last statement
+    CHECK_EQ_INT(verify_math("5", "The answer is 5 or 6", ex, sizeof(ex)), 0);
+    CHECK_EQ_INT(verify_math("5", "The answer is not $5$", ex, sizeof(ex)), 0);
+    CHECK_EQ_INT(verify_math("5", "The answer is $5", ex, sizeof(ex)), 0);              // unclosed formula
+    CHECK_EQ_INT(verify_math("5", "The answer is \\boxed{5", ex, sizeof(ex)), 0);       // an unclosed box is truncation
+    CHECK_EQ_INT(verify_math("5", "The answer is 5, so \\boxed{6}", ex, sizeof(ex)), 0);   // a box always wins
+
+    // reward.style -> verifier names
+    CHECK(!strcmp(verifier_for_style("math", "default"), "math") && !strcmp(verifier_for_style("math", "boxed"), "math_boxed"));
+    CHECK(!strcmp(verifier_for_style("math", "math_dapo"), "math_dapo") && !strcmp(verifier_for_style("math", "prime_math"), "prime_math"));
+    CHECK(!strcmp(verifier_for_style("arith", "math_dapo"), "arith") && !strcmp(verifier_for_style("math", NULL), "math"));
+    CHECK(verifier_for_style("math", "strict") == NULL && verifier_for_style("code", "default") == NULL);
     CHECK(verify_reward(1, 0) == 1.0f && verify_reward(0, 0) == -1.0f && verify_reward(0, 1) == 0.0f);
 
     // tolerance options
@@ -146,6 +177,123 @@ static void check_extraction(void) {
     o.rel_tol = 0.02; o.exact_rationals = 0;
     CHECK_EQ_INT(math_answer_equal("0.33", "\\frac{1}{3}", &o), 1);
     CHECK_EQ_INT(math_answer_equal("0.33", "0.35", &o), 0);
+}
+
+// verl's math_dapo reward (reward_score/math_dapo.py): the last "Answer:" line of the last 300
+// characters, Minerva-normalised, equal as strings; else the last \boxed{} of the last 100 characters
+// equal to the raw gold.
+static void check_math_dapo(void) {
+    char ex[256];
+    struct { const char *gold, *resp; int want; } T[] = {
+        {"42", "Some work.\nAnswer: 42", 1}, {"42", "ANSWER: $42$", 1}, {"1000", "Answer: 1,000", 1},
+        {"5", "Answer: x = 5", 1}, {"5", "Answer: 5 dollars", 1}, {"\\frac{1}{2}", "Answer: \\frac12", 1},
+        {"\\frac{1}{2}", "Answer: 0.5", 0}, {"42", "The Answer:\n\n42", 1}, {"42", "Answer: 41 Answer: 42", 0},
+        {"42", "Answer: 41\nAnswer: 42", 1}, {"42", "so \\boxed{42}", 1}, {"42", "so \\boxed{ 42}", 0},
+        {"42", "Answer: 41\nthen \\boxed{42}", 0}, {"\\text{east}", "Answer: \\text{east}", 1},
+        {"3", "Answer: the value is 3", 0}, {"42", "no answer here", 0}, {"90", "Answer: $90^\\circ$.", 1},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
+        CHECK_MSG(verify_math_dapo(T[i].gold, T[i].resp, ex, sizeof ex) == T[i].want, "math_dapo gold [%s] response [%s]: want %d",
+                  T[i].gold, T[i].resp, T[i].want);
+    // only the last 300 characters count, and a box only in the last 100
+    char long_resp[1024];
+    snprintf(long_resp, sizeof long_resp, "Answer: 42\n%0400d", 0);
+    CHECK_EQ_INT(verify_math_dapo("42", long_resp, ex, sizeof ex), 0);
+    snprintf(long_resp, sizeof long_resp, "\\boxed{42}%0150d", 0);
+    CHECK_EQ_INT(verify_math_dapo("42", long_resp, ex, sizeof ex), 0);
+    CHECK_EQ_INT(verify("math_dapo", "42", "Answer: 42", ex, sizeof ex), 1);
+    CHECK(!strcmp(ex, "42"));
+}
+
+// verl's prime_math reward (reward_score/prime_math): match_answer's extraction, the PRM800K/Hendrycks
+// normalisation, then numbers within 1e-4 relative (also as a percent) and our comparer.
+static void check_prime_math(void) {
+    char ex[256];
+    struct { const char *gold, *resp; int want; } T[] = {
+        {"42", "The answer is 42.", 1}, {"0.5", "so \\boxed{\\frac{1}{2}}", 1}, {"30", "\\boxed{0.3}", 1},
+        {"1/3", "\\boxed{0.33333}", 0}, {"0.5", "\\boxed{0.50001}", 1}, {"9", "\\boxed{\\frac{18}{2}}", 0}, {"42", "\\boxed{(42)}", 1},
+        {"\\frac{14}{3}", "\\boxed{\\frac{42}{9}}", 0}, {"5", "Therefore x = 5", 1}, {"7", "so k is 7", 1}, {"5", "\\boxed{6}", 0},
+        {"\\frac{\\sqrt{3}}{3}", "The answer is $\\frac{1}{\\sqrt{3}}$", 1}, {"(1,2)", "\\boxed{(2,1)}", 0},
+        {"10", "The answer is 10 \\text{ cm}", 1}, {"x^2+1", "\\boxed{1+x^2}", 1},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
+        CHECK_MSG(verify_prime_math(T[i].gold, T[i].resp, ex, sizeof ex) == T[i].want, "prime_math gold [%s] response [%s]: want %d",
+                  T[i].gold, T[i].resp, T[i].want);
+    CHECK_EQ_INT(verify("prime_math", "42", "I think the answer is: 42", ex, sizeof ex), 1);
+    CHECK(!strcmp(ex, "42"));
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// Adversarial answers must neither pass nor take long: every comparison is bounded by the work budget,
+// the parser's depth limit and the 4096-byte answer limit. Prints the slowest case.
+#define ADVERSARIAL_LIMIT_S 0.25   // per answer, generous for the sanitizer build (Release: docs/tasks.md)
+static void check_adversarial(void) {
+    enum { N = 4000 };
+    static char a[6][N + 64], b[N + 64];
+    // deeply nested braces, fractions, roots and parentheses
+    for (int i = 0; i < 1300; i++) memcpy(a[0] + 3 * i, "{{{", 3);
+    a[0][3900] = '\0';
+    size_t w = 0;
+    for (int i = 0; i < 600 && w + 8 < N; i++) w += (size_t)sprintf(a[1] + w, "\\frac{1}");
+    a[1][w] = '\0';
+    w = 0;
+    for (int i = 0; i < 600 && w + 8 < N; i++) w += (size_t)sprintf(a[2] + w, "\\sqrt{");
+    a[2][w] = '\0';
+    // a long list compared member by member with its reverse; a long sum of x
+    w = 0;
+    for (int i = 1; i <= 900 && w + 8 < N; i++) w += (size_t)sprintf(a[3] + w, "%s%d", i > 1 ? "," : "", i);
+    size_t wb = 0;
+    for (int i = 900; i >= 1 && wb + 8 < N; i--) wb += (size_t)sprintf(b + wb, "%s%d", i < 900 ? "," : "", i);
+    w = 0;
+    for (int i = 0; i < 1300 && w + 4 < N; i++) w += (size_t)sprintf(a[4] + w, "%sx", i ? "+" : "");
+    // 250 polynomials against the same list reversed: each pair is compared at 12 points until the
+    // work budget runs out
+    static char c[N + 64];
+    w = 0;
+    for (int i = 0; i < 250 && w + 16 < N; i++) w += (size_t)sprintf(a[5] + w, "%s(x+%d)^{2}", i ? "," : "", i);
+    size_t wc = 0;
+    for (int i = 249; i >= 0 && wc + 16 < N; i--) wc += (size_t)sprintf(c + wc, "%s(x+%d)^{2}", i < 249 ? "," : "", i);
+    // want: 1 equal, 0 not, -1 either (the work budget may run out first: then it is graded incorrect)
+    struct { const char *g, *p; int want; } pairs[] = {
+        {"5", a[0], 0}, {a[0], a[0], 1}, {"1", a[1], 0}, {a[1], a[1], 1}, {"0", a[2], 0}, {a[3], b, -1},
+        {"1300x", a[4], 1}, {"1301x", a[4], 0}, {a[4], a[4], 1}, {a[5], a[5], 1}, {a[5], c, -1}, {"5", "10^{10^{10^{10^{10}}}}", 0},
+        {"5", "2^{2^{2^{2^{2^{2}}}}}", 0}, {"5", "9!!!!!!!!!!!!!!!!", 0}, {"5", "\\binom{10^{9}}{5}", 0},
+        {"6", "(((((((((((((((((((((((((((((((((((((((((5)))))))))))))))))))))))))))))))))))))))))", 0},
+        {"5", "1e99999999999999999999", 0}, {"x", "x^{99999999999}", 0}, {"5", "\\sqrt[99999]{5^{99999}}", 0},
+    };
+    double worst = 0;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        double t0 = now_s();
+        int r = math_answer_equal(pairs[i].g, pairs[i].p, NULL);
+        double dt = now_s() - t0;
+        if (dt > worst) worst = dt;
+        if (getenv("RLVR_VERBOSE")) printf("adversarial pair %2zu: %d in %.3f ms\n", i, r, 1e3 * dt);
+        CHECK_MSG(dt < ADVERSARIAL_LIMIT_S, "adversarial pair %zu took %.3f s", i, dt);
+        CHECK_MSG(pairs[i].want < 0 || r == pairs[i].want, "adversarial pair %zu: got %d, want %d", i, r, pairs[i].want);
+    }
+    // a long response: extraction and every style stay linear
+    size_t n = 1 << 20;
+    char *big = malloc(n + 64);
+    CHECK(big != NULL);
+    if (!big) return;
+    for (size_t i = 0; i < n; i++) big[i] = "\\boxed{answer: is . "[i % 20];
+    big[n] = '\0';
+    const char *names[] = {"math", "math_boxed", "math_dapo", "prime_math"};
+    for (int k = 0; k < 4; k++) {
+        double t0 = now_s();
+        int r = verify(names[k], "5", big, NULL, 0);
+        double dt = now_s() - t0;
+        if (dt > worst) worst = dt;
+        if (getenv("RLVR_VERBOSE")) printf("%s on a 1 MiB response: %.3f ms\n", names[k], 1e3 * dt);
+        CHECK_MSG(r == 0 && dt < 4 * ADVERSARIAL_LIMIT_S, "%s on a 1 MiB response: %d in %.3f s", names[k], r, dt);
+    }
+    free(big);
+    printf("adversarial answers: slowest %.1f ms\n", 1e3 * worst);
 }
 
 // Garbage must never crash or pass (this also runs under ASan/UBSan).
@@ -231,6 +379,9 @@ int main(void) {
     printf("%d rule cases\n", n);
     check_extraction();
     check_garbage();
+    check_math_dapo();
+    check_prime_math();
+    check_adversarial();
     check_benchmarks();
     return tests_done();
 }

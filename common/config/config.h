@@ -131,6 +131,7 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     /* ---- reward ---- */ \
     X(reward_format, "reward.format", STR, "pm1", "pm1|01", "correct/wrong rewards: +1/-1 (paper) or 1/0") \
     X(reward_verifier, "reward.verifier", STR, "arith", "math|arith", "answer checker") \
+    X(reward_style, "reward.style", STR, "default", "default|boxed|math_dapo|prime_math", "how math answers are extracted and compared: ours (default), ours with a box required, verl's math_dapo (DAPO) or prime_math (PRIME) reward") \
     X(reward_overlong_buffer_enable, "reward.overlong_buffer.enable", BOOL, "false", "", "DAPO overlong shaping") \
     X(reward_overlong_buffer_len, "reward.overlong_buffer.len", INT, "1024", "[0,)", "L_cache: penalty ramps over the last len tokens before data.max_response_length") \
     X(reward_overlong_buffer_penalty_factor, "reward.overlong_buffer.penalty_factor", FLOAT, "1.0", "[0,)", "penalty at L_max") \

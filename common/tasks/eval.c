@@ -24,7 +24,7 @@ int eval_problem(const char *verifier, const char *const *answers, const int *co
     memset(out, 0, sizeof *out);
     out->maj_index = -1;
     if (n < 1) return rlvr_err(err, errlen, "eval: a problem needs at least one sample (n = %d)", n);
-    if (!verifier_known(verifier)) return rlvr_err(err, errlen, "eval: unknown verifier '%s' (known: math, arith)", verifier);
+    if (!verifier_known(verifier)) return rlvr_err(err, errlen, "eval: unknown verifier '%s' (known: " VERIFIER_NAMES ")", verifier);
     out->n = n;
     for (int i = 0; i < n; i++) out->n_correct += correct[i] != 0;
     out->pass = out->n_correct > 0;

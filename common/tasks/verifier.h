@@ -5,6 +5,11 @@
 //   "math"  : the last \boxed{...} (or \fbox{...}) of the response, compared with the gold answer by
 //             normalised text, exact rationals, numbers within a relative tolerance, structure (tuples,
 //             intervals, sets, matrices, equations) and symbolic expressions evaluated at random points.
+//             Without any box, the answer stated after the last "answer:" / "answer is" counts.
+//   "math_boxed" : "math" with a box required.
+//   "math_dapo"  : verl's math_dapo reward (DAPO's "Answer: ..." line, Minerva normalisation, string match).
+//   "prime_math" : verl's prime_math reward (PRIME): its answer extraction and string normalisation, then
+//                  our comparer with its 1e-4 tolerance.
 //   "arith" : the last \boxed{...} must hold an integer equal to the gold integer.
 //
 // All functions are pure: no I/O, no globals, deterministic (random evaluation points come from a
@@ -28,6 +33,9 @@ int boxed_count(const char *response);
 // Finds the last \boxed{...} / \fbox{...} (or "\boxed X" without braces) and reports where its contents
 // start and how long they are. Returns 1 when found, 0 when there is no box or the last one is unclosed.
 int find_boxed_last(const char *response, size_t *start, size_t *len);
+// No box at all: finds the answer stated after the last "answer:" / "answer is" (any case): a $...$,
+// \(...\) or \[...\] right after it, else the rest of the line up to a sentence end. Returns 1 when found.
+int find_answer_statement(const char *response, size_t *start, size_t *len);
 // Copies the contents of the last box into out (NUL-terminated, truncated to cap-1 bytes).
 // Returns the full content length (>= cap means truncated), or -1 when there is no complete box.
 long extract_boxed_last(const char *response, char *out, size_t cap);
@@ -45,13 +53,23 @@ int math_answer_understood(const char *answer);
 int verify_math(const char *gold, const char *response, char *extracted, size_t cap);
 int verify_math_opts(const char *gold, const char *response, const MathVerifyOpts *opts,
                      char *extracted, size_t cap);
+int verify_math_boxed(const char *gold, const char *response, char *extracted, size_t cap);
+int verify_math_dapo(const char *gold, const char *response, char *extracted, size_t cap);
+int verify_prime_math(const char *gold, const char *response, char *extracted, size_t cap);
 int verify_arith(const char *gold, const char *response, char *extracted, size_t cap);
 // Bare-answer form of the arith rule: both are integers ("-12", spaces around allowed) and equal.
 int arith_answer_equal(const char *gold, const char *answer);
 
-// Dispatcher by name ("math" | "arith"): 1 correct, 0 incorrect, -1 unknown verifier name.
+// Dispatcher by name ("math" | "math_boxed" | "math_dapo" | "prime_math" | "arith"): 1 correct,
+// 0 incorrect, -1 unknown verifier name.
 int verify(const char *verifier_name, const char *gold, const char *response, char *extracted, size_t cap);
 int verifier_known(const char *verifier_name);
+#define VERIFIER_NAMES "math, math_boxed, math_dapo, prime_math, arith"
+// The verifier name a problem is graded with under reward.style: "default" keeps the problem's own
+// verifier; "boxed", "math_dapo" and "prime_math" replace "math" by "math_boxed", "math_dapo" and
+// "prime_math" (other verifiers are kept). NULL for an unknown verifier or style.
+const char *verifier_for_style(const char *verifier, const char *style);
+#define REWARD_STYLES "default, boxed, math_dapo, prime_math"
 
 // Reward for a verdict: +1 / -1 (paper, zero_one = 0) or 1 / 0 (zero_one = 1).
 float verify_reward(int correct, int zero_one);

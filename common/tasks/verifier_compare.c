@@ -40,7 +40,20 @@ typedef struct {
     Value *vals; int nv, capv;
     char **strs; int ns, caps;   // strings made by \pm expansion (expression literals point into them)
     MathVerifyOpts o;
+    long work;                   // remaining work budget (node evaluations); at 0 the answer is refused
 } Cmp;
+
+// Bounds the time of one comparison whatever the input (a set of 2000 members, each a nested list,
+// compared member by member, or huge expressions at many points): every node evaluation and every
+// structural comparison is charged, and an exhausted budget grades the answer incorrect. About 2 ms
+// of work on one core; typical answers use well under 1% of it.
+#define VERIFY_WORK_BUDGET 2000000L
+
+static int charge(Cmp *c, long cost) {
+    if (c->work < cost) { c->work = 0; return 0; }
+    c->work -= cost;
+    return 1;
+}
 
 static Value *new_values(Cmp *c, int n) {
     if (n < 0 || c->nv + n > c->capv) return NULL;
@@ -128,7 +141,9 @@ static int parse_members(Cmp *c, const char *s, size_t a, size_t z, Value *out, 
         size_t end = k < sc.ncomma ? sc.commas[k] : z;
         Value v;
         if (!parse_value(c, s, start, end, &v, depth + 1)) ok = 0;
-        else if (v.kind == V_SET && v.pm) {
+        else if (v.kind == V_EQ && v.lhs_var >= 0 && v.rhs->kind == V_SET && v.rhs->pm && !ordered) {
+            for (int t = 0; t < v.rhs->n; t++) tmp[m++] = v.rhs->items[t];   // "x = 1 \pm \sqrt5, x = -2"
+        } else if (v.kind == V_SET && v.pm) {
             if (ordered) ok = 0;
             else for (int t = 0; t < v.n; t++) tmp[m++] = v.items[t];
         } else tmp[m++] = v;
@@ -151,8 +166,9 @@ static int parse_value(Cmp *c, const char *s, size_t a, size_t z, Value *out, in
     while (z > a && s[z - 1] == ' ') z--;
     if (a == z) return 0;
 
-    // matrices
+    // matrices (cells on the stack: only near the top, never nested in one another)
     if (starts_cmd(s, a, z, "\\begin") && s[a + 6] == '{') {
+        if (depth > 2) return 0;
         size_t e = a + 7;
         while (e < z && s[e] != '}') e++;
         size_t nl = e - (a + 7);
@@ -263,7 +279,10 @@ static int parse_value(Cmp *c, const char *s, size_t a, size_t z, Value *out, in
             t[i - a] = ((k == 0) != mp) ? '+' : '-';
             memcpy(t + (i - a) + 1, s + i + 3, z - (i + 3));
             t[len] = '\0';
-            if (!parse_value(c, t, 0, len, &items[k], depth + 1) || items[k].kind != V_EXPR) return 0;
+            if (!parse_value(c, t, 0, len, &items[k], depth + 1)) return 0;
+            // "x = 1 \pm \sqrt5": the two values of x
+            if (items[k].kind == V_EQ && items[k].lhs_var >= 0 && items[k].rhs->kind == V_EXPR) items[k] = *items[k].rhs;
+            if (items[k].kind != V_EXPR) return 0;
         }
         out->kind = V_SET; out->n = 2; out->items = items; out->pm = 1;
         return 1;
@@ -316,6 +335,7 @@ static int expr_equal(Cmp *c, const VNode *g, const VNode *p) {
     uint64_t mg = vx_vars(g), mp = vx_vars(p);
     if (mg != mp) return 0;   // different variables (or \log vs \ln): never equal
     uint64_t vars = mg & ~(1ull << 63);
+    if (!charge(c, (long)(vx_size(g) + vx_size(p)) * (vars ? c->o.n_points : 1))) return 0;
     if (!vars) {
         if (c->o.exact_rationals) {
             char cg[96], cp[96];
@@ -364,6 +384,7 @@ static int set_equal(Cmp *c, const Value *g, const Value *p) {
 }
 
 static int value_equal(Cmp *c, const Value *g, const Value *p) {
+    if (!charge(c, 1)) return 0;
     // "x = 5" against "5": the variable name on the left is presentation
     if (g->kind == V_EQ && g->lhs_var >= 0 && p->kind != V_EQ) return value_equal(c, g->rhs, p);
     if (p->kind == V_EQ && p->lhs_var >= 0 && g->kind != V_EQ) return value_equal(c, g, p->rhs);
@@ -394,13 +415,19 @@ static int value_equal(Cmp *c, const Value *g, const Value *p) {
     return 0;
 }
 
-// "(C)" / "\text{(C)}" -> 'c'. With loose = 1 a bare letter also counts (for predictions).
+// "(C)" / "\text{(C)}" / "\text{C}" (a capital in a text group) -> 'c'. With loose = 1 a bare
+// letter also counts (for predictions).
 static int choice_letter(const char *light, int loose) {
     char *t = vnorm_text(light);
     if (!t) return 0;
     int r = 0;
     size_t n = strlen(t);
     if (n == 3 && t[0] == '(' && t[2] == ')' && t[1] >= 'a' && t[1] <= 'h') r = t[1];
+    else if (!loose && n == 1 && t[0] >= 'a' && t[0] <= 'h' && !strncmp(light, "\\text", 5)) {
+        const char *q = strchr(light, '{');
+        while (q && (*++q == ' ')) {}
+        if (q && *q >= 'A' && *q <= 'H') r = t[0];
+    }
     else if (loose && n == 1 && t[0] >= 'a' && t[0] <= 'h') r = t[0];
     free(t);
     return r;
@@ -460,6 +487,7 @@ static int compare_full(const char *fg, const char *fp, const MathVerifyOpts *op
     Cmp c;
     memset(&c, 0, sizeof(c));
     c.o = *opts;
+    c.work = VERIFY_WORK_BUDGET;
     if (c.o.n_points < 2) c.o.n_points = 2;
     if (c.o.n_points > 64) c.o.n_points = 64;
     int capn = (int)(16 * (lg + lp) + 256);
@@ -516,10 +544,13 @@ static char *box_or_copy(const char *s) {
     return o;
 }
 
-static char *extract_answer(const char *response, char *extracted, size_t cap) {
+// The answer of a response: its last complete box or, with statement = 1 and no box at all, the
+// answer it states after "answer:" / "answer is". NULL when there is none (or out of memory).
+static char *extract_answer(const char *response, int statement, char *extracted, size_t cap) {
     size_t st, len;
     if (extracted && cap) extracted[0] = '\0';
-    if (!response || !find_boxed_last(response, &st, &len)) return NULL;
+    if (!response) return NULL;
+    if (!find_boxed_last(response, &st, &len) && !(statement && find_answer_statement(response, &st, &len))) return NULL;
     char *ans = malloc(len + 1);
     if (!ans) return NULL;
     memcpy(ans, response + st, len);
@@ -532,8 +563,9 @@ static char *extract_answer(const char *response, char *extracted, size_t cap) {
     return ans;
 }
 
-int verify_math_opts(const char *gold, const char *response, const MathVerifyOpts *opts, char *extracted, size_t cap) {
-    char *ans = extract_answer(response, extracted, cap);
+static int verify_math_mode(const char *gold, const char *response, const MathVerifyOpts *opts, int statement,
+                            char *extracted, size_t cap) {
+    char *ans = extract_answer(response, statement, extracted, cap);
     if (!ans || !gold) { free(ans); return 0; }
     char *g = boxed_count(gold) ? box_or_copy(gold) : NULL;
     int r = math_answer_equal(g ? g : gold, ans, opts);
@@ -542,8 +574,16 @@ int verify_math_opts(const char *gold, const char *response, const MathVerifyOpt
     return r;
 }
 
+int verify_math_opts(const char *gold, const char *response, const MathVerifyOpts *opts, char *extracted, size_t cap) {
+    return verify_math_mode(gold, response, opts, 1, extracted, cap);
+}
+
 int verify_math(const char *gold, const char *response, char *extracted, size_t cap) {
     return verify_math_opts(gold, response, NULL, extracted, cap);
+}
+
+int verify_math_boxed(const char *gold, const char *response, char *extracted, size_t cap) {
+    return verify_math_mode(gold, response, NULL, 0, extracted, cap);
 }
 
 // Optional '-', digits; surrounding spaces allowed. Returns the digits (leading zeros skipped).
@@ -572,22 +612,42 @@ int arith_answer_equal(const char *gold, const char *answer) {
 }
 
 int verify_arith(const char *gold, const char *response, char *extracted, size_t cap) {
-    char *ans = extract_answer(response, extracted, cap);
+    char *ans = extract_answer(response, 0, extracted, cap);
     int r = ans ? arith_answer_equal(gold, ans) : 0;
     free(ans);
     return r;
 }
 
+// Every verifier name, with its response-level function.
+typedef int (*VerifyFn)(const char *gold, const char *response, char *extracted, size_t cap);
+static const struct { const char *name; VerifyFn fn; } VERIFIERS[] = {
+    {"math", verify_math}, {"arith", verify_arith}, {"math_boxed", verify_math_boxed},
+    {"math_dapo", verify_math_dapo}, {"prime_math", verify_prime_math},
+};
+#define N_VERIFIERS (sizeof(VERIFIERS) / sizeof(VERIFIERS[0]))
+
 int verifier_known(const char *name) {
-    return name && (!strcmp(name, "math") || !strcmp(name, "arith"));
+    if (!name) return 0;
+    for (size_t k = 0; k < N_VERIFIERS; k++) if (!strcmp(name, VERIFIERS[k].name)) return 1;
+    return 0;
 }
 
 int verify(const char *verifier_name, const char *gold, const char *response, char *extracted, size_t cap) {
-    if (!verifier_name) return -1;
-    if (!strcmp(verifier_name, "math")) return verify_math(gold, response, extracted, cap);
-    if (!strcmp(verifier_name, "arith")) return verify_arith(gold, response, extracted, cap);
+    if (verifier_name)
+        for (size_t k = 0; k < N_VERIFIERS; k++)
+            if (!strcmp(verifier_name, VERIFIERS[k].name)) return VERIFIERS[k].fn(gold, response, extracted, cap);
     if (extracted && cap) extracted[0] = '\0';
     return -1;
+}
+
+const char *verifier_for_style(const char *verifier, const char *style) {
+    if (!verifier || !verifier_known(verifier)) return NULL;
+    if (!style || !style[0] || !strcmp(style, "default")) return verifier;
+    if (strcmp(verifier, "math") != 0) return verifier;   // the styles are ways of grading math answers
+    if (!strcmp(style, "boxed")) return "math_boxed";
+    if (!strcmp(style, "math_dapo")) return "math_dapo";
+    if (!strcmp(style, "prime_math")) return "prime_math";
+    return NULL;
 }
 
 float verify_reward(int correct, int zero_one) {

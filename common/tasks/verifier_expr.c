@@ -40,6 +40,7 @@ typedef struct {
 
 static int is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static char peek(P *p) { while (p->i < p->end && p->s[p->i] == ' ') p->i++; return p->i < p->end ? p->s[p->i] : '\0'; }
 static char at(P *p, size_t k) { return p->i + k < p->end ? p->s[p->i + k] : '\0'; }
 static VNode *fail(P *p) { p->err = 1; return NULL; }
@@ -89,6 +90,7 @@ static int in_list(const char *s, size_t n, const char *const *list) {
 static VNode *p_sum(P *p);
 static VNode *p_power(P *p);
 static VNode *p_primary(P *p);
+static VNode *application(P *p, char name);
 
 // Raw text of a {...} group starting at p->i (at '{'); consumes it. Returns 0 on imbalance.
 static int raw_group(P *p, size_t *a, size_t *z) {
@@ -360,11 +362,27 @@ static VNode *p_primary(P *p) {
             r = function(p, fn);
         } else if (n == 2 && !strncmp(p->s + a, "pi", 2)) { p->i += 2; r = mk(p, N_PI, NULL, NULL); }
         else if ((c == 'e' || c == 'i') && at(p, 1) != '_') { p->i++; r = mk(p, c == 'e' ? N_E : N_I, NULL, NULL); }
+        else if (n == 1 && (is_upper(c) || c == 'f' || c == 'g') && at(p, 1) == '(') r = application(p, c);
         else { p->i++; r = variable(p, p->s + a, 1); }
     } else r = fail(p);
 out:
     p->depth--;
     return p->err ? NULL : r;
+}
+
+// "I(0)", "P(x)", "f(2x)": an unknown function applied to an argument (a product I*0 would make
+// every multiple of I(0) equal). It evaluates to exp(k x) + k with k fixed by the name, so f(2x) =
+// f(x+x) while f(x) != 2 f(x) != f(-x); its name counts as a variable (f(0) is never a number).
+static VNode *application(P *p, char name) {
+    char buf[4] = {name, '(', ')', '\0'};
+    VNode *v = variable(p, buf, 3);
+    if (!v) return fail(p);
+    p->i++;   // the name; p_primary reads the parenthesised argument
+    VNode *arg = p_primary(p);
+    if (!arg) return fail(p);
+    VNode *e = mk(p, N_APPLY, arg, v);
+    if (e) e->num = 0.35 + 0.1 * (double)((unsigned char)name % 7);
+    return e;
 }
 
 static VNode *p_postfix(P *p) {
@@ -494,6 +512,7 @@ double complex vx_eval(const VNode *e, const double complex *vars) {
     case N_NEG: r = -a; break;
     case N_POW: r = cpow_safe(a, b); break;
     case N_ABS: r = CMPLX(cabs(a), 0.0); break;
+    case N_APPLY: r = cexp(e->num * a) + e->num; break;
     case N_FACT: {
         double n;
         if (!is_real_int(a, &n) || n < 0 || n > 170) return cnan();
@@ -550,6 +569,10 @@ double complex vx_eval(const VNode *e, const double complex *vars) {
     return bad(r) ? cnan() : r;
 }
 
+size_t vx_size(const VNode *e) {
+    return 1 + (e->a ? vx_size(e->a) : 0) + (e->b ? vx_size(e->b) : 0);
+}
+
 uint64_t vx_vars(const VNode *e) {
     uint64_t m = 0;
     if (e->op == N_VAR) m |= 1ull << e->var;
@@ -585,7 +608,7 @@ static int rat_lit(const char *s, int n, Rat *r) {
         if (seen_dot && __builtin_mul_overflow(d, 10, &d)) return 0;
     }
     if (i < n) {
-        int ex = atoi(s + i + 1);
+        long ex = strtol(s + i + 1, NULL, 10);
         if (ex > 38 || ex < -38) return 0;
         for (; ex > 0; ex--) if (__builtin_mul_overflow(m, 10, &m)) return 0;
         for (; ex < 0; ex++) if (__builtin_mul_overflow(d, 10, &d)) return 0;
@@ -633,6 +656,8 @@ int vx_rational(const VNode *e, __int128 *num, __int128 *den) {
     return 1;
 }
 
+#define VX_MAX_EXP10 1000000L   // decimal exponents beyond this are not compared as exact literals
+
 int vx_literal_canon(const VNode *e, char *buf, size_t cap) {
     int neg = 0;
     while (e->op == N_NEG) { neg = !neg; e = e->a; }
@@ -646,7 +671,10 @@ int vx_literal_canon(const VNode *e, char *buf, size_t cap) {
         if (s[i] == '.') { point = nd; continue; }
         if (nd < 63) digits[nd++] = s[i]; else return 0;
     }
-    if (i < n) ex = atol(s + i + 1);
+    if (i < n) {
+        ex = strtol(s + i + 1, NULL, 10);   // saturates (atol would overflow on 1e99999999999999999999)
+        if (ex > VX_MAX_EXP10 || ex < -VX_MAX_EXP10) return 0;
+    }
     if (point < 0) point = nd;
     // value = 0.digits * 10^(point + ex); strip leading zeros (shifting the point) and trailing zeros
     int lead = 0;

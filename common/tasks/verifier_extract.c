@@ -2,11 +2,15 @@
 #include "common/tasks/verifier.h"
 
 #include <string.h>
+#include <strings.h>
 
+// The next "\boxed" or "\fbox" at or after s, in one pass (two strstr calls per box would make a
+// long response quadratic).
 static const char *next_box(const char *s, size_t *cmdlen) {
-    const char *b = strstr(s, "\\boxed"), *f = strstr(s, "\\fbox");
-    if (b && (!f || b < f)) { *cmdlen = 6; return b; }
-    if (f) { *cmdlen = 5; return f; }
+    for (const char *p = s; (p = strchr(p, '\\')) != NULL; p++) {
+        if (!strncmp(p + 1, "boxed", 5)) { *cmdlen = 6; return p; }
+        if (!strncmp(p + 1, "fbox", 4)) { *cmdlen = 5; return p; }
+    }
     return NULL;
 }
 
@@ -62,4 +66,45 @@ long extract_boxed_last(const char *response, char *out, size_t cap) {
         out[n] = '\0';
     }
     return (long)len;
+}
+
+// Without any box: the answer stated after the last "answer:" / "answer is" (any case). A $...$,
+// \(...\) or \[...\] right after the marker is the answer; otherwise the rest of the line up to a
+// sentence end (". "). Only a short statement counts.
+#define ANSWER_STATEMENT_MAX 512
+int find_answer_statement(const char *response, size_t *start, size_t *len) {
+    if (!response || boxed_count(response) > 0) return 0;
+    const char *best = NULL;
+    for (const char *p = response; *p; p++) {
+        if (strncasecmp(p, "answer", 6) != 0) continue;
+        const char *q = p + 6;
+        while (*q == ' ' || *q == '*') q++;
+        if (*q == ':') q++;
+        else if (!strncmp(q, "is", 2) && (q[2] == ' ' || q[2] == ':' || q[2] == '\n' || q[2] == '$' || q[2] == '\\')) { q += 2; if (*q == ':') q++; }
+        else continue;
+        best = q;
+    }
+    if (!best) return 0;
+    const char *a = best;
+    while (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r' || *a == '*') a++;   // "**Answer:** 5"
+    const char *z = NULL;
+    static const char *const DELIMS[][2] = {{"$$", "$$"}, {"$", "$"}, {"\\(", "\\)"}, {"\\[", "\\]"}};
+    for (int k = 0; k < 4 && !z; k++) {
+        size_t ol = strlen(DELIMS[k][0]);
+        if (strncmp(a, DELIMS[k][0], ol) != 0) continue;
+        const char *e = a + ol;
+        while ((e = strstr(e, DELIMS[k][1])) != NULL && e[-1] == '\\' && DELIMS[k][1][0] == '$') e++;   // "\$" is a dollar sign
+        if (!e) return 0;   // an unclosed formula: a truncated response
+        a += ol;
+        z = e;
+    }
+    if (!z) {
+        z = a;
+        while (*z && *z != '\n' && !(z[0] == '.' && (z[1] == ' ' || z[1] == '\n'))) z++;
+    }
+    while (a < z && (*a == ' ' || *a == '\t')) a++;
+    if (z == a || (size_t)(z - a) > ANSWER_STATEMENT_MAX) return 0;
+    *start = (size_t)(a - response);
+    *len = (size_t)(z - a);
+    return 1;
 }

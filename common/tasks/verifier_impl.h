@@ -26,7 +26,7 @@ char *vnorm_text(const char *s);
 // ---- expressions (verifier_expr.c) ---------------------------------------------------------------
 enum {
     N_NUM, N_VAR, N_PI, N_E, N_I, N_INF, N_ADD, N_SUB, N_MUL, N_DIV, N_POW, N_NEG,
-    N_FUNC, N_FACT, N_ABS, N_ROOT, N_BINOM, N_LOGB,
+    N_FUNC, N_FACT, N_ABS, N_ROOT, N_BINOM, N_LOGB, N_APPLY,
 };
 enum {
     F_SIN, F_COS, F_TAN, F_SEC, F_CSC, F_COT, F_ASIN, F_ACOS, F_ATAN, F_SINH, F_COSH, F_TANH,
@@ -57,7 +57,16 @@ VNode *vx_parse(VExprCtx *c, const char *s, size_t len);
 double complex vx_eval(const VNode *e, const double complex *vars);
 // Exact rational value (128-bit numerator and denominator) when the expression is integers/decimals with + - * / and integer powers.
 int vx_rational(const VNode *e, __int128 *num, __int128 *den);
+// Number of nodes of the expression tree.
+size_t vx_size(const VNode *e);
 // Bit set of variables used (bit k = variable k); bit 63 = uses unbased \log.
 uint64_t vx_vars(const VNode *e);
 // 1 when e is a (signed) decimal literal; fills its canonical form "d.ddd e N" in buf.
 int vx_literal_canon(const VNode *e, char *buf, size_t cap);
+
+// ---- reward styles (verifier_styles.c) -----------------------------------------------------------
+// math_dapo.normalize_final_answer; malloc'd, NULL when out of memory.
+char *dapo_normalize(const char *answer);
+// prime_math.match_answer (the extracted answer) and math_normalize.normalize_answer; malloc'd.
+char *prime_match_answer(const char *response);
+char *prime_mathd_normalize(const char *answer);

@@ -216,7 +216,7 @@ static char *unwrap_text(const char *s) {
             size_t e = s[j] == '{' ? match_brace(s, j) : 0;
             if (e) {
                 size_t a = j + 1, z = e - 1;
-                while (a < z && s[a] == ' ') a++;
+                while (a < z && (s[a] == ' ' || s[a] == ',')) a++;   // "\text{, and }"
                 while (z > a && s[z - 1] == ' ') z--;
                 if ((z - a == 3 && !strncmp(s + a, "and", 3)) || (z - a == 2 && !strncmp(s + a, "or", 2))) {
                     size_t k = b.n;

@@ -28,6 +28,7 @@
 #include "common/tasks/tasks.h"
 #include "common/engine/tokenizer.h"
 #include "common/tasks/problems.h"
+#include "common/tasks/verifier.h"
 #include "common/tools/sample_opts.h"
 #include "common/tasks/data_stream.h"
 #include "common/io/model_io.h"
@@ -57,6 +58,8 @@ static void usage(FILE *f) {
             "                        eval.n, eval.temperature, eval.top_p, eval.max_new_tokens (0: data.\n"
             "                        max_response_length); explicit flags win\n"
             "  key.sub=value         config overrides applied after the --config files (e.g. trainer.seed=3)\n"
+            "  --reward-style STYLE  how math answers are graded (reward.style): default, boxed, math_dapo,\n"
+            "                        prime_math (default: reward.style of --config, else default)\n"
             "  --save-responses      include the response texts in the per-problem files\n"
             "  --out DIR             write DIR/summary.json and DIR/<name>.jsonl\n"
             "  --quiet               no progress bar\n");
@@ -203,6 +206,7 @@ int cmd_eval(int argc, char **argv) {
     sample_opts_init(&so, "rlvr eval", "rlvr eval --help", 1, 0.6, 0.95);
     int save_responses = 0;
     long top_k = 0;
+    const char *style = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
@@ -210,6 +214,11 @@ int cmd_eval(int argc, char **argv) {
         if (got < 0) return 2;
         if (got > 0) continue;
         if (!strcmp(a, "--save-responses")) { save_responses = 1; continue; }
+        if (!strcmp(a, "--reward-style")) {
+            if (i + 1 >= argc) { fprintf(stderr, "rlvr eval: --reward-style needs a value\n"); return 2; }
+            style = argv[++i];
+            continue;
+        }
         if (!strcmp(a, "--top-k")) {
             if (i + 1 >= argc) { fprintf(stderr, "rlvr eval: --top-k needs a value\n"); return 2; }
             const char *v = argv[++i];
@@ -242,6 +251,14 @@ int cmd_eval(int argc, char **argv) {
             rc = 2;
             break;
         }
+        const char *styled = verifier_for_style(benches[nb].verifier, style ? style : have_cfg ? cfg.reward_style : "default");
+        if (!styled) {
+            fprintf(stderr, "rlvr eval: unknown --reward-style '%s' (known: " REWARD_STYLES ")\n", style);
+            rc = 2;
+            nb++;
+            break;
+        }
+        benches[nb].verifier = styled;
         for (int k = 0; k < nb; k++)
             if (!strcmp(benches[k].name, benches[nb].name)) {
                 fprintf(stderr, "rlvr eval: two --data files are both named '%s'; rename one (results are keyed by file name)\n", benches[nb].name);
