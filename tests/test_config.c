@@ -189,6 +189,9 @@ static void test_validate(void) {
     snprintf(c.reward_verifier, sizeof(c.reward_verifier), "math");
     snprintf(c.data_train_files, sizeof(c.data_train_files), "arith");
     CHECK(config_validate(&c, err, sizeof(err)) == -1 && contains(err, "reward.verifier"));
+    config_defaults(&c);   // arith task, arith verifier: a math reward style would be ignored silently
+    snprintf(c.reward_style, sizeof(c.reward_style), "math_dapo");
+    CHECK(config_validate(&c, err, sizeof(err)) == -1 && contains(err, "reward.style"));
 }
 
 static void test_round_trip(void) {

@@ -796,6 +796,9 @@ int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
              c->model_init_hidden_size, c->model_init_num_heads);
     if (!strcmp(c->data_train_files, "arith") && strcmp(c->reward_verifier, "arith") != 0)
         FAIL("data.train_files = arith needs reward.verifier = arith (the math checker does not grade arith answers)");
+    if (strcmp(c->reward_style, "default") != 0 && strcmp(c->reward_verifier, "math") != 0)
+        FAIL("reward.style = %s applies to the math verifier only; reward.verifier is %s (set reward.style=default)",
+             c->reward_style, c->reward_verifier);
     for (const char *p = c->data_arith_ops; *p; p++)
         if (*p != '+' && *p != '-' && *p != '*') FAIL("data.arith.ops = '%s': only + - * are supported", c->data_arith_ops);
     if (!strcmp(c->data_train_files, "arith") && !c->data_arith_ops[0]) FAIL("data.arith.ops is empty; use e.g. \"+-\"");
