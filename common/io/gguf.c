@@ -19,6 +19,10 @@
 // Counts beyond these cannot be real models; refusing them keeps index allocations sane.
 #define GGUF_MAX_TENSORS 1000000u
 #define GGUF_MAX_KV 1000000u
+// The smallest possible records: a key/value (8-byte length, 1-byte key, type, 1-byte value) and a
+// tensor info (8-byte length, 1-byte name, n_dims, one dimension, type, offset).
+#define GGUF_MIN_KV_BYTES 14u
+#define GGUF_MIN_INFO_BYTES 33u
 
 static const size_t VALUE_SIZE[GGUF_NUM_VALUE_TYPES] = {
     [GGUF_UINT8] = 1, [GGUF_INT8] = 1, [GGUF_UINT16] = 2, [GGUF_INT16] = 2, [GGUF_UINT32] = 4, [GGUF_INT32] = 4,
@@ -180,6 +184,26 @@ static int cmp_tensor_offset(const void *a, const void *b) {
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+static int cmp_name(const void *a, const void *b) { return strcmp(**(char *const *const *)a, **(char *const *const *)b); }
+
+// Keys and tensor names must be unique (sorted, then neighbours compared: files may hold many tensors).
+static int check_unique_names(const Gguf *g, char *err, size_t errlen) {
+    int n = g->num_kv > g->num_tensors ? g->num_kv : g->num_tensors;
+    char *const **by = mallocCheck((size_t)(n ? n : 1) * sizeof(*by));
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        int m = pass == 0 ? g->num_kv : g->num_tensors;
+        for (int i = 0; i < m; i++) by[i] = pass == 0 ? &g->kv[i].key : &g->tensors[i].name;
+        qsort(by, (size_t)m, sizeof(*by), cmp_name);
+        for (int i = 1; i < m && rc == 0; i++)
+            if (strcmp(*by[i - 1], *by[i]) == 0)
+                rc = rlvr_err(err, errlen, "gguf '%s': %s '%s' appears twice (hint: the file is corrupt)", g->path,
+                              pass == 0 ? "key" : "tensor", *by[i]);
+    }
+    free(by);
+    return rc;
+}
+
 static int read_tensor_info(Cursor *c, GgufTensor *t) {
     t->info_offset = c->pos;
     if (cur_name(c, &t->name, "tensor name") != 0) return -1;
@@ -271,7 +295,8 @@ int gguf_open(Gguf *g, const char *path, char *err, size_t errlen) {
     else if (g->version != 2 && g->version != 3)
         rc = rlvr_err(err, errlen, "gguf '%s': version %u at offset 4 is not supported (this reader handles versions 2 and 3; "
                       "a big-endian file shows a byte-swapped version)", path, g->version);
-    else if (ntensors > GGUF_MAX_TENSORS || nkv > GGUF_MAX_KV)
+    else if (ntensors > GGUF_MAX_TENSORS || nkv > GGUF_MAX_KV || ntensors > g->file_size / GGUF_MIN_INFO_BYTES ||
+             nkv > g->file_size / GGUF_MIN_KV_BYTES)
         rc = rlvr_err(err, errlen, "gguf '%s': %" PRIu64 " tensors and %" PRIu64 " key/values in the header (offset 8) are implausible "
                       "(hint: the file is corrupt)", path, ntensors, nkv);
     if (rc != 0) { gguf_free_parts(g); return -1; }
@@ -281,15 +306,12 @@ int gguf_open(Gguf *g, const char *path, char *err, size_t errlen) {
     for (uint64_t i = 0; i < nkv && rc == 0; i++) {
         GgufKV *kv = &g->kv[g->num_kv];
         c.what = "key/values";
-        size_t at = c.pos;
         if ((rc = cur_name(&c, &kv->key, "key")) != 0) break;
         g->num_kv++;
         char what[GGUF_MAX_NAME + 32];
         snprintf(what, sizeof(what), "key '%s'", kv->key);
         c.what = what;
-        for (int j = 0; j < g->num_kv - 1 && rc == 0; j++)
-            if (strcmp(g->kv[j].key, kv->key) == 0) rc = rlvr_err(err, errlen, "gguf '%s': key '%s' at offset %zu appears twice", path, kv->key, at);
-        if (rc == 0) rc = read_kv(&c, kv);
+        rc = read_kv(&c, kv);
         if (rc == 0 && strcmp(kv->key, "general.alignment") == 0) {
             uint32_t a = 0;
             if (kv->type != GGUF_UINT32) rc = rlvr_err(err, errlen, "gguf '%s': key 'general.alignment' at offset %zu has type %s, expected UINT32",
@@ -317,10 +339,6 @@ int gguf_open(Gguf *g, const char *path, char *err, size_t errlen) {
     }
     for (int i = 0; i < g->num_tensors && rc == 0; i++) {
         GgufTensor *t = &g->tensors[i];
-        for (int j = 0; j < i && rc == 0; j++)
-            if (strcmp(g->tensors[j].name, t->name) == 0)
-                rc = rlvr_err(err, errlen, "gguf '%s': tensor '%s' (info at offset %zu) appears twice", path, t->name, t->info_offset);
-        if (rc != 0) break;
         if (t->offset % g->alignment != 0)
             rc = rlvr_err(err, errlen, "gguf '%s': tensor '%s': data offset %zu is not a multiple of the alignment %zu", path, t->name,
                           t->offset, g->alignment);
@@ -331,6 +349,7 @@ int gguf_open(Gguf *g, const char *path, char *err, size_t errlen) {
         else
             t->offset += g->data_offset;
     }
+    if (rc == 0) rc = check_unique_names(g, err, errlen);
     if (rc == 0 && g->num_tensors > 1) {
         const GgufTensor **by = mallocCheck((size_t)g->num_tensors * sizeof(*by));
         for (int i = 0; i < g->num_tensors; i++) by[i] = &g->tensors[i];
