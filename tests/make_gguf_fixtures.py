@@ -17,7 +17,8 @@ It writes tests/fixtures/gguf/:
   tiny_llama.gguf      a LLaMA model (2 layers, C 32, 4 heads, 2 KV heads, tied embeddings) as
                        llama.cpp's convert_hf_to_gguf.py writes it: q_proj / k_proj rows permuted,
                        most tensors quantized (Q8_0, Q4_0, Q4_1, F16, BF16), a small byte-level tokenizer.
-  tiny_qwen2.gguf      a Qwen2 model (q/k/v biases, untied output.weight, no permutation).
+  tiny_qwen2.gguf      a Qwen2 model (q/k/v biases, untied output.weight, no permutation,
+                       general.alignment 64).
   tiny_*_ref.safetensors   HF-named float32 tensors the C loader must reproduce exactly:
                        gguf.quants.dequantize(quantize(W)) of the HF-layout weight W (quantization
                        is per row, so it commutes with the row permutation).
@@ -104,6 +105,8 @@ def write_tiny(arch):
     D = C // H
     llama = arch == "llama"
     w = GGUFWriter(os.path.join(ROOT, f"tiny_{arch}.gguf"), arch)
+    if not llama:
+        w.add_custom_alignment(64)   # general.alignment: data offsets in multiples of 64, not 32
     w.add_context_length(ctx)
     w.add_embedding_length(C)
     w.add_block_count(L)
