@@ -142,6 +142,26 @@ int gguf_model_config(const Gguf *g, ModelConfig *c, char *err, size_t errlen) {
         return rlvr_err(err, errlen, "gguf '%s': Qwen2 model without q/k/v biases (blk.0.attn_q.bias is missing)", g->path);
     if (gguf_find_tensor(g, "rope_freqs.weight"))
         return rlvr_err(err, errlen, "gguf '%s': tensor 'rope_freqs.weight' (LLaMA-3.1 RoPE frequency scaling) is not supported", g->path);
+    // The sizes from the metadata must match the tensors before anything is allocated for them: a
+    // corrupt count must be an error here, not a huge allocation.
+    if (emb->ne[0] != (uint64_t)c->hidden_size)
+        return rlvr_err(err, errlen, "gguf '%s': token_embd.weight rows have %" PRIu64 " elements but embedding_length is %d", g->path,
+                        emb->ne[0], c->hidden_size);
+    char name[64];
+    static const char *const PROBE[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight", "ffn_up.weight"};
+    uint64_t rows[] = {(uint64_t)c->num_heads * (uint64_t)c->head_dim, (uint64_t)c->num_kv_heads * (uint64_t)c->head_dim,
+                       (uint64_t)c->num_kv_heads * (uint64_t)c->head_dim, (uint64_t)c->intermediate_size};
+    for (int l = 0; l < c->num_layers; l++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof(name), "blk.%d.%s", l, PROBE[k]);
+            const GgufTensor *t = gguf_find_tensor(g, name);
+            if (!t || t->ndim != 2 || t->ne[0] != (uint64_t)c->hidden_size || t->ne[1] != rows[k])
+                return rlvr_err(err, errlen, "gguf '%s': tensor '%s' is %s, the metadata implies [%d, %" PRIu64 "] (hint: the metadata "
+                                "does not match the weights)", g->path, name, t ? "another shape" : "missing", c->hidden_size, rows[k]);
+        }
+    snprintf(name, sizeof(name), "blk.%d.attn_norm.weight", c->num_layers);
+    if (gguf_find_tensor(g, name))
+        return rlvr_err(err, errlen, "gguf '%s': tensor '%s' exists but block_count is %d", g->path, name, c->num_layers);
     if (token_id(g, "tokenizer.ggml.bos_token_id", &c->bos_token_id, err, errlen) ||
         token_id(g, "tokenizer.ggml.eos_token_id", &c->eos_token_id, err, errlen) ||
         token_id(g, "tokenizer.ggml.padding_token_id", &c->pad_token_id, err, errlen))

@@ -204,9 +204,9 @@ char *gguf_tokenizer_json(const Gguf *g, char *err, size_t errlen) {
         if (!s) { rc = rlvr_err(err, errlen, "gguf '%s': token %zu of tokenizer.ggml.tokens is not valid UTF-8", g->path, i); break; }
         const char *key = json_string_value(s);
         if (strlen(key) != t.tokens->strs[i].len || json_object_get(vocab, key)) {
-            json_decref(s);
             rc = rlvr_err(err, errlen, "gguf '%s': token %zu '%s' of tokenizer.ggml.tokens %s", g->path, i, key,
                           strlen(key) != t.tokens->strs[i].len ? "holds a NUL byte" : "appears twice in the vocabulary");
+            json_decref(s);
             break;
         }
         json_object_set_new(vocab, key, json_integer((json_int_t)i));
