@@ -16,7 +16,8 @@ It writes tests/fixtures/gguf/:
                        shape (ne1, ne0)); the C test requires every value bit-identical.
   tiny_llama.gguf      a LLaMA model (2 layers, C 32, 4 heads, 2 KV heads, tied embeddings) as
                        llama.cpp's convert_hf_to_gguf.py writes it: q_proj / k_proj rows permuted,
-                       most tensors quantized (Q8_0, Q4_0, Q4_1, F16, BF16), a small byte-level tokenizer.
+                       most tensors quantized (Q8_0, Q4_0, Q4_1, F16, BF16), a small byte-level tokenizer,
+                       and one test.* key of every GGUF value type (arrays too).
   tiny_qwen2.gguf      a Qwen2 model (q/k/v biases, untied output.weight, no permutation,
                        general.alignment 64).
   tiny_*_ref.safetensors   HF-named float32 tensors the C loader must reproduce exactly:
@@ -27,6 +28,7 @@ import os
 
 import numpy as np
 from gguf import GGMLQuantizationType as T
+from gguf import GGUFValueType as VT
 from gguf import GGUFWriter, quants
 from safetensors.numpy import save_file
 
@@ -100,6 +102,17 @@ VOCAB = (["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + [chr(ord("a") + i) fo
          [chr(ord("A") + i) for i in range(26)] + [str(i) for i in range(8)] + ["ab"])   # 64 tokens
 
 
+TEST_KEYS = [
+    ("test.u8", 200, VT.UINT8, None), ("test.i8", -100, VT.INT8, None), ("test.u16", 60000, VT.UINT16, None),
+    ("test.i16", -30000, VT.INT16, None), ("test.u32", 4000000000, VT.UINT32, None), ("test.i32", -2000000000, VT.INT32, None),
+    ("test.f32", 1.5, VT.FLOAT32, None), ("test.bool", True, VT.BOOL, None), ("test.str", "h\u00e9llo", VT.STRING, None),
+    ("test.u64", 2 ** 40, VT.UINT64, None), ("test.i64", -(2 ** 40), VT.INT64, None), ("test.f64", 2.25, VT.FLOAT64, None),
+    ("test.arr_i16", [1, -2, 3], VT.ARRAY, VT.INT16), ("test.arr_u64", [7, 2 ** 33], VT.ARRAY, VT.UINT64),
+    ("test.arr_f32", [0.5, -1.0], VT.ARRAY, VT.FLOAT32), ("test.arr_bool", [True, False], VT.ARRAY, VT.BOOL),
+    ("test.arr_str", ["a", "bc", ""], VT.ARRAY, VT.STRING),
+]
+
+
 def write_tiny(arch):
     C, I, L, H, KV, V, ctx = 32, 64, 2, 4, 2, len(VOCAB), 128
     D = C // H
@@ -125,6 +138,9 @@ def write_tiny(arch):
     w.add_eos_token_id(2)
     w.add_pad_token_id(0)
     w.add_chat_template("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}")
+    if llama:   # one key of every value type, for the reader's getters
+        for key, val, vt, sub in TEST_KEYS:
+            w.add_key_value(key, val, vt, sub)
     ref = {}
 
     def put(gname, hname, W, qt=T.F32, perm_heads=None):

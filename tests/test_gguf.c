@@ -155,6 +155,48 @@ static void test_tiny(const char *arch) {
     gguf_close(&g);
 }
 
+// One key of every value type (tiny_llama.gguf's test.* keys) through the getters.
+static void test_values(void) {
+    Gguf g;
+    char err[1024];
+    int ok = gguf_open(&g, FIX "tiny_llama.gguf", err, sizeof(err)) == 0;
+    CHECK_MSG(ok, "%s", err);
+    if (!ok) return;
+    static const struct { const char *key; long long v; } INTS[] = {
+        {"test.u8", 200}, {"test.i8", -100}, {"test.u16", 60000}, {"test.i16", -30000}, {"test.u32", 4000000000LL},
+        {"test.i32", -2000000000LL}, {"test.u64", 1LL << 40}, {"test.i64", -(1LL << 40)},
+    };
+    for (size_t i = 0; i < sizeof(INTS) / sizeof(INTS[0]); i++) {
+        long long v = 0;
+        CHECK_MSG(gguf_get_int(&g, INTS[i].key, &v, err, sizeof(err)) == 0 && v == INTS[i].v, "%s = %lld", INTS[i].key, v);
+    }
+    double f = 0;
+    CHECK(gguf_get_float(&g, "test.f32", &f, err, sizeof(err)) == 0 && f == 1.5);
+    CHECK(gguf_get_float(&g, "test.f64", &f, err, sizeof(err)) == 0 && f == 2.25);
+    int b = 0;
+    CHECK(gguf_get_bool(&g, "test.bool", &b, err, sizeof(err)) == 0 && b == 1);
+    char *str = NULL;
+    CHECK(gguf_get_str(&g, "test.str", &str, err, sizeof(err)) == 0 && str && strcmp(str, "h\xc3\xa9llo") == 0);
+    free(str);
+    // Wrong type and absent key.
+    long long v = 0;
+    CHECK(gguf_get_int(&g, "test.str", &v, err, sizeof(err)) == -1 && strstr(err, "'test.str'") && strstr(err, "STRING"));
+    CHECK(gguf_get_int(&g, "test.absent", &v, err, sizeof(err)) == 1);
+    CHECK(gguf_get_str(&g, "test.u8", &str, err, sizeof(err)) == -1);
+    const GgufKV *kv = gguf_find_kv(&g, "test.arr_i16");
+    CHECK(kv && kv->type == GGUF_ARRAY && kv->elem_type == GGUF_INT16 && kv->count == 3 && gguf_arr_int(kv, 1) == -2 && gguf_arr_int(kv, 2) == 3);
+    kv = gguf_find_kv(&g, "test.arr_u64");
+    CHECK(kv && kv->elem_type == GGUF_UINT64 && kv->count == 2 && gguf_arr_int(kv, 1) == 1LL << 33);
+    kv = gguf_find_kv(&g, "test.arr_f32");
+    CHECK(kv && kv->elem_type == GGUF_FLOAT32 && kv->count == 2 && gguf_arr_f32(kv, 1) == -1.0f);
+    kv = gguf_find_kv(&g, "test.arr_bool");
+    CHECK(kv && kv->elem_type == GGUF_BOOL && kv->count == 2 && kv->data[0] == 1 && kv->data[1] == 0);
+    kv = gguf_find_kv(&g, "test.arr_str");
+    CHECK(kv && kv->elem_type == GGUF_STRING && kv->count == 3 && kv->strs[1].len == 2 && memcmp(kv->strs[1].ptr, "bc", 2) == 0 &&
+          kv->strs[2].len == 0);
+    gguf_close(&g);
+}
+
 static void test_names(void) {
     char hf[128];
     CHECK(gguf_hf_tensor_name("token_embd.weight", hf, sizeof(hf)) == 0 && strcmp(hf, "model.embed_tokens.weight") == 0);
@@ -350,6 +392,7 @@ int main(void) {
     test_tiny("llama");
     test_tiny("qwen2");
     test_names();
+    test_values();
     test_corrupt();
     snprintf(tmp_path, sizeof(tmp_path), "/tmp/rlvr_test_gguf_%d.gguf", (int)getpid());
     test_flips(FIX "tiny_llama.gguf", 2000);
