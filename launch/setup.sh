@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages rlvr.c needs to build and test, skipping those already present.
-# Idempotent; safe to run on every invocation of demo.sh / run_all.sh.
+# Installs the Debian packages rlvr.c needs to build, run and test, skipping those already present.
+# Idempotent; safe to run on every invocation of demo.sh / run_all.sh. What only the tests need from
+# PyPI is fetched by tests/setup_assets.sh (tests/run_all.sh runs both).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin libzmq3-dev libmsgpack-dev libhdf5-dev hdf5-tools
@@ -18,5 +19,3 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Math-Verify in .venv-verify/ for tests/test_verifier_diff.py (PyPI, pinned; skipped when present)
-"$(dirname "$0")/setup_verify_venv.sh"

@@ -8,7 +8,7 @@
 3. Math-Verify, run now, gives the verdicts the corpus records, on every triaged row and on every 8th
    other row (its full run takes minutes; tests/verifier_diff/triage.py does it).
 
-It needs .venv-verify/ (launch/setup.sh creates it): without it the test fails, it is never skipped.
+It needs .venv-verify/ (tests/setup_assets.sh creates it): without it the test fails, it is never skipped.
 """
 import json
 import os
@@ -21,7 +21,7 @@ MIN_AGREEMENT = 0.98
 
 if os.path.realpath(sys.prefix) != os.path.realpath(os.path.join(ROOT, ".venv-verify")):
     if not os.path.exists(VENV_PY):
-        print(f"FAIL: {VENV_PY} is missing: run launch/setup.sh (it calls launch/setup_verify_venv.sh) to install Math-Verify")
+        print(f"FAIL: {VENV_PY} is missing: run tests/setup_assets.sh (tests/run_all.sh runs it) to install Math-Verify")
         print("0 passed, 1 failed")
         sys.exit(1)
     os.execv(VENV_PY, [VENV_PY, os.path.abspath(__file__)] + sys.argv[1:])

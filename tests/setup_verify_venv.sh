@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv-verify/ (git-ignored) with the reference verifier the differential test compares
 # against: HuggingFace's Math-Verify (PyPI `math-verify`, pinned, with its ANTLR LaTeX parser).
-# Idempotent: does nothing when the venv already holds that version. Called by launch/setup.sh;
+# Idempotent: does nothing when the venv already holds that version. Run by tests/setup_assets.sh;
 # tests/verifier_diff/test_math_verify_diff.py fails (not skips) when the venv is missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
