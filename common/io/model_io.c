@@ -103,13 +103,39 @@ static int shard_name_ok(const char *s) {
     return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static int load_hf(const char *dir, Model *m, char *err, size_t errlen) {
+// config.json, plus the EOS ids of generation_config.json when the directory has one.
+static int load_hf_config(const char *dir, ModelConfig *cfg, char *err, size_t errlen) {
     char path[4096];
-    ModelConfig cfg;
     if (join(path, sizeof(path), dir, "config.json") != 0) return rlvr_err(err, errlen, "model '%s': path too long", dir);
     if (!file_exists(path))
         return rlvr_err(err, errlen, "model '%s': config.json not found (hint: an HF model directory holds config.json and model.safetensors)", dir);
-    if (hf_config_load(path, &cfg, err, errlen) != 0) return -1;
+    if (hf_config_load(path, cfg, err, errlen) != 0) return -1;
+    join(path, sizeof(path), dir, "generation_config.json");
+    if (file_exists(path) && hf_generation_config_load(path, cfg, err, errlen) != 0) return -1;
+    return 0;
+}
+
+// The tokenizer files of an HF directory (each NULL when absent; tokenizer_config.json is read only
+// beside a tokenizer.json).
+static int load_hf_tokenizer(const char *dir, char **json, char **config_json, char *err, size_t errlen) {
+    char path[4096];
+    size_t n;
+    *json = *config_json = NULL;
+    if (join(path, sizeof(path), dir, "tokenizer.json") != 0 || !file_exists(path)) return 0;
+    if (!(*json = read_file_all(path, &n, err, errlen))) return -1;
+    join(path, sizeof(path), dir, "tokenizer_config.json");
+    if (file_exists(path) && !(*config_json = read_file_all(path, &n, err, errlen))) {
+        free(*json);
+        *json = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int load_hf(const char *dir, Model *m, char *err, size_t errlen) {
+    char path[4096];
+    ModelConfig cfg;
+    if (load_hf_config(dir, &cfg, err, errlen) != 0) return -1;
     if (model_init(m, &cfg, err, errlen) != 0) return -1;
 
     // Shards: model.safetensors, else the files named by model.safetensors.index.json.
@@ -165,6 +191,7 @@ static int load_hf(const char *dir, Model *m, char *err, size_t errlen) {
             rc = rlvr_err(err, errlen, "model '%s': tie_word_embeddings is true but lm_head.weight differs from model.embed_tokens.weight "
                           "(hint: set tie_word_embeddings to false in config.json)", dir);
     }
+    if (rc == 0) rc = load_hf_tokenizer(dir, &m->tokenizer_json, &m->tokenizer_config_json, err, errlen);
     free(L.loaded);
     free(L.tied_lm_head);
     for (int s = 0; s < nshards; s++) free(shards[s]);
@@ -221,6 +248,25 @@ int model_load(const char *path, Model *m, char *err, size_t errlen) {
     return rlvr_err(err, errlen, "model '%s': neither an HF model directory nor a native HDF5 model file (no HDF5 signature)", path);
 }
 
+// Writes text to PATH via PATH.tmp + rename.
+static int write_text_file(const char *path, const char *text, char *err, size_t errlen) {
+    char *tmp = mallocCheck(strlen(path) + 5);
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        int e = errno;
+        free(tmp);
+        return rlvr_err(err, errlen, "'%s': cannot create: %s", path, strerror(e));
+    }
+    size_t n = strlen(text);
+    int bad = fwrite(text, 1, n, f) != n, e = errno;
+    if (fclose(f) != 0 && !bad) { bad = 1; e = errno; }
+    if (!bad && rename(tmp, path) != 0) { bad = 1; e = errno; }
+    if (bad) unlink(tmp);
+    free(tmp);
+    return bad ? rlvr_err(err, errlen, "'%s': write failed: %s (hint: disk full?)", path, strerror(e)) : 0;
+}
+
 int model_save_hf(const Model *m, const char *dir, char *err, size_t errlen) {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return rlvr_err(err, errlen, "model '%s': cannot create directory: %s", dir, strerror(errno));
@@ -245,6 +291,14 @@ int model_save_hf(const Model *m, const char *dir, char *err, size_t errlen) {
     join(path, sizeof(path), dir, "model.safetensors");
     int rc = st_write(path, e, m->num_tensors, meta, err, errlen);
     free(e);
+    if (rc == 0 && m->tokenizer_json) {
+        join(path, sizeof(path), dir, "tokenizer.json");
+        rc = write_text_file(path, m->tokenizer_json, err, errlen);
+    }
+    if (rc == 0 && m->tokenizer_config_json) {
+        join(path, sizeof(path), dir, "tokenizer_config.json");
+        rc = write_text_file(path, m->tokenizer_config_json, err, errlen);
+    }
     return rc;
 }
 
@@ -269,5 +323,76 @@ int model_save_native(const Model *m, const char *path, char *err, size_t errlen
     if (rc == 0 && rename(tmp, path) != 0) rc = rlvr_err(err, errlen, "model file '%s': rename from %s failed: %s", path, tmp, strerror(errno));
     if (rc != 0) unlink(tmp);
     free(tmp);
+    return rc;
+}
+
+// ---- the tokenizer alone ---------------------------------------------------------------------------
+
+static int has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+// A Model holding only a config and the tokenizer texts (no tensors), for tokenizer_from_model.
+static int tokenizer_of(Model *shell, Tokenizer *t, const char *what, char *err, size_t errlen) {
+    char e2[1024];
+    int rc = tokenizer_from_model(t, shell, e2, sizeof e2);
+    if (rc != 0) rlvr_err(err, errlen, "%s: %s", what, e2);
+    free(shell->tokenizer_json);
+    free(shell->tokenizer_config_json);
+    return rc;
+}
+
+int model_load_tokenizer(const char *path, Tokenizer *t, char *err, size_t errlen) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return rlvr_err(err, errlen, "tokenizer '%s': %s (hint: pass a tokenizer.json, an HF model directory or a .h5 model)", path, strerror(errno));
+    Model shell;
+    memset(&shell, 0, sizeof shell);
+    if (S_ISDIR(sb.st_mode)) {
+        char cj[4096];
+        join(cj, sizeof(cj), path, "config.json");
+        if (file_exists(cj) && load_hf_config(path, &shell.cfg, err, errlen) != 0) return -1;
+        if (load_hf_tokenizer(path, &shell.tokenizer_json, &shell.tokenizer_config_json, err, errlen) != 0) return -1;
+        if (!shell.tokenizer_json && !file_exists(cj))
+            return rlvr_err(err, errlen, "tokenizer '%s': the directory holds neither tokenizer.json nor config.json", path);
+        return tokenizer_of(&shell, t, path, err, errlen);
+    }
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return rlvr_err(err, errlen, "tokenizer '%s': cannot open: %s", path, strerror(errno));
+    size_t got = fread(head, 1, 8, f);
+    fclose(f);
+    if (got == 8 && memcmp(head, sig, 8) == 0) {   // a native model file or a checkpoint: config/ and tokenizer/
+        H5Quiet q;
+        h5_quiet_begin(&q);
+        hid_t h = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        int rc = h < 0 ? rlvr_err(err, errlen, "tokenizer '%s': HDF5 cannot open it (hint: the file is truncated or corrupt)", path) : 0;
+        if (rc == 0) rc = model_h5_read_config(h, &shell.cfg, err, errlen);
+        if (rc == 0) rc = model_h5_read_tokenizer(h, &shell.tokenizer_json, &shell.tokenizer_config_json, err, errlen);
+        if (h >= 0) H5Fclose(h);
+        h5_quiet_end(&q);
+        if (rc != 0) return -1;
+        return tokenizer_of(&shell, t, path, err, errlen);
+    }
+    if (has_suffix(path, ".gguf"))
+        return rlvr_err(err, errlen, "tokenizer '%s': GGUF files are read by 'rlvr convert'; convert it first", path);
+    size_t n;
+    if (!(shell.tokenizer_json = read_file_all(path, &n, err, errlen))) return -1;
+    // A tokenizer_config.json beside it brings the special tokens and the chat template.
+    const char *slash = strrchr(path, '/');
+    char cpath[4096];
+    snprintf(cpath, sizeof cpath, "%.*stokenizer_config.json", slash ? (int)(slash - path + 1) : 0, path);
+    if (file_exists(cpath) && !(shell.tokenizer_config_json = read_file_all(cpath, &n, err, errlen))) {
+        free(shell.tokenizer_json);
+        return -1;
+    }
+    model_config_default(&shell.cfg);
+    char e2[1024];
+    int rc = tokenizer_load_json(t, shell.tokenizer_json, shell.tokenizer_config_json, NULL, path, e2, sizeof e2);
+    if (rc != 0) rlvr_err(err, errlen, "%s", e2);
+    free(shell.tokenizer_json);
+    free(shell.tokenizer_config_json);
     return rc;
 }
