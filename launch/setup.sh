@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages rlvr.c needs to build and test, skipping those already present.
+# Installs the Debian packages rlvr.c needs to build and test, skipping those already present, then
+# fetches the test assets the registries ship (tests/tokenizer/setup_assets.sh: the tokenizer
+# vocabularies and the reference tokenizers, into git-ignored .assets/ and .venv-tok/).
 # Idempotent; safe to run on every invocation of demo.sh / run_all.sh.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin libzmq3-dev libmsgpack-dev libhdf5-dev hdf5-tools
       libopenblas-dev libjansson-dev libyaml-dev
+      libpcre2-dev libutf8proc-dev                 # the BPE tokenizer: regular expressions, Unicode normalization
       python3 python3-zmq python3-msgpack python3-h5py python3-numpy python3-matplotlib
+      python3-venv                                 # .venv-tok: HF tokenizers / tiktoken for fixtures and the benchmark
       clang libclang-rt-14-dev
       slurm-wlm munge libpmix-dev)   # tests/test_slurm.sh; Slurm's pmix plugin dlopens libpmix.so (-dev)
 missing=()
@@ -18,3 +22,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+"$(cd "$(dirname "$0")/.." && pwd)/tests/tokenizer/setup_assets.sh"
