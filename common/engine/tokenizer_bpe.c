@@ -318,6 +318,10 @@ static void cache_clear(TokCache *c) {
     c->used = 0;
 }
 
+void bpe_cache_reset(TokBpe *b) {
+    if (b->cache.hash) cache_clear(&b->cache);
+}
+
 void bpe_encode_piece(TokBpe *b, const char *s, size_t n, TokIds *out) {
     if (n == 0) return;
     if (b->ignore_merges) {

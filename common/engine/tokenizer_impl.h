@@ -159,6 +159,7 @@ void bpe_replace_token(TokBpe *b, int id, const char *bytes, size_t n);   // set
 void bpe_vocab_put(TokBpe *b, int id);     // adds id (bytes set) to the model vocabulary lookup
 int bpe_vocab_get(const TokBpe *b, const char *bytes, size_t n);   // -1 when absent
 void bpe_merge_put(TokBpe *b, int left, int right, int rank, int merged);
+void bpe_cache_reset(TokBpe *b);   // empties the piece cache (benchmarks: a pass over new text)
 // BPE of one pre-token (bytes), appending ids. Uses and fills the cache.
 void bpe_encode_piece(TokBpe *b, const char *s, size_t n, TokIds *out);
 // The merge loop alone (no cache, no ignore_merges): the scan for short pieces, the heap for long
