@@ -3,6 +3,10 @@
 //     code, CJK, emoji, whitespace runs, special tokens mid-text, invalid UTF-8, NFC cases, long runs)
 //     and the ids HF `tokenizers` gives them with the Qwen2, LLaMA-3 and GPT-2 vocabularies; random id
 //     sequences and HF's decode of each (with and without special tokens);
+//   - two small tokenizers HF trained on those strings (committed: tests/fixtures/tokenizer/synthetic_*),
+//     dressed with every option the real vocabularies leave unused (NFKC, NFD, String patterns, all
+//     Split behaviours and invert, Digits both ways, add_prefix_space, ignore_merges, lstrip / rstrip /
+//     single_word / normalized added tokens, TemplateProcessing), encoded with add_special_tokens;
 //   - llama.cpp's own test strings and the ids HF produced from the original tokenizers
 //     (ggml-vocab-<v>.gguf.inp / .out), for those three and StarCoder (Digits + ByteLevel: SmolLM's form);
 //   - for every fixture string: the streaming decoder's pieces join to tokenizer_decode's text, and the
@@ -21,6 +25,7 @@
 
 #define FIX "tests/fixtures/tokenizer"
 #define MAX_REPORT 5   // mismatches printed per vocabulary
+#define SYNTH_EVERY 3  // the synthetic fixtures hold every third string (tests/tokenizer/make_fixtures.py)
 
 static char assets[2048];
 
@@ -215,6 +220,38 @@ static void check_llama_cpp(Tokenizer *t, const char *vocab) {
     tok_ids_free(&got); tok_ids_free(&want);
 }
 
+// A synthetic tokenizer (committed with its ids): every SYNTH_EVERY-th string, with special tokens.
+static void check_synthetic(const char *name, const Str *strs, size_t n) {
+    char path[512], err[1024], *line = NULL;
+    size_t len, lcap = 0, bad = 0, count = 0;
+    snprintf(path, sizeof path, FIX "/%s/tokenizer.json", name);
+    char *js = read_file_all(path, &len, err, sizeof err);
+    CHECK_MSG(js != NULL, "%s", err);
+    if (!js) return;
+    Tokenizer t;
+    int ok = tokenizer_load_json(&t, js, NULL, NULL, path, err, sizeof err) == 0;
+    free(js);
+    CHECK_MSG(ok, "%s", err);
+    if (!ok) return;
+    snprintf(path, sizeof path, FIX "/%s/ids.txt", name);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    TokIds want = {0}, got = {0};
+    for (size_t i = 0; f && i < n; i += SYNTH_EVERY, count++) {
+        if (getline(&line, &lcap, f) <= 0) { CHECK_MSG(0, "%s ends early", path); break; }
+        parse_ids(line, &want);
+        got.n = 0;
+        CHECK(tokenizer_encode(&t, strs[i].s, strs[i].n, TOK_ADD_SPECIAL, &got, err, sizeof err) == 0);
+        if (!same(&got, &want) && bad++ < MAX_REPORT) show(name, &strs[i], &got, &want);
+    }
+    CHECK_MSG(bad == 0, "%s: %zu of %zu strings encode differently from HF tokenizers", name, bad, count);
+    printf("%s: %zu strings compared; %zu differ\n", name, count, bad);
+    if (f) fclose(f);
+    free(line);
+    tok_ids_free(&want); tok_ids_free(&got);
+    tokenizer_free(&t);
+}
+
 int main(void) {
     const char *env = getenv("RLVR_ASSETS"), *root = getenv("RLVR_ROOT");
     if (env && env[0]) snprintf(assets, sizeof assets, "%s", env);
@@ -232,6 +269,10 @@ int main(void) {
         check_decode(&t, fixture_vocabs[v]);
         check_llama_cpp(&t, fixture_vocabs[v]);
         tokenizer_free(&t);
+    }
+    if (strs) {
+        check_synthetic("synthetic_a", strs, n);
+        check_synthetic("synthetic_b", strs, n);
     }
     Tokenizer t;
     int ok = load_tok(&t, "starcoder") == 0;

@@ -17,6 +17,13 @@ Writes tests/fixtures/tokenizer/:
                      separated. Invalid UTF-8 is given to HF as bytes.decode("utf-8", "replace").
   decode_<vocab>.jsonl  random id sequences (with special tokens) and HF's decode of each, with and
                      without skip_special_tokens: {"ids": [...], "text": ..., "text_skip": ...}.
+  synthetic_<x>/     small byte-level tokenizers HF trains here on the strings (700 ids), dressed with
+                     the options the real vocabularies leave unused (NFKC / NFD, Split with a String
+                     pattern, Removed / MergedWithPrevious / MergedWithNext / Contiguous / invert, Digits
+                     both ways, ByteLevel add_prefix_space, ignore_merges, added tokens with lstrip /
+                     rstrip / single_word / normalized, TemplateProcessing around the text): their
+                     tokenizer.json and ids.txt, HF's ids with add_special_tokens=True for every
+                     SYNTH_EVERY-th string (0, 3, 6, ...).
 The vocabularies are qwen2, llama-bpe (LLaMA-3) and gpt-2: the tokenizer.json files setup_assets.sh
 writes from llama.cpp's vocab files into .assets/tokenizers/<vocab>/.
 
@@ -29,7 +36,7 @@ import random
 import sys
 import unicodedata
 
-from tokenizers import Tokenizer
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ASSETS = os.environ.get("RLVR_ASSETS", os.path.join(ROOT, ".assets"))
@@ -37,6 +44,7 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "tokenizer")
 VOCABS = ["qwen2", "llama-bpe", "gpt-2"]
 SEED = 20240612
 N_DECODE = 400   # random id sequences per vocabulary
+SYNTH_EVERY = 3  # the synthetic tokenizers' fixtures take every third string
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>",
             "<|start_header_id|>", "<|end_header_id|>", "<|reserved_special_token_7|>", "<|finetune_right_pad_id|>"]
@@ -157,6 +165,40 @@ def make_strings():
     return out
 
 
+def synthetic(texts):
+    """Two small tokenizers covering the options the real vocabularies do not use."""
+    base = Tokenizer(models.BPE())
+    base.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    base.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=700, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                         show_progress=False))
+    spec = base.to_str()
+    a = Tokenizer.from_str(spec)
+    a.normalizer = normalizers.NFKC()
+    a.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split("-", "merged_with_previous"),
+                                               pre_tokenizers.Digits(individual_digits=False),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
+    a.add_special_tokens([AddedToken("<mask>", lstrip=True, rstrip=True, single_word=True, special=True, normalized=False)])
+    a.add_tokens([AddedToken("hello", normalized=True), AddedToken("Ω", normalized=True),
+                  AddedToken("<sep>", special=True, normalized=False)])
+    a.post_processor = processors.TemplateProcessing(single="<mask> $A <sep>", special_tokens=[
+        ("<mask>", a.token_to_id("<mask>")), ("<sep>", a.token_to_id("<sep>"))])
+    a.decoder = decoders.ByteLevel()
+    b = Tokenizer.from_str(spec)
+    b.normalizer = normalizers.Sequence([normalizers.NFD()])
+    b.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(r"\s+"), "removed"),
+                                               pre_tokenizers.Split(Regex(r"[aeiou]"), "merged_with_next"),
+                                               pre_tokenizers.Split(Regex(r"\p{P}+"), "contiguous", invert=True),
+                                               pre_tokenizers.Split("ab", "isolated", invert=True),
+                                               pre_tokenizers.Digits(individual_digits=True),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    b.add_tokens([AddedToken("  spaced", rstrip=True, normalized=False), AddedToken("ab", single_word=True, normalized=False),
+                  AddedToken("é", normalized=True)])
+    b.decoder = decoders.ByteLevel()
+    jb = json.loads(b.to_str())
+    jb["model"]["ignore_merges"] = True
+    return {"synthetic_a": a, "synthetic_b": Tokenizer.from_str(json.dumps(jb))}
+
+
 def main():
     strings = make_strings()
     os.makedirs(OUT, exist_ok=True)
@@ -189,6 +231,14 @@ def main():
                 f.write(json.dumps({"ids": ids, "text": tok.decode(ids, skip_special_tokens=False),
                                     "text_skip": tok.decode(ids, skip_special_tokens=True)}, ensure_ascii=False) + "\n")
         print(f"make_fixtures: {v}: {len(strings)} strings, {N_DECODE} decodes")
+    for name, tok in synthetic([b.decode("utf-8", "replace") for b in strings]).items():
+        d = os.path.join(OUT, name)
+        os.makedirs(d, exist_ok=True)
+        tok.save(os.path.join(d, "tokenizer.json"))
+        with open(os.path.join(d, "ids.txt"), "w") as f:
+            for b in strings[::SYNTH_EVERY]:
+                f.write(" ".join(map(str, tok.encode(b.decode("utf-8", "replace"), add_special_tokens=True).ids)) + "\n")
+        print(f"make_fixtures: {name}: {len(strings[::SYNTH_EVERY])} strings")
 
 
 if __name__ == "__main__":
