@@ -333,11 +333,15 @@ static int has_suffix(const char *s, const char *suf) {
     return n >= k && strcmp(s + n - k, suf) == 0;
 }
 
-// A Model holding only a config and the tokenizer texts (no tensors), for tokenizer_from_model.
-static int tokenizer_of(Model *shell, Tokenizer *t, const char *what, char *err, size_t errlen) {
+// The tokenizer of a Model holding only a config and the tokenizer texts (no tensors); `source`
+// names where the tokenizer.json text came from in messages.
+static int tokenizer_of(Model *shell, Tokenizer *t, const char *what, const char *source, char *err, size_t errlen) {
     char e2[1024];
-    int rc = tokenizer_from_model(t, shell, e2, sizeof e2);
-    if (rc != 0) rlvr_err(err, errlen, "%s: %s", what, e2);
+    int rc = shell->tokenizer_json
+                 ? tokenizer_load_json(t, shell->tokenizer_json, shell->tokenizer_config_json, &shell->cfg, source, e2, sizeof e2)
+                 : tokenizer_from_model(t, shell, e2, sizeof e2);
+    if (rc != 0 && shell->tokenizer_json) rlvr_err(err, errlen, "%s", e2);   // e2 names the file already
+    else if (rc != 0) rlvr_err(err, errlen, "%s: %s", what, e2);
     free(shell->tokenizer_json);
     free(shell->tokenizer_config_json);
     return rc;
@@ -349,6 +353,7 @@ int model_load_tokenizer(const char *path, Tokenizer *t, char *err, size_t errle
         return rlvr_err(err, errlen, "tokenizer '%s': %s (hint: pass a tokenizer.json, an HF model directory or a .h5 model)", path, strerror(errno));
     Model shell;
     memset(&shell, 0, sizeof shell);
+    model_config_default(&shell.cfg);
     if (S_ISDIR(sb.st_mode)) {
         char cj[4096];
         join(cj, sizeof(cj), path, "config.json");
@@ -356,7 +361,9 @@ int model_load_tokenizer(const char *path, Tokenizer *t, char *err, size_t errle
         if (load_hf_tokenizer(path, &shell.tokenizer_json, &shell.tokenizer_config_json, err, errlen) != 0) return -1;
         if (!shell.tokenizer_json && !file_exists(cj))
             return rlvr_err(err, errlen, "tokenizer '%s': the directory holds neither tokenizer.json nor config.json", path);
-        return tokenizer_of(&shell, t, path, err, errlen);
+        char src[4096];
+        join(src, sizeof(src), path, "tokenizer.json");
+        return tokenizer_of(&shell, t, path, src, err, errlen);
     }
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     unsigned char head[8] = {0};
@@ -374,7 +381,9 @@ int model_load_tokenizer(const char *path, Tokenizer *t, char *err, size_t errle
         if (h >= 0) H5Fclose(h);
         h5_quiet_end(&q);
         if (rc != 0) return -1;
-        return tokenizer_of(&shell, t, path, err, errlen);
+        char src[4096];
+        snprintf(src, sizeof(src), "%s:tokenizer/tokenizer.json", path);
+        return tokenizer_of(&shell, t, path, src, err, errlen);
     }
     if (has_suffix(path, ".gguf"))
         return rlvr_err(err, errlen, "tokenizer '%s': GGUF files are read by 'rlvr convert'; convert it first", path);
@@ -388,7 +397,6 @@ int model_load_tokenizer(const char *path, Tokenizer *t, char *err, size_t errle
         free(shell.tokenizer_json);
         return -1;
     }
-    model_config_default(&shell.cfg);
     char e2[1024];
     int rc = tokenizer_load_json(t, shell.tokenizer_json, shell.tokenizer_config_json, NULL, path, e2, sizeof e2);
     if (rc != 0) rlvr_err(err, errlen, "%s", e2);

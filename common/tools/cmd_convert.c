@@ -1,10 +1,13 @@
 // rlvr convert IN OUT: HF directory <-> native .h5 model file (either direction, or HF -> HF to
-// re-save BF16/F16/sharded weights as one float32 model.safetensors).
+// re-save BF16/F16/sharded weights as one float32 model.safetensors). The tokenizer travels along:
+// tokenizer.json and tokenizer_config.json (chat template included) go into the .h5 file and come
+// back out into an HF directory; generation_config.json's EOS ids join config.json's.
 #include <stdio.h>
 #include <string.h>
 
 #include "common/tools/commands.h"
 #include "common/engine/model.h"
+#include "common/engine/tokenizer.h"
 #include "common/io/model_io.h"
 
 static void usage(FILE *f) {
@@ -12,7 +15,9 @@ static void usage(FILE *f) {
                "  IN   an HF model directory (config.json + model.safetensors or sharded safetensors with an index)\n"
                "       or a native .h5 model file\n"
                "  OUT  a name ending in .h5 writes a native model file; anything else writes an HF directory\n"
-               "       (config.json + float32 model.safetensors, loadable by transformers)\n");
+               "       (config.json + float32 model.safetensors, loadable by transformers)\n"
+               "The tokenizer goes along: IN's tokenizer.json and tokenizer_config.json (with its chat template) are\n"
+               "stored in the .h5 file or written to the directory; it is loaded first, so a broken one is an error.\n");
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -26,12 +31,24 @@ int cmd_convert(int argc, char **argv) {
         fprintf(stderr, "rlvr convert: %s\n", err);
         return 1;
     }
+    // The tokenizer must load before it is copied: a model file with a broken tokenizer is no policy.
+    Tokenizer tok;
+    char tdesc[128] = "no tokenizer";
+    if (m.tokenizer_json || m.cfg.tokenizer[0]) {
+        if (model_load_tokenizer(in, &tok, err, sizeof(err)) != 0) {   // names IN's tokenizer file in its errors
+            fprintf(stderr, "rlvr convert: %s\n", err);
+            model_free(&m);
+            return 1;
+        }
+        snprintf(tdesc, sizeof tdesc, "tokenizer %s with %d ids", tok.type, tok.vocab_size);
+        tokenizer_free(&tok);
+    }
     size_t n = strlen(out);
     int native = n >= 3 && strcmp(out + n - 3, ".h5") == 0;
     int rc = native ? model_save_native(&m, out, err, sizeof(err)) : model_save_hf(&m, out, err, sizeof(err));
     if (rc != 0) fprintf(stderr, "rlvr convert: %s\n", err);
-    else printf("converted %s -> %s (%s, %s, %d layers, %zu parameters)\n", in, out, native ? "native HDF5" : "HF directory",
-                model_arch_name(m.cfg.arch), m.cfg.num_layers, m.num_params);
+    else printf("converted %s -> %s (%s, %s, %d layers, %zu parameters, %s)\n", in, out, native ? "native HDF5" : "HF directory",
+                model_arch_name(m.cfg.arch), m.cfg.num_layers, m.num_params, tdesc);
     model_free(&m);
     return rc ? 1 : 0;
 }
