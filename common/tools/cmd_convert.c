@@ -35,7 +35,11 @@ int cmd_convert(int argc, char **argv) {
     Tokenizer tok;
     char tdesc[128] = "no tokenizer";
     if (m.tokenizer_json || m.cfg.tokenizer[0]) {
-        if (model_load_tokenizer(in, &tok, err, sizeof(err)) != 0) {   // names IN's tokenizer file in its errors
+        // From IN's files when it has them, so that an error names the file; a tokenizer made from
+        // another format (GGUF) is checked as the model holds it.
+        size_t k = strlen(in);
+        int from_files = !(k >= 5 && strcmp(in + k - 5, ".gguf") == 0);
+        if ((from_files ? model_load_tokenizer(in, &tok, err, sizeof(err)) : tokenizer_from_model(&tok, &m, err, sizeof(err))) != 0) {
             fprintf(stderr, "rlvr convert: %s\n", err);
             model_free(&m);
             return 1;
