@@ -102,6 +102,22 @@ void bpe_replace_token(TokBpe *b, int id, const char *bytes, size_t n) {
     b->has[id] = 1;
 }
 
+void bpe_reserve(TokBpe *b, size_t n_vocab, size_t n_merges) {
+    size_t cap = 1 << 12;
+    while (cap < 2 * n_vocab + 2) cap *= 2;
+    if (!b->vocab.slot) {
+        b->vocab.slot = callocCheck(cap, sizeof(uint32_t));
+        b->vocab.mask = cap - 1;
+    }
+    cap = 1 << 12;
+    while (cap < 2 * n_merges + 2) cap *= 2;
+    if (!b->merges.key) {
+        b->merges.key = callocCheck(cap, sizeof(uint64_t));
+        b->merges.val = mallocCheck(cap * sizeof(uint64_t));
+        b->merges.mask = cap - 1;
+    }
+}
+
 // ---- vocabulary: bytes -> id ---------------------------------------------------------------------------
 
 static void vocab_insert(TokBpe *b, int id) {

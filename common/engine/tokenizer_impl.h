@@ -156,6 +156,7 @@ void bpe_free(TokBpe *b);
 // Adds id with the given bytes to the id table (decoding). Returns 0, or -1 on a duplicate id.
 int bpe_set_token(TokBpe *b, int id, const char *bytes, size_t n);
 void bpe_replace_token(TokBpe *b, int id, const char *bytes, size_t n);   // sets or overrides id's bytes
+void bpe_reserve(TokBpe *b, size_t n_vocab, size_t n_merges);   // sizes the hash tables once (faster loads)
 void bpe_vocab_put(TokBpe *b, int id);     // adds id (bytes set) to the model vocabulary lookup
 int bpe_vocab_get(const TokBpe *b, const char *bytes, size_t n);   // -1 when absent
 void bpe_merge_put(TokBpe *b, int left, int right, int rank, int merged);

@@ -438,6 +438,7 @@ int bpe_load_json(TokBpe *b, Tokenizer *t, const char *json, const char *config_
     }
     if (rc == 0) rc = check_decoder(&c, json_object_get(root, "decoder"), "decoder");
     json_t *vocab = json_object_get(model, "vocab");
+    if (rc == 0) bpe_reserve(b, json_object_size(vocab), json_array_size(json_object_get(model, "merges")));
     if (rc == 0) rc = parse_vocab(&c, b, vocab);
     if (rc == 0) {
         json_t *merges = json_object_get(model, "merges");
