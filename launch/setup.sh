@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin libzmq3-dev libmsgpack-dev libhdf5-dev hdf5-tools
       libopenblas-dev libjansson-dev libyaml-dev
+      libpcre2-dev libutf8proc-dev   # the BPE tokenizer: regular expressions, Unicode normalization
       python3 python3-venv python3-zmq python3-msgpack python3-h5py python3-numpy python3-matplotlib
       clang libclang-rt-14-dev
       slurm-wlm munge libpmix-dev)   # tests/test_slurm.sh; Slurm's pmix plugin dlopens libpmix.so (-dev)

@@ -58,7 +58,7 @@ static WireSampling sampling_from_config(const Learner *L) {
     s.top_k = c->rollout_top_k > 0 ? (int32_t)c->rollout_top_k : 0;
     s.max_new_tokens = (int32_t)(c->rollout_max_new_tokens > 0 ? c->rollout_max_new_tokens : c->data_max_response_length);
     if (s.max_new_tokens > c->data_max_response_length) s.max_new_tokens = (int32_t)c->data_max_response_length;
-    if (L->tok.eos_id >= 0) { s.n_stop = 1; s.stop[0] = L->tok.eos_id; }
+    for (int i = 0; i < L->tok.n_eos && s.n_stop < WIRE_MAX_STOP; i++) s.stop[s.n_stop++] = L->tok.eos_ids[i];
     return s;
 }
 

@@ -76,7 +76,8 @@ static void init_model(Learner *L, Model *m) {
     mc.rope_theta = (float)c->model_init_rope_theta;
     mc.qkv_bias = c->model_init_qkv_bias;
     mc.tie_word_embeddings = c->model_init_tie_word_embeddings;
-    mc.bos_token_id = CHAR_TOK_BOS; mc.eos_token_id = CHAR_TOK_EOS; mc.pad_token_id = CHAR_TOK_PAD;
+    mc.bos_token_id = CHAR_TOK_BOS; mc.pad_token_id = CHAR_TOK_PAD;
+    model_config_set_eos(&mc, CHAR_TOK_EOS);
     snprintf(mc.tokenizer, sizeof mc.tokenizer, "char");
     if (model_init(m, &mc, err, sizeof err) != 0) fail_all(L, 2, "error: model.init.*: %s\n", err);
     model_init_random(m, (uint64_t)c->trainer_seed, (float)c->model_init_std);
@@ -170,11 +171,10 @@ int main(int argc, char **argv) {
         model_alloc_train(&L->model);
     }
     if (c->actor_use_kl_loss) { init_model(L, &L->ref); L->has_ref = 1; }
-    const char *tk = L->model.cfg.tokenizer[0] ? L->model.cfg.tokenizer : "";
-    if (tokenizer_init(&L->tok, tk, err, sizeof err) != 0) {
+    if (tokenizer_from_model(&L->tok, &L->model, err, sizeof err) != 0) {
         char msg[4400];
-        snprintf(msg, sizeof msg, "%s (the learner tokenizes prompts itself; only the built-in 'char' tokenizer exists so far: "
-                 "train a char model, e.g. with model.path \"\" and model.init.*)", err);
+        snprintf(msg, sizeof msg, "%s (the learner tokenizes prompts itself: the model needs its tokenizer.json, or the built-in "
+                 "'char' tokenizer, e.g. model.path \"\" and model.init.*)", err);
         fail_all(L, 2, "error: learner: model tokenizer: %s\n", msg);
     }
     if (L->model.cfg.vocab_size < L->tok.vocab_size) {
@@ -245,6 +245,7 @@ int main(int argc, char **argv) {
     history_free(&L->hist);
     model_free(&L->model);
     if (L->has_ref) model_free(&L->ref);
+    tokenizer_free(&L->tok);
     if (rc != 0) { fflush(stdout); dist_abort(rc); }
     if (learner_sigterm) {
         // When mpirun forwarded the SIGTERM it is already tearing the job down and MPI_Finalize can

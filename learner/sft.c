@@ -23,10 +23,10 @@ static int sft_batch(Learner *L, int n, RlBatch *b, char *err, size_t errlen) {
         size_t cap = strlen(items[k].answer) + 16;
         char *target = mallocCheck(cap);
         snprintf(target, cap, "\\boxed{%s}", items[k].answer);
-        resp[k] = mallocCheck((strlen(target) + 1) * sizeof(int32_t));
-        int m = data_encode(&L->tok, target, resp[k], err, errlen);
+        int m = 0;
+        resp[k] = data_encode(&L->tok, target, 1, &m, err, errlen);   // room for the EOS
         free(target);
-        if (m < 0) { rc = -1; k++; break; }
+        if (!resp[k]) { rc = -1; k++; break; }
         resp[k][m++] = L->tok.eos_id;
         if (m > maxr) {   // an answer longer than the response budget cannot be learned as is
             L->data.skipped_long++;

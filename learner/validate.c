@@ -24,7 +24,7 @@ static GenParams val_gen_params(const RlvrConfig *c, const Tokenizer *tok) {
     if (mx > c->data_max_response_length) mx = c->data_max_response_length;
     gp.max_new_tokens = (int)mx;
     gp.n_stop = 0;
-    if (tok->eos_id >= 0) gp.stop[gp.n_stop++] = tok->eos_id;
+    for (int i = 0; i < tok->n_eos && gp.n_stop < INFER_MAX_STOP; i++) gp.stop[gp.n_stop++] = tok->eos_ids[i];
     return gp;
 }
 

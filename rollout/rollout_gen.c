@@ -22,11 +22,13 @@ int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_co
     memset(e, 0, sizeof *e);
     if (o->max_batch < 1) return rlvr_err(err, errlen, "rollout: max_batch = %d must be >= 1", o->max_batch);
     if (quality_params_check(&o->quality, err, errlen) != 0) return -1;
-    const char *tk = m->cfg.tokenizer[0] ? m->cfg.tokenizer : NULL;
-    if (tokenizer_init(&e->tok, tk, err, errlen) != 0) return -1;
-    if (e->tok.vocab_size > m->cfg.vocab_size)
-        return rlvr_err(err, errlen, "rollout: tokenizer '%s' has %d tokens but the model's vocab_size is %d (hint: wrong model for this tokenizer)",
-                        e->tok.type, e->tok.vocab_size, m->cfg.vocab_size);
+    if (tokenizer_from_model(&e->tok, m, err, errlen) != 0) return -1;
+    if (e->tok.vocab_size > m->cfg.vocab_size) {
+        rlvr_err(err, errlen, "rollout: tokenizer '%s' has %d tokens but the model's vocab_size is %d (hint: wrong model for this tokenizer)",
+                 e->tok.type, e->tok.vocab_size, m->cfg.vocab_size);
+        tokenizer_free(&e->tok);
+        return -1;
+    }
     e->model = *m;
     memset(m, 0, sizeof *m);
     e->version = version;
@@ -38,6 +40,7 @@ int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_co
 void rollout_engine_free(RolloutEngine *e) {
     if (e->inf_ready) infer_free(&e->inf);
     model_free(&e->model);
+    tokenizer_free(&e->tok);
     memset(e, 0, sizeof *e);
 }
 
@@ -93,13 +96,13 @@ int rollout_gen_params(const RolloutEngine *e, const WireAssign *a, GenParams *g
     gp->max_new_tokens = s->max_new_tokens;
     if (s->n_stop > INFER_MAX_STOP)
         return rlvr_err(err, errlen, "prompt %llu: %d stop tokens; the engine supports %d", (unsigned long long)a->prompt_id, s->n_stop, INFER_MAX_STOP);
-    int eos = e->model.cfg.eos_token_id >= 0 ? e->model.cfg.eos_token_id : e->tok.eos_id;
-    int have_eos = eos < 0 || eos >= e->model.cfg.vocab_size;
-    for (int i = 0; i < s->n_stop; i++) {
-        gp->stop[gp->n_stop++] = s->stop[i];
-        if (s->stop[i] == eos) have_eos = 1;
+    for (int i = 0; i < s->n_stop; i++) gp->stop[gp->n_stop++] = s->stop[i];
+    // Every EOS of the model ends a response, listed by the assignment or not.
+    for (int k = 0; k < e->tok.n_eos && gp->n_stop < INFER_MAX_STOP; k++) {
+        int eos = e->tok.eos_ids[k], have = eos >= e->model.cfg.vocab_size;
+        for (int i = 0; i < gp->n_stop && !have; i++) have = gp->stop[i] == eos;
+        if (!have) gp->stop[gp->n_stop++] = eos;
     }
-    if (!have_eos && gp->n_stop < INFER_MAX_STOP) gp->stop[gp->n_stop++] = eos;
     return sampler_params_validate(&gp->sampler, err, errlen);
 }
 
@@ -184,8 +187,8 @@ int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGr
     double t1 = now_seconds();
     float gen_each = (float)((t1 - t0) / n);   // per group: the batch's time shared out
     if (rc == 0) {
-        size_t cap = (size_t)gp.max_new_tokens * 8 + 1;
-        char *text = mallocCheck(cap);
+        size_t cap = 0;
+        char *text = NULL;   // grown by tokenizer_decode
         for (int j = 0, r = 0; j < n && rc == 0; j++) {
             WireGroup *g = &out[j];
             const int G = a[j]->group_size;
@@ -225,7 +228,7 @@ int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGr
                 w->gen_seconds = gen_each;
                 if (rc != 0) break;
                 double s0 = now_seconds();
-                size_t len = tokenizer_decode(&e->tok, o->tokens, o->n, text, cap);
+                size_t len = tokenizer_decode(&e->tok, o->tokens, (size_t)o->n, TOK_SKIP_SPECIAL, &text, &cap);
                 rc = rollout_score(a[j]->verifier, a[j]->answer, text, len, e->opts.zero_one_reward, &e->opts.quality, w, err, errlen);
                 if (t) {
                     t->score_s += now_seconds() - s0;

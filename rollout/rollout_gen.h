@@ -48,8 +48,8 @@ typedef struct {
     RolloutGenOpts opts;
 } RolloutEngine;
 
-// Takes ownership of *m (its config and params; m is zeroed). The tokenizer comes from
-// m->cfg.tokenizer. version: the policy version of m's weights (-1 when they are placeholders).
+// Takes ownership of *m (its config, params and tokenizer text; m is zeroed). The tokenizer is the
+// model's (tokenizer_from_model). version: the policy version of m's weights (-1 when they are placeholders).
 // Returns 0, or -1 with err (unknown tokenizer, tokenizer larger than the vocabulary).
 int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_coordinator,
                         const RolloutGenOpts *o, char *err, size_t errlen);
@@ -64,8 +64,8 @@ int rollout_engine_load_weights(RolloutEngine *e, const char *path, int64_t vers
 // 1 when a and b may share one batch: same sampling parameters, stop tokens and max_new_tokens.
 int rollout_assign_compatible(const WireAssign *a, const WireAssign *b);
 
-// The generation parameters of an assignment; the model's EOS is added to the stop tokens when the
-// assignment does not list it (a response never continues past EOS). -1 with err when the
+// The generation parameters of an assignment; every EOS id of the model (its tokenizer's eos_ids) is
+// added to the stop tokens when the assignment does not list it (a response never continues past EOS). -1 with err when the
 // assignment's settings cannot be used with this model.
 int rollout_gen_params(const RolloutEngine *e, const WireAssign *a, GenParams *gp, char *err, size_t errlen);
 

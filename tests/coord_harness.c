@@ -46,7 +46,7 @@ static int make_model(const char *path, int C, int L, int H, int KV, int I, floa
     cfg.qkv_bias = 1;
     cfg.tie_word_embeddings = 1;
     cfg.bos_token_id = CHAR_TOK_BOS;
-    cfg.eos_token_id = CHAR_TOK_EOS;
+    model_config_set_eos(&cfg, CHAR_TOK_EOS);
     cfg.pad_token_id = CHAR_TOK_PAD;
     snprintf(cfg.tokenizer, sizeof cfg.tokenizer, "char");
     Model m;
@@ -77,7 +77,7 @@ static int make_chain_model(const char *path, char **chains, int n_chains, char 
     cfg.head_dim = CHAR_TOK_VOCAB / 4;
     cfg.max_position_embeddings = 4096;
     cfg.bos_token_id = CHAR_TOK_BOS;
-    cfg.eos_token_id = CHAR_TOK_EOS;
+    model_config_set_eos(&cfg, CHAR_TOK_EOS);
     cfg.pad_token_id = CHAR_TOK_PAD;
     snprintf(cfg.tokenizer, sizeof cfg.tokenizer, "char");
     Model m;
@@ -196,7 +196,7 @@ int main(int argc, char **argv) {
     Model m;
     if (model_load(model_path, &m, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
     Tokenizer tok;
-    if (tokenizer_init(&tok, m.cfg.tokenizer[0] ? m.cfg.tokenizer : NULL, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
+    if (tokenizer_from_model(&tok, &m, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
 
     CoordConfig cc;
     coord_config_default(&cc);
@@ -225,15 +225,13 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_prompts; i++) {
         Problem p;
         if (problem_source_next(src, &cursor, &p, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
-        size_t n = strlen(p.prompt);
-        int32_t *toks = mallocCheck((n + 1) * sizeof(int32_t));
-        int *tmp = mallocCheck((n + 1) * sizeof(int));
-        toks[0] = m.cfg.bos_token_id;
-        int k = tokenizer_encode(&tok, p.prompt, tmp, err, sizeof err);
-        if (k < 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
-        for (int t = 0; t < k; t++) toks[1 + t] = tmp[t];
-        CoordPrompt cp = {p.id, k + 1, toks, p.prompt, p.answer, p.verifier, G,
-                          {(float)temperature, (float)top_p, top_k, max_tokens, 1, {m.cfg.eos_token_id}}, seed};
+        int k = 0;
+        int *tmp = tokenizer_encode_alloc(&tok, p.prompt, TOK_ADD_SPECIAL, &k, err, sizeof err);   // [BOS] + text
+        if (!tmp) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
+        int32_t *toks = mallocCheck(((size_t)k + 1) * sizeof(int32_t));
+        for (int t = 0; t < k; t++) toks[t] = tmp[t];
+        CoordPrompt cp = {p.id, k, toks, p.prompt, p.answer, p.verifier, G,
+                          {(float)temperature, (float)top_p, top_k, max_tokens, 1, {tok.eos_id}}, seed};
         if (coord_enqueue(c, &cp, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
         ids[i] = p.id;
         answers[i] = strdupCheck(p.answer);
@@ -251,8 +249,8 @@ int main(int argc, char **argv) {
     int taken = 0, dup = 0, invalid = 0, v1_groups = 0, bumped = 0;
     double t_start = now_seconds(), end = t_start + timeout, next_status = t_start + status_every, t_first = 0, t_last = 0;
     uint64_t tokens_total = 0;
-    size_t tcap = (size_t)max_tokens * 8 + 1;
-    char *text = mallocCheck(tcap);
+    size_t tcap = 0;
+    char *text = NULL;   // grown by tokenizer_decode
     while (taken < n_prompts && now_seconds() < end) {
         if (status_every > 0 && now_seconds() >= next_status) {
             char js[4096];
@@ -279,9 +277,9 @@ int main(int argc, char **argv) {
                 bad |= x->tokens[t] < 0 || x->tokens[t] >= m.cfg.vocab_size || !(x->logprobs[t] <= 0.0f) || !isfinite(x->logprobs[t]) ||
                        (x->entropies && !(x->entropies[t] >= 0.0f));
             if (bad) break;
-            if (x->finish == WIRE_FINISH_STOP) bad |= x->tokens[x->n_tokens - 1] != m.cfg.eos_token_id;
+            if (x->finish == WIRE_FINISH_STOP) bad |= !tokenizer_is_eos(&tok, x->tokens[x->n_tokens - 1]);
             else bad |= x->n_tokens != max_tokens;
-            size_t len = tokenizer_decode(&tok, x->tokens, x->n_tokens, text, tcap);
+            size_t len = tokenizer_decode(&tok, x->tokens, (size_t)x->n_tokens, TOK_SKIP_SPECIAL, &text, &tcap);
             int ok = verify(g.verifier, g.answer, text, NULL, 0);
             bad |= ok != x->correct || x->reward != (ok ? 1.0f : -1.0f);
             bad |= x->boxed_count != boxed_count(text);

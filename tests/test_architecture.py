@@ -28,7 +28,8 @@ def check(cond, msg):
 EXTERNAL = {"PkgConfig::YAML": "libyaml", "PkgConfig::OPENBLAS": "OpenBLAS", "OpenMP::OpenMP_C": "OpenMP",
             "m": "libm", "Threads::Threads": "pthreads", "PkgConfig::HDF5": "HDF5", "PkgConfig::JANSSON": "jansson",
             "PkgConfig::MSGPACK": "msgpack-c", "PkgConfig::ZMQ": "ZeroMQ", "MPI::MPI_C": "MPI",
-            "CUDA::cudart": "cudart", "CUDA::cublas": "cuBLAS", "${NCCL_LIBRARY}": "NCCL"}
+            "CUDA::cudart": "cudart", "CUDA::cublas": "cuBLAS", "${NCCL_LIBRARY}": "NCCL",
+            "PkgConfig::PCRE2": "PCRE2", "PkgConfig::UTF8PROC": "utf8proc"}
 
 # ---- the build: rlvr_layer(NAME FOLDER SOURCES ... DEPS ... LIBS ...) and rlvr_program(...) -------------
 build = {}      # name -> (kind, folder, sources, deps, libs)

@@ -35,7 +35,7 @@ static void tiny_config(ModelConfig *c, int tied) {
     c->max_position_embeddings = 64;
     c->qkv_bias = 1;
     c->tie_word_embeddings = tied;
-    c->eos_token_id = 2;
+    model_config_set_eos(c, 2);
     snprintf(c->tokenizer, sizeof(c->tokenizer), "char");
 }
 

@@ -97,7 +97,8 @@ static void test_tiny(const char *arch) {
         CHECK_EQ_INT(c->qkv_bias, !llama);
         CHECK_EQ_INT(c->tie_word_embeddings, llama);
         CHECK_EQ_INT(c->bos_token_id, 1);
-        CHECK_EQ_INT(c->eos_token_id, 2);
+        CHECK_EQ_INT(c->n_eos, 1);
+        CHECK_EQ_INT(c->eos_token_ids[0], 2);
         CHECK_EQ_INT(c->pad_token_id, 0);
         CHECK_EQ_INT(m.num_tensors, (int)ref.num_tensors);
         size_t differ_total = 0;

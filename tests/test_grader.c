@@ -7,6 +7,7 @@
 //   - the callback sees the items in order; an error from it stops the run and is returned;
 //   - the token count is the sum of the responses' lengths.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/tasks/grade.h"
@@ -61,7 +62,7 @@ int main(void) {
     Model m;
     CHECK(model_load("configs/base/arith_base.h5", &m, err, sizeof err) == 0);
     Tokenizer tok;
-    CHECK(tokenizer_init(&tok, m.cfg.tokenizer[0] ? m.cfg.tokenizer : "char", err, sizeof err) == 0);
+    CHECK(tokenizer_from_model(&tok, &m, err, sizeof err) == 0);
     GenParams gp;
     gen_params_default(&gp);
     gp.sampler.temperature = 1.0f;   // T = 1: a mix of right and wrong answers
@@ -75,10 +76,11 @@ int main(void) {
     GradeItem items[N_ITEMS];
     for (int j = 0; j < N_ITEMS; j++) {
         arith_problem(7, (uint64_t)j, &knobs, &probs[j]);
-        int k = 0;
-        if (m.cfg.bos_token_id >= 0) prompts[j][k++] = m.cfg.bos_token_id;
-        int e = tokenizer_encode(&tok, probs[j].prompt, prompts[j] + k, err, sizeof err);
-        CHECK(e > 0);
+        int k = 0, e = 0;
+        int *ids = tokenizer_encode_alloc(&tok, probs[j].prompt, TOK_ADD_SPECIAL, &e, err, sizeof err);   // [BOS] + text
+        CHECK(ids && e > 1 && e <= 72 && ids[0] == m.cfg.bos_token_id);
+        for (int t = 0; t < e && t < 72; t++) prompts[j][t] = ids[t];
+        free(ids);
         items[j] = (GradeItem){.tokens = prompts[j], .n_tokens = k + e, .seed_index = (uint64_t)(100 + j), .gold = probs[j].answer};
     }
     const uint64_t run_seed = 42;
@@ -113,7 +115,12 @@ int main(void) {
             for (int t = 0; t < out[i].n && t < 32 && same; t++)
                 same = by3.tokens[j][i][t] == out[i].tokens[t] && by1.tokens[j][i][t] == out[i].tokens[t];
             CHECK_MSG(same, "item %d sample %d: the grader's tokens differ from infer_generate_group's", j, i);
-            tokenizer_decode(&tok, out[i].tokens, out[i].n, texts[i], sizeof texts[i]);
+            char *dec = NULL;
+            size_t dcap = 0;
+            size_t dlen = tokenizer_decode(&tok, out[i].tokens, (size_t)out[i].n, TOK_SKIP_SPECIAL, &dec, &dcap);
+            CHECK(dlen < sizeof texts[i]);
+            snprintf(texts[i], sizeof texts[i], "%s", dec);
+            free(dec);
             correct[i] = verify("arith", items[j].gold, texts[i], ans[i], sizeof ans[i]) == 1;
             answers[i] = ans[i];
             CHECK_MSG(by3.correct[j][i] == correct[i] && by1.correct[j][i] == correct[i], "item %d sample %d: verdict", j, i);

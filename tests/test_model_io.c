@@ -36,7 +36,8 @@ static void make_model(Model *m, ModelArch arch, int tied, uint64_t seed) {
     c.rope_theta = 1000000.0f; c.rms_norm_eps = 1e-6f;
     c.qkv_bias = arch == ARCH_QWEN2;
     c.tie_word_embeddings = tied;
-    c.bos_token_id = 1; c.eos_token_id = 2; c.pad_token_id = -1;
+    c.bos_token_id = 1; c.pad_token_id = -1;
+    model_config_set_eos(&c, 2);
     snprintf(c.tokenizer, sizeof(c.tokenizer), "char");
     char err[256];
     if (model_init(m, &c, err, sizeof(err)) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
@@ -160,7 +161,8 @@ static void test_roundtrips(void) {
     // Config corner values survive: no special ids, odd floats, empty tokenizer name.
     Model m, b;
     make_model(&m, ARCH_LLAMA, 1, 5);
-    m.cfg.bos_token_id = m.cfg.eos_token_id = m.cfg.pad_token_id = -1;
+    m.cfg.bos_token_id = m.cfg.pad_token_id = -1;
+    model_config_set_eos(&m.cfg, -1);
     m.cfg.rope_theta = 123456.789f;
     m.cfg.rms_norm_eps = 1.0f / 3.0f;
     memset(m.cfg.tokenizer, 0, sizeof(m.cfg.tokenizer));
@@ -213,6 +215,7 @@ static void test_half_and_extras(void) {
     // HF dtype keys in config.json are informational (transformers 5 writes "dtype").
     patch_file(P("half/config.json"), "\"torch_dtype\": \"float32\"", "\"dtype\": \"bfloat16\", \"eos_token_id_x\": 0");
     patch_file(P("half/config.json"), "\"eos_token_id\": 2", "\"eos_token_id\": [2, 5]");
+    model_config_add_eos(&m.cfg, 5);   // every id of the list is kept (generation stops at any)
     CHECK_MSG(model_load(dir, &b, err, sizeof(err)) == 0, "%s", err);
     CHECK(same_model(&m, &b));
     model_free(&b);
@@ -416,7 +419,7 @@ static void test_bad_hf(void) {
     expect_fail(dir, dir, "config.json not found");
     expect_fail(P("no_such_dir"), P("no_such_dir"), "No such file");
     expect_fail(good_st, good_st, "bare safetensors");
-    expect_fail(good_cfg, good_cfg, "neither an HF model directory nor");
+    expect_fail(good_cfg, good_cfg, "neither an HF model directory, a native HDF5 model file nor a GGUF");
     model_free(&m);
 }
 

@@ -20,7 +20,8 @@ static void tiny_model(Model *m, uint64_t seed) {
     c.vocab_size = 128; c.hidden_size = 32; c.intermediate_size = 48; c.num_layers = 2;
     c.num_heads = 4; c.num_kv_heads = 2; c.head_dim = 8; c.max_position_embeddings = 256;
     c.qkv_bias = 1; c.tie_word_embeddings = 1;
-    c.bos_token_id = 1; c.eos_token_id = 2; c.pad_token_id = 0;
+    c.bos_token_id = 1; c.pad_token_id = 0;
+    model_config_set_eos(&c, 2);
     snprintf(c.tokenizer, sizeof c.tokenizer, "char");
     char err[256];
     if (model_init(m, &c, err, sizeof err) != 0) die("%s", err);

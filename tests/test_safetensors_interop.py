@@ -125,6 +125,7 @@ def main():
                 check(int(cfg[k]) == CFG[k], "config attribute " + k)
             check(int(cfg["head_dim"]) == 4 and int(cfg["eos_token_id"]) == 2 and int(cfg["pad_token_id"]) == -1,
                   "head_dim / eos / pad attributes")
+            check(list(cfg["eos_token_ids"]) == [2, 3], "every EOS id of the list is kept (eos_token_ids)")
             check(np.float32(cfg["rope_theta"]) == np.float32(1e6) and np.float32(cfg["rms_norm_eps"]) == np.float32(1e-6),
                   "float attributes")
             check(cfg["architectures"] in (b"Qwen2ForCausalLM", "Qwen2ForCausalLM"), "architectures attribute")
@@ -149,8 +150,8 @@ def main():
         for k in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                   "num_key_value_heads", "rope_theta", "rms_norm_eps", "tie_word_embeddings", "rlvr_tokenizer"):
             check(c2.get(k) == CFG[k], "config.json key %s: %r vs %r" % (k, c2.get(k), CFG[k]))
-        check(c2["model_type"] == "qwen2" and c2["architectures"] == ["Qwen2ForCausalLM"] and c2["eos_token_id"] == 2,
-              "config.json model_type / architectures / eos")
+        check(c2["model_type"] == "qwen2" and c2["architectures"] == ["Qwen2ForCausalLM"] and c2["eos_token_id"] == [2, 3],
+              "config.json model_type / architectures / eos (the whole list)")
         check(c2["torch_dtype"] == "float32", "config.json torch_dtype")
 
         # A truncated weights file is refused with the file named.

@@ -14,7 +14,22 @@ void model_config_default(ModelConfig *c) {
     c->rope_theta = 10000.0f;
     c->rms_norm_eps = 1e-6f;
     c->max_position_embeddings = 2048;
-    c->bos_token_id = c->eos_token_id = c->pad_token_id = -1;
+    c->bos_token_id = c->pad_token_id = -1;
+    c->n_eos = 0;
+}
+
+void model_config_set_eos(ModelConfig *c, int id) {
+    c->n_eos = 0;
+    memset(c->eos_token_ids, 0, sizeof(c->eos_token_ids));   // configs are compared whole (memcmp)
+    if (id >= 0) c->eos_token_ids[c->n_eos++] = id;
+}
+
+int model_config_add_eos(ModelConfig *c, int id) {
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_token_ids[i] == id) return 0;
+    if (c->n_eos >= MODEL_MAX_EOS) return 0;
+    c->eos_token_ids[c->n_eos++] = id;
+    return 1;
 }
 
 const char *model_arch_name(ModelArch a) {
@@ -35,12 +50,17 @@ int model_config_validate(const ModelConfig *c, char *err, size_t errlen) {
         return rlvr_err(err, errlen, "model config: head_dim = %d must be even for RoPE", c->head_dim);
     if (!(c->rope_theta > 0) || !(c->rms_norm_eps > 0))
         return rlvr_err(err, errlen, "model config: rope_theta and rms_norm_eps must be > 0");
-    for (int id, k = 0; k < 3; k++) {
-        id = k == 0 ? c->bos_token_id : k == 1 ? c->eos_token_id : c->pad_token_id;
+    for (int id, k = 0; k < 2; k++) {
+        id = k == 0 ? c->bos_token_id : c->pad_token_id;
         if (id >= c->vocab_size)
             return rlvr_err(err, errlen, "model config: %s = %d is outside the vocabulary (%d)",
-                            k == 0 ? "bos_token_id" : k == 1 ? "eos_token_id" : "pad_token_id", id, c->vocab_size);
+                            k == 0 ? "bos_token_id" : "pad_token_id", id, c->vocab_size);
     }
+    if (c->n_eos < 0 || c->n_eos > MODEL_MAX_EOS)
+        return rlvr_err(err, errlen, "model config: %d eos_token_id entries (at most %d)", c->n_eos, MODEL_MAX_EOS);
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_token_ids[i] < 0 || c->eos_token_ids[i] >= c->vocab_size)
+            return rlvr_err(err, errlen, "model config: eos_token_id = %d is outside the vocabulary (%d)", c->eos_token_ids[i], c->vocab_size);
     return 0;
 }
 
@@ -100,6 +120,8 @@ void model_free(Model *m) {
     free(m->grads);
     free(m->adam_m);
     free(m->adam_v);
+    free(m->tokenizer_json);
+    free(m->tokenizer_config_json);
     memset(m, 0, sizeof(*m));
 }
 
@@ -107,6 +129,8 @@ void model_copy(Model *dst, const Model *src) {
     char err[256];
     if (model_init(dst, &src->cfg, err, sizeof(err)) != 0) die("model_copy: %s", err);
     memcpy(dst->params, src->params, src->num_params * sizeof(float));
+    if (src->tokenizer_json) dst->tokenizer_json = strdupCheck(src->tokenizer_json);
+    if (src->tokenizer_config_json) dst->tokenizer_config_json = strdupCheck(src->tokenizer_config_json);
 }
 
 const TensorInfo *model_find_tensor(const Model *m, const char *name) {

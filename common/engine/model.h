@@ -10,6 +10,7 @@
 
 #define MODEL_MAX_LAYERS 256
 #define MODEL_NAME_LEN 96
+#define MODEL_MAX_EOS 8     // end-of-sequence ids of one model (config.json's list + generation_config.json)
 
 typedef enum { ARCH_QWEN2 = 0, ARCH_LLAMA = 1 } ModelArch;
 
@@ -27,8 +28,10 @@ typedef struct {
     float rms_norm_eps;
     int qkv_bias;             // Qwen2: 1 (q/k/v projections have a bias), LLaMA: 0 (attention_bias)
     int tie_word_embeddings;  // 1: lm_head shares model.embed_tokens.weight
-    int bos_token_id, eos_token_id, pad_token_id;   // -1 when absent
-    char tokenizer[32];       // "char" for the built-in character tokenizer, "" when unknown
+    int bos_token_id, pad_token_id;   // -1 when absent
+    int n_eos;                        // end-of-sequence ids: config.json eos_token_id (a number or a list),
+    int eos_token_ids[MODEL_MAX_EOS]; // then generation_config.json's; the first is the canonical one
+    char tokenizer[32];       // "char" for the built-in character tokenizer, "" otherwise (tokenizer_json)
 } ModelConfig;
 
 typedef struct {
@@ -68,6 +71,12 @@ typedef struct {
     float *params;           // (num_params)
     float *grads;            // (num_params) or NULL until model_alloc_train
     float *adam_m, *adam_v;  // (num_params) or NULL until model_alloc_train
+    // The tokenizer travels with the model: the text of HF's tokenizer.json and tokenizer_config.json
+    // (chat template, special tokens), NULL when absent (cfg.tokenizer then names a built-in one).
+    // Owned: model_free frees them, model_copy copies them. common/engine/tokenizer.h builds a
+    // Tokenizer from them (tokenizer_from_model).
+    char *tokenizer_json;
+    char *tokenizer_config_json;
 } Model;
 
 // Fills defaults (LLaMA-style eps 1e-6, theta 10000, ids -1). Callers set the sizes.
@@ -78,10 +87,14 @@ const char *model_arch_name(ModelArch a);   // "Qwen2ForCausalLM" / "LlamaForCau
 
 // Builds the tensor table for cfg and allocates params (zeroed). grads/adam stay NULL.
 int model_init(Model *m, const ModelConfig *cfg, char *err, size_t errlen);
+// Sets the EOS list to the single id (or to none when id < 0).
+void model_config_set_eos(ModelConfig *c, int id);
+// Adds id to the EOS list unless it is there already or the list is full; returns 1 when added.
+int model_config_add_eos(ModelConfig *c, int id);
 // Allocates (zeroed) grads, adam_m and adam_v.
 void model_alloc_train(Model *m);
 void model_free(Model *m);
-// Deep copy of config + params (not grads/optimizer state).
+// Deep copy of config + params + tokenizer text (not grads/optimizer state).
 void model_copy(Model *dst, const Model *src);
 
 // Tensor lookup by HF name; NULL when absent.

@@ -162,10 +162,12 @@ int gguf_model_config(const Gguf *g, ModelConfig *c, char *err, size_t errlen) {
     snprintf(name, sizeof(name), "blk.%d.attn_norm.weight", c->num_layers);
     if (gguf_find_tensor(g, name))
         return rlvr_err(err, errlen, "gguf '%s': tensor '%s' exists but block_count is %d", g->path, name, c->num_layers);
+    int eos = -1;
     if (token_id(g, "tokenizer.ggml.bos_token_id", &c->bos_token_id, err, errlen) ||
-        token_id(g, "tokenizer.ggml.eos_token_id", &c->eos_token_id, err, errlen) ||
+        token_id(g, "tokenizer.ggml.eos_token_id", &eos, err, errlen) ||
         token_id(g, "tokenizer.ggml.padding_token_id", &c->pad_token_id, err, errlen))
         return -1;
+    model_config_set_eos(c, eos);
     char verr[512];
     if (model_config_validate(c, verr, sizeof(verr)) != 0) return rlvr_err(err, errlen, "gguf '%s': %s", g->path, verr);
     return 0;

@@ -21,11 +21,26 @@ static int get_int(const char *path, json_t *root, const char *k, int required, 
         *out = dflt;
         return 0;
     }
-    // eos_token_id may be a list (generation stops at any of them); the first is the canonical one.
-    if (strcmp(k, "eos_token_id") == 0 && json_is_array(v) && json_array_size(v) > 0) v = json_array_get(v, 0);
     if (!json_is_integer(v) || json_integer_value(v) < INT_MIN || json_integer_value(v) > INT_MAX)
         return rlvr_err(err, errlen, "config '%s': key '%s' must be an integer%s", path, k, null_ok ? " or null" : "");
     *out = (int)json_integer_value(v);
+    return 0;
+}
+
+// eos_token_id: a number, a list of numbers (generation stops at any of them) or null. Adds each id
+// to c's list (config.json's first, then generation_config.json's).
+static int get_eos(const char *path, json_t *root, ModelConfig *c, char *err, size_t errlen) {
+    json_t *v = json_object_get(root, "eos_token_id");
+    if (!v || json_is_null(v)) return 0;
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
+        if (!json_is_integer(x) || json_integer_value(x) > INT_MAX)
+            return rlvr_err(err, errlen, "config '%s': key 'eos_token_id' must be a token id, a list of token ids or null", path);
+        if (json_integer_value(x) < 0) continue;   // -1: none
+        if (!model_config_add_eos(c, (int)json_integer_value(x)) && c->n_eos >= MODEL_MAX_EOS)
+            return rlvr_err(err, errlen, "config '%s': more than %d eos_token_id values", path, MODEL_MAX_EOS);
+    }
     return 0;
 }
 
@@ -88,7 +103,7 @@ static int parse_config(const char *path, json_t *root, ModelConfig *c, char *er
         get_float(path, root, "rms_norm_eps", c->rms_norm_eps, &c->rms_norm_eps, err, errlen) ||
         get_bool(path, root, "tie_word_embeddings", 0, &c->tie_word_embeddings, err, errlen) ||
         get_int(path, root, "bos_token_id", 0, 1, -1, &c->bos_token_id, err, errlen) ||
-        get_int(path, root, "eos_token_id", 0, 1, -1, &c->eos_token_id, err, errlen) ||
+        get_eos(path, root, c, err, errlen) ||
         get_int(path, root, "pad_token_id", 0, 1, -1, &c->pad_token_id, err, errlen))
         return -1;
     if (c->num_heads > 0 && !json_object_get(root, "head_dim") && c->hidden_size % c->num_heads != 0)
@@ -161,6 +176,21 @@ static int parse_config(const char *path, json_t *root, ModelConfig *c, char *er
     return 0;
 }
 
+int hf_generation_config_load(const char *path, ModelConfig *c, char *err, size_t errlen) {
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return rlvr_err(err, errlen, "generation config '%s': not valid JSON: %s (line %d, column %d)", path, jerr.text, jerr.line, jerr.column);
+    int rc = json_is_object(root) ? get_eos(path, root, c, err, errlen)
+                                  : rlvr_err(err, errlen, "generation config '%s': top level is not a JSON object", path);
+    json_decref(root);
+    if (rc == 0) {
+        char verr[256];
+        if (model_config_validate(c, verr, sizeof(verr)) != 0) rc = rlvr_err(err, errlen, "generation config '%s': %s", path, verr);
+    }
+    return rc;
+}
+
 int hf_config_load(const char *path, ModelConfig *c, char *err, size_t errlen) {
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -208,11 +238,17 @@ int hf_config_save(const ModelConfig *c, const char *path, char *err, size_t err
     for (const char *p = c->tokenizer; *p; p++)
         if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
             return rlvr_err(err, errlen, "config '%s': tokenizer name has characters that need escaping", path);
-    char theta[32], eps[32], bos[16], eos[16], pad[16];
+    char theta[32], eps[32], bos[16], eos[16 * (MODEL_MAX_EOS + 1)], pad[16];
     hf_format_float(c->rope_theta, theta, sizeof(theta));
     hf_format_float(c->rms_norm_eps, eps, sizeof(eps));
     id_or_null(bos, sizeof(bos), c->bos_token_id);
-    id_or_null(eos, sizeof(eos), c->eos_token_id);
+    // One EOS as a number (what most configs hold), several as a list, none as null.
+    if (c->n_eos <= 1) id_or_null(eos, sizeof(eos), c->n_eos ? c->eos_token_ids[0] : -1);
+    else {
+        size_t o = (size_t)snprintf(eos, sizeof(eos), "[");
+        for (int i = 0; i < c->n_eos; i++) o += (size_t)snprintf(eos + o, sizeof(eos) - o, "%s%d", i ? ", " : "", c->eos_token_ids[i]);
+        snprintf(eos + o, sizeof(eos) - o, "]");
+    }
     id_or_null(pad, sizeof(pad), c->pad_token_id);
     char *tmp = mallocCheck(strlen(path) + 5);
     sprintf(tmp, "%s.tmp", path);

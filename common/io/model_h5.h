@@ -5,8 +5,13 @@
 //             architectures, model_type, rlvr_tokenizer (strings); vocab_size, hidden_size,
 //             intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim,
 //             max_position_embeddings, attention_bias (1: q/k/v biases), tie_word_embeddings,
-//             bos_token_id, eos_token_id, pad_token_id (-1 when absent) (int32); rope_theta,
-//             rms_norm_eps (float32)
+//             bos_token_id, eos_token_id, pad_token_id (-1 when absent) (int32); eos_token_ids
+//             (int32 list, only when the model has several EOS ids; eos_token_id is then the first);
+//             rope_theta, rms_norm_eps (float32)
+//   tokenizer/ group, when the model carries an HF tokenizer: tokenizer.json and (when present)
+//             tokenizer_config.json, each the file's text as a scalar fixed-length string dataset
+//             with a uint32 crc32c attribute (h5py: f["tokenizer/tokenizer.json"][()].decode()).
+//             The chat template travels inside tokenizer_config.json.
 //   model/    group; one float32 dataset per tensor, named by its HF name and shaped as in HF
 //             (model.layers.0.self_attn.q_proj.weight: (H*D, C)); no lm_head.weight when tied.
 //
@@ -28,6 +33,12 @@ int model_h5_write(hid_t loc, const Model *m, char *err, size_t errlen);
 // file, the object and the problem; m is left zeroed on failure.
 int model_h5_read(hid_t loc, Model *m, char *err, size_t errlen);
 
+// Reads tokenizer/ under loc: the texts (malloc'd), or both NULL when the group is absent. Returns 0,
+// or -1 with err (a damaged dataset, a failed checksum).
+int model_h5_read_tokenizer(hid_t loc, char **json, char **config_json, char *err, size_t errlen);
+// Reads config/ under loc into c (the rest of the file is not touched).
+int model_h5_read_config(hid_t loc, ModelConfig *c, char *err, size_t errlen);
+
 // Silences HDF5's automatic error-stack printing between begin and end (restoring the previous
 // handler), so that failures become our own error messages.
 typedef struct { H5E_auto2_t func; void *data; } H5Quiet;
@@ -44,6 +55,8 @@ const char *h5_file_name(hid_t loc, char *buf, size_t cap);
 // wrong class. Strings are written fixed-length (h5py reads them as bytes); both fixed and
 // variable-length strings are read (cap includes the NUL; longer values are an error).
 int h5_attr_write_int(hid_t obj, const char *name, long long v);
+int h5_attr_write_int_array(hid_t obj, const char *name, const int *v, size_t n);   // int32 list
+int h5_attr_read_int_array(hid_t obj, const char *name, int *v, size_t cap, size_t *n, char *err, size_t errlen);
 int h5_attr_write_float(hid_t obj, const char *name, float v);
 int h5_attr_write_double(hid_t obj, const char *name, double v);
 int h5_attr_write_str(hid_t obj, const char *name, const char *v);

@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include "common/core/check.h"
+#include "common/io/gguf.h"
+#include "common/io/gguf_model.h"
+#include "common/io/gguf_tokenizer.h"
 #include "common/io/hf_config.h"
 #include "common/io/model_h5.h"
 #include "common/io/safetensors.h"
@@ -103,13 +106,39 @@ static int shard_name_ok(const char *s) {
     return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static int load_hf(const char *dir, Model *m, char *err, size_t errlen) {
+// config.json, plus the EOS ids of generation_config.json when the directory has one.
+static int load_hf_config(const char *dir, ModelConfig *cfg, char *err, size_t errlen) {
     char path[4096];
-    ModelConfig cfg;
     if (join(path, sizeof(path), dir, "config.json") != 0) return rlvr_err(err, errlen, "model '%s': path too long", dir);
     if (!file_exists(path))
         return rlvr_err(err, errlen, "model '%s': config.json not found (hint: an HF model directory holds config.json and model.safetensors)", dir);
-    if (hf_config_load(path, &cfg, err, errlen) != 0) return -1;
+    if (hf_config_load(path, cfg, err, errlen) != 0) return -1;
+    join(path, sizeof(path), dir, "generation_config.json");
+    if (file_exists(path) && hf_generation_config_load(path, cfg, err, errlen) != 0) return -1;
+    return 0;
+}
+
+// The tokenizer files of an HF directory (each NULL when absent; tokenizer_config.json is read only
+// beside a tokenizer.json).
+static int load_hf_tokenizer(const char *dir, char **json, char **config_json, char *err, size_t errlen) {
+    char path[4096];
+    size_t n;
+    *json = *config_json = NULL;
+    if (join(path, sizeof(path), dir, "tokenizer.json") != 0 || !file_exists(path)) return 0;
+    if (!(*json = read_file_all(path, &n, err, errlen))) return -1;
+    join(path, sizeof(path), dir, "tokenizer_config.json");
+    if (file_exists(path) && !(*config_json = read_file_all(path, &n, err, errlen))) {
+        free(*json);
+        *json = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int load_hf(const char *dir, Model *m, char *err, size_t errlen) {
+    char path[4096];
+    ModelConfig cfg;
+    if (load_hf_config(dir, &cfg, err, errlen) != 0) return -1;
     if (model_init(m, &cfg, err, errlen) != 0) return -1;
 
     // Shards: model.safetensors, else the files named by model.safetensors.index.json.
@@ -165,6 +194,7 @@ static int load_hf(const char *dir, Model *m, char *err, size_t errlen) {
             rc = rlvr_err(err, errlen, "model '%s': tie_word_embeddings is true but lm_head.weight differs from model.embed_tokens.weight "
                           "(hint: set tie_word_embeddings to false in config.json)", dir);
     }
+    if (rc == 0) rc = load_hf_tokenizer(dir, &m->tokenizer_json, &m->tokenizer_config_json, err, errlen);
     free(L.loaded);
     free(L.tied_lm_head);
     for (int s = 0; s < nshards; s++) free(shards[s]);
@@ -202,6 +232,47 @@ static int load_native(const char *path, Model *m, char *err, size_t errlen) {
     return rc;
 }
 
+// A llama.cpp GGUF file: the weights dequantized to float32 and, when its vocabulary is of a family
+// the BPE tokenizer reproduces exactly, the tokenizer as tokenizer.json text (else none: see
+// model_gguf_tokenizer_error).
+static int load_gguf(const char *path, Model *m, char *err, size_t errlen) {
+    Gguf g;
+    if (gguf_open(&g, path, err, errlen) != 0) return -1;
+    int rc = gguf_load_model(&g, m, err, errlen);
+    if (rc == 0) {
+        char terr[512];
+        m->tokenizer_json = gguf_tokenizer_json(&g, terr, sizeof terr);
+        if (m->tokenizer_json) m->tokenizer_config_json = gguf_tokenizer_config_json(&g, terr, sizeof terr);
+        if (!m->tokenizer_config_json) {
+            free(m->tokenizer_json);
+            m->tokenizer_json = NULL;
+        }
+    }
+    gguf_close(&g);
+    return rc;
+}
+
+int model_is_gguf(const char *path) {
+    unsigned char head[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(head, 1, 4, f);
+    fclose(f);
+    return got == 4 && memcmp(head, "GGUF", 4) == 0;
+}
+
+int model_gguf_tokenizer_error(const char *path, char *err, size_t errlen) {
+    Gguf g;
+    if (gguf_open(&g, path, err, errlen) != 0) return -1;
+    char *tok = gguf_tokenizer_json(&g, err, errlen);
+    char *cfg = tok ? gguf_tokenizer_config_json(&g, err, errlen) : NULL;
+    int rc = tok && cfg ? 0 : -1;
+    free(tok);
+    free(cfg);
+    gguf_close(&g);
+    return rc;
+}
+
 int model_load(const char *path, Model *m, char *err, size_t errlen) {
     memset(m, 0, sizeof(*m));
     struct stat sb;
@@ -215,10 +286,30 @@ int model_load(const char *path, Model *m, char *err, size_t errlen) {
     size_t got = fread(head, 1, 8, f);
     fclose(f);
     if (got == 8 && memcmp(head, sig, 8) == 0) return load_native(path, m, err, errlen);
+    if (got >= 4 && memcmp(head, "GGUF", 4) == 0) return load_gguf(path, m, err, errlen);
     size_t n = strlen(path);
     if (n >= 12 && strcmp(path + n - 12, ".safetensors") == 0)
         return rlvr_err(err, errlen, "model '%s': a bare safetensors file has no config; pass the directory that holds it and config.json", path);
-    return rlvr_err(err, errlen, "model '%s': neither an HF model directory nor a native HDF5 model file (no HDF5 signature)", path);
+    return rlvr_err(err, errlen, "model '%s': neither an HF model directory, a native HDF5 model file nor a GGUF file (no HDF5 or GGUF signature)", path);
+}
+
+// Writes text to PATH via PATH.tmp + rename.
+static int write_text_file(const char *path, const char *text, char *err, size_t errlen) {
+    char *tmp = mallocCheck(strlen(path) + 5);
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        int e = errno;
+        free(tmp);
+        return rlvr_err(err, errlen, "'%s': cannot create: %s", path, strerror(e));
+    }
+    size_t n = strlen(text);
+    int bad = fwrite(text, 1, n, f) != n, e = errno;
+    if (fclose(f) != 0 && !bad) { bad = 1; e = errno; }
+    if (!bad && rename(tmp, path) != 0) { bad = 1; e = errno; }
+    if (bad) unlink(tmp);
+    free(tmp);
+    return bad ? rlvr_err(err, errlen, "'%s': write failed: %s (hint: disk full?)", path, strerror(e)) : 0;
 }
 
 int model_save_hf(const Model *m, const char *dir, char *err, size_t errlen) {
@@ -245,6 +336,14 @@ int model_save_hf(const Model *m, const char *dir, char *err, size_t errlen) {
     join(path, sizeof(path), dir, "model.safetensors");
     int rc = st_write(path, e, m->num_tensors, meta, err, errlen);
     free(e);
+    if (rc == 0 && m->tokenizer_json) {
+        join(path, sizeof(path), dir, "tokenizer.json");
+        rc = write_text_file(path, m->tokenizer_json, err, errlen);
+    }
+    if (rc == 0 && m->tokenizer_config_json) {
+        join(path, sizeof(path), dir, "tokenizer_config.json");
+        rc = write_text_file(path, m->tokenizer_config_json, err, errlen);
+    }
     return rc;
 }
 
@@ -269,5 +368,98 @@ int model_save_native(const Model *m, const char *path, char *err, size_t errlen
     if (rc == 0 && rename(tmp, path) != 0) rc = rlvr_err(err, errlen, "model file '%s': rename from %s failed: %s", path, tmp, strerror(errno));
     if (rc != 0) unlink(tmp);
     free(tmp);
+    return rc;
+}
+
+// ---- the tokenizer alone ---------------------------------------------------------------------------
+
+static int has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+// The tokenizer of a Model holding only a config and the tokenizer texts (no tensors); `source`
+// names where the tokenizer.json text came from in messages.
+static int tokenizer_of(Model *shell, Tokenizer *t, const char *what, const char *source, char *err, size_t errlen) {
+    char e2[1024];
+    int rc = shell->tokenizer_json
+                 ? tokenizer_load_json(t, shell->tokenizer_json, shell->tokenizer_config_json, &shell->cfg, source, e2, sizeof e2)
+                 : tokenizer_from_model(t, shell, e2, sizeof e2);
+    if (rc != 0 && shell->tokenizer_json) rlvr_err(err, errlen, "%s", e2);   // e2 names the file already
+    else if (rc != 0) rlvr_err(err, errlen, "%s: %s", what, e2);
+    free(shell->tokenizer_json);
+    free(shell->tokenizer_config_json);
+    return rc;
+}
+
+int model_load_tokenizer(const char *path, Tokenizer *t, char *err, size_t errlen) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return rlvr_err(err, errlen, "tokenizer '%s': %s (hint: pass a tokenizer.json, an HF model directory or a .h5 model)", path, strerror(errno));
+    Model shell;
+    memset(&shell, 0, sizeof shell);
+    model_config_default(&shell.cfg);
+    if (S_ISDIR(sb.st_mode)) {
+        char cj[4096];
+        join(cj, sizeof(cj), path, "config.json");
+        if (file_exists(cj) && load_hf_config(path, &shell.cfg, err, errlen) != 0) return -1;
+        if (load_hf_tokenizer(path, &shell.tokenizer_json, &shell.tokenizer_config_json, err, errlen) != 0) return -1;
+        if (!shell.tokenizer_json && !file_exists(cj))
+            return rlvr_err(err, errlen, "tokenizer '%s': the directory holds neither tokenizer.json nor config.json", path);
+        char src[4096];
+        join(src, sizeof(src), path, "tokenizer.json");
+        return tokenizer_of(&shell, t, path, src, err, errlen);
+    }
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return rlvr_err(err, errlen, "tokenizer '%s': cannot open: %s", path, strerror(errno));
+    size_t got = fread(head, 1, 8, f);
+    fclose(f);
+    if (got == 8 && memcmp(head, sig, 8) == 0) {   // a native model file or a checkpoint: config/ and tokenizer/
+        H5Quiet q;
+        h5_quiet_begin(&q);
+        hid_t h = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        int rc = h < 0 ? rlvr_err(err, errlen, "tokenizer '%s': HDF5 cannot open it (hint: the file is truncated or corrupt)", path) : 0;
+        if (rc == 0) rc = model_h5_read_config(h, &shell.cfg, err, errlen);
+        if (rc == 0) rc = model_h5_read_tokenizer(h, &shell.tokenizer_json, &shell.tokenizer_config_json, err, errlen);
+        if (h >= 0) H5Fclose(h);
+        h5_quiet_end(&q);
+        if (rc != 0) return -1;
+        char src[4096];
+        snprintf(src, sizeof(src), "%s:tokenizer/tokenizer.json", path);
+        return tokenizer_of(&shell, t, path, src, err, errlen);
+    }
+    if (model_is_gguf(path)) {
+        Gguf g;
+        if (gguf_open(&g, path, err, errlen) != 0) return -1;
+        int rc = gguf_model_config(&g, &shell.cfg, err, errlen);
+        if (rc == 0 && !(shell.tokenizer_json = gguf_tokenizer_json(&g, err, errlen))) rc = -1;
+        if (rc == 0 && !(shell.tokenizer_config_json = gguf_tokenizer_config_json(&g, err, errlen))) rc = -1;
+        gguf_close(&g);
+        if (rc != 0) {
+            free(shell.tokenizer_json);
+            free(shell.tokenizer_config_json);
+            return -1;
+        }
+        char src[4096];
+        snprintf(src, sizeof(src), "%s (GGUF vocabulary)", path);
+        return tokenizer_of(&shell, t, path, src, err, errlen);
+    }
+    size_t n;
+    if (!(shell.tokenizer_json = read_file_all(path, &n, err, errlen))) return -1;
+    // A tokenizer_config.json beside it brings the special tokens and the chat template.
+    const char *slash = strrchr(path, '/');
+    char cpath[4096];
+    snprintf(cpath, sizeof cpath, "%.*stokenizer_config.json", slash ? (int)(slash - path + 1) : 0, path);
+    if (file_exists(cpath) && !(shell.tokenizer_config_json = read_file_all(cpath, &n, err, errlen))) {
+        free(shell.tokenizer_json);
+        return -1;
+    }
+    char e2[1024];
+    int rc = tokenizer_load_json(t, shell.tokenizer_json, shell.tokenizer_config_json, NULL, path, e2, sizeof e2);
+    if (rc != 0) rlvr_err(err, errlen, "%s", e2);
+    free(shell.tokenizer_json);
+    free(shell.tokenizer_config_json);
     return rc;
 }

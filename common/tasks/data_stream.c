@@ -36,7 +36,7 @@ int arith_knobs_from_config(const RlvrConfig *c, ArithKnobs *k, char *err, size_
 
 int data_open(DataStream *d, const RlvrConfig *cfg, const Tokenizer *tok, int heldout, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
-    d->tok = *tok;
+    d->tok = tok;
     d->max_prompt = (int)cfg->data_max_prompt_length;
     const char *tmpl = cfg->data_prompt_template;
     if (strstr(tmpl, "{prompt}")) snprintf(d->template_fmt, sizeof d->template_fmt, "%s", tmpl);
@@ -67,13 +67,22 @@ void data_item_free(DataItem *it) {
     memset(it, 0, sizeof *it);
 }
 
-int data_encode(const Tokenizer *tok, const char *text, int32_t *out, char *err, size_t errlen) {
-    size_t n = strlen(text);
-    int *tmp = mallocCheck((n ? n : 1) * sizeof(int));
-    int k = tokenizer_encode(tok, text, tmp, err, errlen);
-    for (int i = 0; i < k; i++) out[i] = tmp[i];
-    free(tmp);
-    return k;
+// ids (int) -> a malloc'd int32 array with room for extra more.
+static int32_t *to_int32(const TokIds *ids, int extra) {
+    int32_t *out = mallocCheck((ids->n + (size_t)extra + 1) * sizeof(int32_t));
+    for (size_t i = 0; i < ids->n; i++) out[i] = ids->ids[i];
+    return out;
+}
+
+int32_t *data_encode(const Tokenizer *tok, const char *text, int extra, int *n, char *err, size_t errlen) {
+    TokIds ids = {0};
+    int32_t *out = NULL;
+    if (tokenizer_encode_str(tok, text, 0, &ids, err, errlen) == 0) {
+        out = to_int32(&ids, extra);
+        *n = (int)ids.n;
+    }
+    tok_ids_free(&ids);
+    return out;
 }
 
 static char *apply_fmt(const char *fmt, const char *problem) {
@@ -94,10 +103,10 @@ int data_next(DataStream *d, DataItem *out, char *err, size_t errlen) {
         else if (d->template_name[0]) {
             if (prompt_template_apply(d->template_name, p.prompt, &text, err, errlen) != 0) { problem_free(&p); return -1; }
         } else text = strdupCheck(p.prompt);
-        size_t n = strlen(text);
-        int32_t *tok = mallocCheck((n + 1) * sizeof(int32_t));
-        tok[0] = d->tok.bos_id >= 0 ? d->tok.bos_id : 0;
-        int k = data_encode(&d->tok, text, tok + 1, err, errlen);
+        TokIds ids = {0};
+        int k = tokenizer_encode_str(d->tok, text, TOK_ADD_SPECIAL, &ids, err, errlen) == 0 ? (int)ids.n : -1;
+        int32_t *tok = k < 0 ? NULL : to_int32(&ids, 0);
+        tok_ids_free(&ids);
         if (k < 0) {
             char inner[256];
             snprintf(inner, sizeof inner, "%s", err);
@@ -105,7 +114,13 @@ int data_next(DataStream *d, DataItem *out, char *err, size_t errlen) {
             free(tok); free(text); problem_free(&p);
             return -1;
         }
-        if (k + 1 > d->max_prompt) {
+        if (k == 0) {
+            rlvr_err(err, errlen, "prompt '%s' encodes to no tokens and the tokenizer adds no BOS; give the problem some text",
+                     p.name ? p.name : "?");
+            free(tok); free(text); problem_free(&p);
+            return -1;
+        }
+        if (k > d->max_prompt) {
             d->skipped_long++;
             free(tok); free(text); problem_free(&p);
             continue;
@@ -113,7 +128,7 @@ int data_next(DataStream *d, DataItem *out, char *err, size_t errlen) {
         out->id = d->cursor - 1;   // the stream position of this problem (unique, increasing)
         out->text = text;
         out->answer = strdupCheck(p.answer);
-        out->n_tokens = k + 1;
+        out->n_tokens = k;
         out->tokens = tok;
         problem_free(&p);
         return 0;

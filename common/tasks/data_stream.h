@@ -1,5 +1,6 @@
 // The learner's prompt stream: problems from the arithmetic task or a JSON Lines file (common/tasks/tasks.h),
-// shown through data.prompt_template and tokenized as [BOS] + text. A plain integer cursor is the whole
+// shown through data.prompt_template and tokenized with the tokenizer's special tokens (the char
+// tokenizer's and LLaMA-3's BOS; none for Qwen2). A plain integer cursor is the whole
 // state, so checkpoints save it and resume the identical stream.
 #pragma once
 #include <stddef.h>
@@ -11,7 +12,7 @@
 
 typedef struct {
     ProblemSource *src;
-    Tokenizer tok;
+    const Tokenizer *tok;               // the caller's; must outlive the stream
     char template_fmt[CONFIG_STR_MAX];  // "{prompt}"-style template, or "" when a named one is applied by the source
     char template_name[32];            // named template ("default", "chatml", ...) or ""
     int max_prompt;                     // data.max_prompt_length (tokens, BOS included)
@@ -24,7 +25,7 @@ typedef struct {
     char *text;           // what the model is shown (template applied)
     char *answer;         // gold answer
     int n_tokens;
-    int32_t *tokens;      // (n_tokens,) [BOS] + encode(text)
+    int32_t *tokens;      // (n_tokens,) encode(text) with the tokenizer's special tokens ([BOS] + text)
 } DataItem;
 
 // The arithmetic task's knobs as a run configures them: data.arith.{digits,steps,ops}, and
@@ -32,12 +33,13 @@ typedef struct {
 // held-out problems are exactly the training run's. Returns 0, or -1 with err naming the bad key.
 int arith_knobs_from_config(const RlvrConfig *c, ArithKnobs *k, char *err, size_t errlen);
 
-// heldout = 1: the validation split (arith) / data.val_files. Returns 0, or -1 with err.
+// heldout = 1: the validation split (arith) / data.val_files. tok is kept (not copied). Returns 0, or -1 with err.
 int data_open(DataStream *d, const RlvrConfig *cfg, const Tokenizer *tok, int heldout, char *err, size_t errlen);
 void data_close(DataStream *d);
 // Next usable prompt (too-long ones are skipped and counted). Returns 0, or -1 with err.
 int data_next(DataStream *d, DataItem *out, char *err, size_t errlen);
 void data_item_free(DataItem *it);
 
-// Encodes text into ids (no BOS) as int32; returns the count or -1 (err). out holds strlen(text) ids.
-int data_encode(const Tokenizer *tok, const char *text, int32_t *out, char *err, size_t errlen);
+// Encodes text (no special tokens) into a malloc'd int32 array with room for `extra` more ids after
+// them; *n receives the count. NULL with err when the text cannot be encoded.
+int32_t *data_encode(const Tokenizer *tok, const char *text, int extra, int *n, char *err, size_t errlen);

@@ -23,14 +23,10 @@ void grader_init(Grader *g, Infer *inf, const Tokenizer *tok, const GenParams *g
     g->seeds = mallocCheck(rows * sizeof *g->seeds);
     g->ptok = mallocCheck((size_t)per * sizeof *g->ptok);
     g->plen = mallocCheck((size_t)per * sizeof *g->plen);
-    // a token decodes to at most 8 bytes (byte-level tokens, UTF-8); +1 for the terminator
-    g->text_cap = (size_t)gp->max_new_tokens * 8 + 1;
-    g->texts = mallocCheck(rows * sizeof *g->texts);
+    g->texts = callocCheck(rows, sizeof *g->texts);        // grown by tokenizer_decode
+    g->text_caps = callocCheck(rows, sizeof *g->text_caps);
     g->answers = mallocCheck(rows * sizeof *g->answers);
-    for (size_t i = 0; i < rows; i++) {
-        g->texts[i] = mallocCheck(g->text_cap);
-        g->answers[i] = mallocCheck(GRADE_ANSWER_CAP);
-    }
+    for (size_t i = 0; i < rows; i++) g->answers[i] = mallocCheck(GRADE_ANSWER_CAP);
     g->text_lens = mallocCheck(rows * sizeof *g->text_lens);
     g->correct = mallocCheck(rows * sizeof *g->correct);
 }
@@ -43,7 +39,7 @@ void grader_free(Grader *g) {
         free(g->answers[i]);
     }
     free(g->reqs); free(g->out); free(g->seeds); free(g->ptok); free(g->plen);
-    free(g->texts); free(g->answers); free(g->text_lens); free(g->correct);
+    free(g->texts); free(g->text_caps); free(g->answers); free(g->text_lens); free(g->correct);
     memset(g, 0, sizeof *g);
 }
 
@@ -66,7 +62,7 @@ int grader_run(Grader *g, const GradeItem *items, int count, GradeFn fn, void *c
         for (int i = 0; i < n; i++) {
             const GenOutput *o = &g->out[b + i];
             g->tokens += (uint64_t)o->n;
-            g->text_lens[b + i] = tokenizer_decode(g->tok, o->tokens, o->n, g->texts[b + i], g->text_cap);
+            g->text_lens[b + i] = tokenizer_decode(g->tok, o->tokens, (size_t)o->n, TOK_SKIP_SPECIAL, &g->texts[b + i], &g->text_caps[b + i]);
             g->correct[b + i] = verify(g->verifier, items[k].gold, g->texts[b + i], g->answers[b + i], GRADE_ANSWER_CAP) == 1;
         }
         Graded r = {.n = n, .out = &g->out[b], .seeds = &g->seeds[b], .texts = &g->texts[b], .text_lens = &g->text_lens[b],

@@ -49,8 +49,8 @@ typedef struct {
     int *plen;                // (per)
     char **texts, **answers;
     size_t *text_lens;
+    size_t *text_caps;        // texts[i] grows to what a response decodes to
     int *correct;
-    size_t text_cap;
 } Grader;
 
 // per: problems sampled together in one engine call (inf must hold per * n sequences).

@@ -144,18 +144,22 @@ int analyze_write_line(FILE *f, json_t *o, const char *what, char *err, size_t e
 }
 
 int analyze_grade(const Analyze *a, const char *gold, const int *tokens, int n) {
-    size_t cap = (size_t)n * 8 + 1;
-    char *text = mallocCheck(cap), ans[1024];   // (cap) bytes: a token decodes to at most 8
-    tokenizer_decode(&a->tok, tokens, n, text, cap);
+    char *text = NULL, ans[1024];
+    size_t cap = 0;
+    tokenizer_decode(&a->tok, tokens, (size_t)n, TOK_SKIP_SPECIAL, &text, &cap);
     int c = verify(a->b.verifier, gold, text, ans, sizeof ans) == 1;
     free(text);
     return c;
 }
 
 json_t *analyze_token_text(const Analyze *a, int id) {
-    char buf[8], name[32];
-    const char *p = tokenizer_piece(&a->tok, id, buf);
-    if (p && *p) return json_string(p);
+    char *text = NULL, name[32];
+    size_t cap = 0;
+    // One token alone may end inside a character: its text is what decode shows (U+FFFD for that).
+    size_t len = tokenizer_decode(&a->tok, &id, 1, TOK_SKIP_SPECIAL, &text, &cap);
+    json_t *j = len ? json_stringn(text, len) : NULL;
+    free(text);
+    if (j) return j;
     snprintf(name, sizeof name, "<id %d>", id);
     return json_string(name);
 }
@@ -258,17 +262,17 @@ static int on_problem(void *ctx, int k, const Graded *g, char *err, size_t errle
 static int run(Analyze *a, const AnalysisOps *ops, void *st, size_t *skipped, char *err, size_t errlen) {
     Grader g;
     grader_init(&g, &a->inf, &a->tok, &a->gp, a->b.verifier, a->o.seed, (int)a->o.n, 1);
-    int *prompt = mallocCheck((problem_set_longest_prompt(&a->b) + 2) * sizeof(int));   // [BOS] + text
     RunCtx r = {.a = a, .ops = ops, .st = st};
     int rc = 0;
     *skipped = 0;
     progress(a->o.quiet, ops->name, 0, a->b.n, 0.0);
     for (size_t j = 0; j < a->b.n && rc == 0; j++) {
-        int k = 0;
-        if (a->m.cfg.bos_token_id >= 0) prompt[k++] = a->m.cfg.bos_token_id;
+        int k = 0, e = 0;
         char e2[512];
-        int e = tokenizer_encode(&a->tok, a->b.prompts[j], prompt + k, e2, sizeof e2);
+        int *prompt = tokenizer_encode_alloc(&a->tok, a->b.prompts[j], TOK_ADD_SPECIAL, &e, e2, sizeof e2);   // [BOS] + text
+        if (!prompt) e = -1;
         if (e < 0 || k + e == 0 || k + e + a->gp.max_new_tokens > a->max_seq) {
+            free(prompt);
             fprintf(stderr, "%srlvr analyze: problem %s skipped: %s\n", a->o.quiet ? "" : "\n", a->b.ids[j],
                     e < 0 ? e2 : "prompt is empty or longer than the engine's context");
             (*skipped)++;
@@ -278,10 +282,10 @@ static int run(Analyze *a, const AnalysisOps *ops, void *st, size_t *skipped, ch
         r.item = &item;
         r.index = j;
         rc = grader_run(&g, &item, 1, on_problem, &r, err, errlen);
+        free(prompt);
         if (rc == 0) progress(a->o.quiet, ops->name, j + 1, a->b.n, r.n_resp ? (double)r.n_ok / (double)r.n_resp : 0.0);
     }
     grader_free(&g);
-    free(prompt);
     return rc;
 }
 
@@ -390,7 +394,9 @@ int cmd_analyze(int argc, char **argv) {
     have_bench = 1;
     if (model_load(o.model_path, &an.m, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: cannot load model %s: %s\n", sub, o.model_path, err); rc = 2; }
     else have_model = 1;
-    if (rc == 0 && tokenizer_init(&an.tok, an.m.cfg.tokenizer[0] ? an.m.cfg.tokenizer : NULL, err, sizeof err) != 0) {
+    int have_tok = 0;
+    if (rc == 0 && tokenizer_from_model(&an.tok, &an.m, err, sizeof err) == 0) have_tok = 1;
+    else if (rc == 0) {
         fprintf(stderr, "rlvr analyze %s: model %s: %s\n", sub, o.model_path, err);
         rc = 2;
     }
@@ -403,7 +409,8 @@ int cmd_analyze(int argc, char **argv) {
             // one token sequence is scored by both: the shapes (and so the vocabulary) must agree
             if (an.mb.num_params != an.m.num_params || an.mb.cfg.vocab_size != an.m.cfg.vocab_size ||
                 an.mb.cfg.num_layers != an.m.cfg.num_layers || an.mb.cfg.hidden_size != an.m.cfg.hidden_size ||
-                strcmp(an.mb.cfg.tokenizer, an.m.cfg.tokenizer) != 0) {
+                strcmp(an.mb.cfg.tokenizer, an.m.cfg.tokenizer) != 0 || !an.mb.tokenizer_json != !an.m.tokenizer_json ||
+                (an.m.tokenizer_json && strcmp(an.mb.tokenizer_json, an.m.tokenizer_json) != 0)) {
                 fprintf(stderr, "rlvr analyze %s: --model-b %s is not the same architecture / vocabulary / tokenizer as --model %s "
                         "(compare two checkpoints of one run)\n", sub, o.model_b_path, o.model_path);
                 rc = 2;
@@ -420,13 +427,20 @@ int cmd_analyze(int argc, char **argv) {
         an.gp.sampler.temperature = (float)o.temperature;
         an.gp.sampler.top_p = (float)o.top_p;
         an.gp.max_new_tokens = (int)o.max_tokens;
-        int eos = an.m.cfg.eos_token_id >= 0 ? an.m.cfg.eos_token_id : an.tok.eos_id;
-        if (eos >= 0 && eos < an.m.cfg.vocab_size) an.gp.stop[an.gp.n_stop++] = eos;
+        for (int i = 0; i < an.tok.n_eos && an.gp.n_stop < INFER_MAX_STOP; i++)   // every EOS of the model ends a response
+            if (an.tok.eos_ids[i] < an.m.cfg.vocab_size) an.gp.stop[an.gp.n_stop++] = an.tok.eos_ids[i];
         if (sampler_params_validate(&an.gp.sampler, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
     }
     if (rc == 0) {
         int B = (int)(o.batch < o.n ? o.n : o.batch);
-        an.max_seq = (int)problem_set_longest_prompt(&an.b) + 1 + (int)o.max_tokens;
+        int longest = 0;   // in tokens, special tokens included
+        for (size_t j = 0; j < an.b.n; j++) {
+            char e2[512];
+            int len = 0;
+            free(tokenizer_encode_alloc(&an.tok, an.b.prompts[j], TOK_ADD_SPECIAL, &len, e2, sizeof e2));
+            if (len > longest) longest = len;
+        }
+        an.max_seq = longest + (int)o.max_tokens;
         if (infer_init(&an.inf, &an.m, B, an.max_seq, err, sizeof err) != 0) { fprintf(stderr, "rlvr analyze %s: %s\n", sub, err); rc = 2; }
         else have_inf = 1;
     }
@@ -478,6 +492,7 @@ int cmd_analyze(int argc, char **argv) {
     if (st) ops->free(st);
     if (have_inf) infer_free(&an.inf);
     if (have_model) model_free(&an.m);
+    if (have_tok) tokenizer_free(&an.tok);
     if (have_model_b) model_free(&an.mb);
     if (have_bench) problem_set_free(&an.b);
     return rc;

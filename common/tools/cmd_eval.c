@@ -170,12 +170,10 @@ static int run_bench(EvalRun *r, const ProblemSet *b, FILE *f, EvalTotals *tot, 
         int np = 0;
         while (np < per && next < b->n) {
             size_t j = next++;
-            size_t L = strlen(b->prompts[j]);
-            int *t = mallocCheck((L + 2) * sizeof(int));
-            int k = 0;
-            if (r->m->cfg.bos_token_id >= 0) t[k++] = r->m->cfg.bos_token_id;
             char e2[512];
-            int e = tokenizer_encode(r->tok, b->prompts[j], t + k, e2, sizeof e2);
+            int k = 0, e = 0;
+            int *t = tokenizer_encode_alloc(r->tok, b->prompts[j], TOK_ADD_SPECIAL, &e, e2, sizeof e2);   // [BOS] + text
+            if (!t) e = -1;
             if (e < 0 || k + e == 0 || k + e + r->gp.max_new_tokens > r->inf->cache.T) {
                 fprintf(stderr, "%srlvr eval: %s problem %s skipped: %s\n", r->quiet ? "" : "\n", b->name, b->ids[j],
                         e < 0 ? e2 : "prompt is empty or longer than the engine's context");
@@ -273,10 +271,11 @@ int cmd_eval(int argc, char **argv) {
         if (model_load(model_path, &m, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: cannot load model: %s\n", err); rc = 2; }
         else have_model = 1;
     }
-    if (rc == 0 && tokenizer_init(&tok, m.cfg.tokenizer[0] ? m.cfg.tokenizer : NULL, err, sizeof err) != 0) {
+    int have_tok = 0;
+    if (rc == 0 && tokenizer_from_model(&tok, &m, err, sizeof err) != 0) {
         fprintf(stderr, "rlvr eval: model %s: %s\n", model_path, err);
         rc = 2;
-    }
+    } else if (rc == 0) have_tok = 1;
     if (rc == 0 && tok.vocab_size > m.cfg.vocab_size) {
         fprintf(stderr, "rlvr eval: model %s: tokenizer '%s' has %d tokens but vocab_size is %d\n", model_path, tok.type, tok.vocab_size, m.cfg.vocab_size);
         rc = 2;
@@ -291,17 +290,22 @@ int cmd_eval(int argc, char **argv) {
         r.gp.sampler.top_p = (float)top_p;
         r.gp.sampler.top_k = (int)top_k;
         r.gp.max_new_tokens = (int)max_tokens;
-        int eos = m.cfg.eos_token_id >= 0 ? m.cfg.eos_token_id : tok.eos_id;
-        if (eos >= 0 && eos < m.cfg.vocab_size) r.gp.stop[r.gp.n_stop++] = eos;
+        for (int i = 0; i < tok.n_eos && r.gp.n_stop < INFER_MAX_STOP; i++)   // every EOS of the model ends a response
+            if (tok.eos_ids[i] < m.cfg.vocab_size) r.gp.stop[r.gp.n_stop++] = tok.eos_ids[i];
         if (sampler_params_validate(&r.gp.sampler, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
     }
     if (rc == 0) {
-        size_t longest = 0;
+        int longest = 0;   // in tokens, special tokens included (prompts that do not encode are skipped later)
         for (int k = 0; k < nb; k++)
-            if (problem_set_longest_prompt(&benches[k]) > longest) longest = problem_set_longest_prompt(&benches[k]);
+            for (size_t j = 0; j < benches[k].n; j++) {
+                char e2[512];
+                int len = 0;
+                free(tokenizer_encode_alloc(&tok, benches[k].prompts[j], TOK_ADD_SPECIAL, &len, e2, sizeof e2));
+                if (len > longest) longest = len;
+            }
         int B = (int)(batch < n ? n : batch);
         if (B > (int)(n * 64)) B = (int)(n * 64);
-        if (infer_init(&inf, &m, B, (int)longest + 1 + (int)max_tokens, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
+        if (infer_init(&inf, &m, B, longest + (int)max_tokens, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
         else have_inf = 1;
         r.m = &m; r.tok = &tok; r.inf = &inf; r.n = (int)n; r.batch = B; r.quiet = quiet; r.save_responses = save_responses; r.seed = seed;
     }
@@ -361,6 +365,7 @@ int cmd_eval(int argc, char **argv) {
     json_decref(summary);
     if (have_inf) infer_free(&inf);
     if (have_model) model_free(&m);
+    if (have_tok) tokenizer_free(&tok);
     for (int k = 0; k < nb; k++) problem_set_free(&benches[k]);
     free(benches);
     return rc;

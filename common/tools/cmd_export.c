@@ -1,5 +1,6 @@
 // rlvr export FILE DIR: the policy of a checkpoint as an HF model directory (config.json + float32
-// model.safetensors) that transformers and vLLM load. FILE may be a checkpoint directory, in which
+// model.safetensors, and tokenizer.json + tokenizer_config.json when the policy has an HF tokenizer)
+// that transformers and vLLM load. FILE may be a checkpoint directory, in which
 // case its newest complete checkpoint is used.
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: rlvr export FILE DIR\n"
                "  FILE  a checkpoint (ckpt_*.h5) or a checkpoint directory (its newest complete checkpoint is used)\n"
-               "  DIR   output HF model directory (config.json + model.safetensors), created if missing\n"
+               "  DIR   output HF model directory (config.json + model.safetensors, and the tokenizer's\n"
+               "        tokenizer.json + tokenizer_config.json when the checkpoint carries them), created if missing\n"
                "The model's checksums are verified before anything is written. For native .h5 model files use\n"
                "'rlvr convert'.\n");
 }
@@ -48,8 +50,8 @@ int cmd_export(int argc, char **argv) {
     }
     int rc = model_save_hf(&m, out, err, sizeof(err));
     if (rc != 0) fprintf(stderr, "rlvr export: %s\n", err);
-    else printf("exported %s (step %lld) -> %s (%s, %d layers, %zu parameters)\n", path, (long long)st.step, out,
-                model_arch_name(m.cfg.arch), m.cfg.num_layers, m.num_params);
+    else printf("exported %s (step %lld) -> %s (%s, %d layers, %zu parameters%s)\n", path, (long long)st.step, out,
+                model_arch_name(m.cfg.arch), m.cfg.num_layers, m.num_params, m.tokenizer_json ? ", tokenizer.json" : "");
     checkpoint_state_free(&st);
     model_free(&m);
     return rc ? 1 : 0;

@@ -33,6 +33,22 @@ static void usage(FILE *f) {
             "Generation stops at the model's EOS token or after --max-tokens tokens.\n");
 }
 
+// The sample's text through the streaming decoder: each token's text is written once its characters
+// are complete (a character split across tokens comes out whole), special tokens left out.
+static void print_sample(const Tokenizer *tok, const GenOutput *o) {
+    TokStream st;
+    tok_stream_init(&st, tok, TOK_SKIP_SPECIAL);
+    size_t n;
+    for (int t = 0; t < o->n; t++) {
+        const char *p = tok_stream_push(&st, o->tokens[t], &n);
+        fwrite(p, 1, n, stdout);
+    }
+    const char *p = tok_stream_finish(&st, &n);
+    fwrite(p, 1, n, stdout);
+    fputc('\n', stdout);
+    tok_stream_free(&st);
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *prompt_text = NULL;
     long max_tokens = 128, top_k = 0, G = 1;
@@ -96,7 +112,7 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     Tokenizer tok;
-    if (tokenizer_init(&tok, m.cfg.tokenizer[0] ? m.cfg.tokenizer : NULL, err, sizeof(err)) != 0) {
+    if (tokenizer_from_model(&tok, &m, err, sizeof(err)) != 0) {
         fprintf(stderr, "rlvr generate: model %s: %s\n", model_path, err);
         model_free(&m);
         return 2;
@@ -104,23 +120,19 @@ int cmd_generate(int argc, char **argv) {
     if (tok.vocab_size > m.cfg.vocab_size) {
         fprintf(stderr, "rlvr generate: model %s: tokenizer '%s' has %d tokens but the model's vocab_size is %d\n",
                 model_path, tok.type, tok.vocab_size, m.cfg.vocab_size);
-        model_free(&m);
+        tokenizer_free(&tok); model_free(&m);
         return 2;
     }
-    const size_t tlen = strlen(prompt_text);
-    int *prompt = mallocCheck((tlen + 1) * sizeof(int));
     int plen = 0;
-    if (m.cfg.bos_token_id >= 0) prompt[plen++] = m.cfg.bos_token_id;
-    int n = tokenizer_encode(&tok, prompt_text, prompt + plen, err, sizeof(err));
-    if (n < 0) {
+    int *prompt = tokenizer_encode_alloc(&tok, prompt_text, TOK_ADD_SPECIAL, &plen, err, sizeof(err));   // [BOS] + text
+    if (!prompt) {
         fprintf(stderr, "rlvr generate: --prompt: %s\n", err);
-        free(prompt); model_free(&m);
+        tokenizer_free(&tok); model_free(&m);
         return 2;
     }
-    plen += n;
     if (plen == 0) {
         fprintf(stderr, "rlvr generate: --prompt is empty and the model has no BOS token; give a non-empty prompt\n");
-        free(prompt); model_free(&m);
+        free(prompt); tokenizer_free(&tok); model_free(&m);
         return 2;
     }
     GenParams gp;
@@ -129,14 +141,14 @@ int cmd_generate(int argc, char **argv) {
     gp.sampler.top_p = (float)top_p;
     gp.sampler.top_k = (int)top_k;
     gp.max_new_tokens = (int)max_tokens;
-    const int eos = m.cfg.eos_token_id >= 0 ? m.cfg.eos_token_id : tok.eos_id;
-    if (eos >= 0 && eos < m.cfg.vocab_size) gp.stop[gp.n_stop++] = eos;
+    for (int i = 0; i < tok.n_eos && gp.n_stop < INFER_MAX_STOP; i++)   // every EOS of the model ends the sample
+        if (tok.eos_ids[i] < m.cfg.vocab_size) gp.stop[gp.n_stop++] = tok.eos_ids[i];
 
     Infer s;
     // More than 64 samples run in waves of 64 (same results, bounded KV-cache memory).
     if (infer_init(&s, &m, G > 64 ? 64 : (int)G, plen + (int)max_tokens, err, sizeof(err)) != 0) {
         fprintf(stderr, "rlvr generate: %s\n", err);
-        free(prompt); model_free(&m);
+        free(prompt); tokenizer_free(&tok); model_free(&m);
         return 2;
     }
     GenOutput *out = mallocCheck((size_t)G * sizeof(GenOutput));
@@ -146,25 +158,22 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "rlvr generate: %s\n", err);
         rc = 2;
     } else {
-        size_t cap = (size_t)max_tokens * 8 + 1;
-        char *text = mallocCheck(cap);
         for (long i = 0; i < G; i++) {
-            tokenizer_decode(&tok, out[i].tokens, out[i].n, text, cap);
             if (G > 1) {
                 double lp = 0.0;
                 for (int t = 0; t < out[i].n; t++) lp += out[i].logprobs[t];
                 printf("=== sample %ld: %d tokens, finish %s, mean logprob %.4f ===\n", i, out[i].n,
                        finish_reason_name(out[i].finish), out[i].n ? lp / out[i].n : 0.0);
             }
-            printf("%s\n", text);
+            print_sample(&tok, &out[i]);
         }
-        free(text);
         if (fflush(stdout) != 0) { fprintf(stderr, "rlvr generate: writing the output failed\n"); rc = 1; }
     }
     for (long i = 0; i < G; i++) gen_output_free(&out[i]);
     free(out);
     infer_free(&s);
     free(prompt);
+    tokenizer_free(&tok);
     model_free(&m);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "common/io/checkpoint.h"
 #include "common/config/config.h"
 #include "common/engine/model.h"
+#include "common/engine/tokenizer.h"
 #include "common/io/model_io.h"
 
 static void usage(FILE *f) {
@@ -36,6 +37,21 @@ static void human_bytes(double b, char *buf, size_t n) {
     snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
+// The tokenizer the model carries: type, size, special ids, every EOS id, whether a chat template is there.
+static void print_tokenizer(const Model *m) {
+    Tokenizer t;
+    char err[1024];
+    if (!m->tokenizer_json && !m->cfg.tokenizer[0]) { printf("tokenizer    (none: no tokenizer.json, no rlvr_tokenizer)\n"); return; }
+    if (tokenizer_from_model(&t, m, err, sizeof err) != 0) { printf("tokenizer    FAILED to load: %s\n", err); return; }
+    printf("tokenizer    %s, %d ids, bos %d (%s), pad %d, eos", t.type, t.vocab_size, t.bos_id,
+           t.add_bos ? "prompts start with it" : "not added", t.pad_id);
+    for (int i = 0; i < t.n_eos; i++) printf("%s%d", i ? ", " : " ", t.eos_ids[i]);
+    if (t.n_eos == 0) printf(" (none)");
+    if (t.bpe) printf("; chat template %s", t.chat_template ? "yes" : "no");
+    printf("\n");
+    tokenizer_free(&t);
+}
+
 static void print_model(const Model *m, int tensors) {
     const ModelConfig *c = &m->cfg;
     char hb[32];
@@ -43,9 +59,9 @@ static void print_model(const Model *m, int tensors) {
     printf("model        %s: %d layers, hidden %d, heads %d (kv %d, head_dim %d), intermediate %d, vocab %d\n",
            model_arch_name(c->arch), c->num_layers, c->hidden_size, c->num_heads, c->num_kv_heads, c->head_dim,
            c->intermediate_size, c->vocab_size);
-    printf("             tied embeddings %s, qkv bias %s, rope_theta %g, max positions %d, tokenizer %s\n",
-           c->tie_word_embeddings ? "yes" : "no", c->qkv_bias ? "yes" : "no", c->rope_theta, c->max_position_embeddings,
-           c->tokenizer[0] ? c->tokenizer : "(unknown)");
+    printf("             tied embeddings %s, qkv bias %s, rope_theta %g, max positions %d\n",
+           c->tie_word_embeddings ? "yes" : "no", c->qkv_bias ? "yes" : "no", c->rope_theta, c->max_position_embeddings);
+    print_tokenizer(m);
     printf("params       %zu (%s float32) in %d tensors\n", m->num_params, hb, m->num_tensors);
     printf("norms (L2)   params %.6g", l2(m->params, m->num_params));
     if (m->adam_m) printf("   adam_m %.6g   adam_v %.6g", l2(m->adam_m, m->num_params), l2(m->adam_v, m->num_params));

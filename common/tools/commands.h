@@ -12,3 +12,4 @@ int cmd_convert(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
