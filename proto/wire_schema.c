@@ -72,7 +72,7 @@ static const WireField response[] = {
     {K("entropies"), WK_F32S, WF_PLACED | WF_SAME_COUNT, AT(WireResponse, entropies), COUNT(WireResponse, n_tokens),
      UPTO(1, WL_MAX_TOKENS), .hint = "one per token, or nil"},
     {K("reward"), WK_F32, WF_REQ, AT(WireResponse, reward)},
-    {K("correct"), WK_BOOL, 0, AT(WireResponse, correct)},
+    {K("correct"), WK_BOOL, 0, AT(WireResponse, correct), .def = WIRE_CORRECT_ABSENT, .hint = "absent: from reward"},
     {K("finish"), WK_ENUM, WF_REQ, AT(WireResponse, finish), .names = finish_names, .hint = "expected \"stop\" or \"length\""},
     {K("boxed_count"), WK_I32, 0, AT(WireResponse, boxed_count), GE(0)},
     {K("has_cjk"), WK_BOOL, 0, AT(WireResponse, has_cjk)},
