@@ -19,7 +19,8 @@
 
 #define WEIGHTS_MSG_HEADROOM (1u << 20)   // a weights message beyond its floats (fields, framing)
 
-static void on_alarm_exit(int sig) { (void)sig; _exit(0); }
+static volatile sig_atomic_t exit_code_after_alarm = 0;
+static void on_alarm_exit(int sig) { (void)sig; _exit(exit_code_after_alarm); }
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -30,7 +31,9 @@ static void usage(FILE *f) {
             "  key.sub=value        override any config key (learner --help-config lists them)\n"
             "  --weights-via-file   publish HDF5 snapshots (DIR/weights/) instead of sending weights over ZeroMQ\n"
             "  --check-every N      compare parameter checksums across ranks every N steps (default 10; 0 off)\n"
-            "signals: SIGUSR1 checkpoints at the next step boundary; SIGTERM/SIGINT checkpoint and exit 0\n");
+            "signals: SIGUSR1 checkpoints at the next step boundary; SIGTERM/SIGINT checkpoint and exit 0\n"
+            "exit codes: 0 state on disk (done, or stopped by a signal after its checkpoint); 1 failed; 2 bad arguments or\n"
+            "  config; 3 the final / stop checkpoint failed (the newest on disk is older); see docs/operations.md\n");
 }
 
 static int mkdir_p(const char *path) {
@@ -49,6 +52,7 @@ static int mkdir_p(const char *path) {
 // Every rank parses identically, so every rank reaches the same verdict; rank 0 prints it.
 static void fail_all(Learner *L, int code, const char *fmt, const char *msg) {
     if (L->d.rank == 0) { fprintf(stderr, fmt, msg); fflush(stderr); }
+    learner_write_exit_status(L, code, code == LEARNER_EXIT_USAGE ? "config_error" : "failed");
     dist_finalize(&L->d);
     exit(code);
 }
@@ -112,6 +116,7 @@ int main(int argc, char **argv) {
     Learner *L = &Lst;
     dist_init(&L->d, &argc, &argv);
     learner_install_signals();
+    L->ppid = (long)getppid();
     L->plateau_step = -1;
     L->debug_check_every = 10;
     char err[4096];
@@ -147,6 +152,9 @@ int main(int argc, char **argv) {
             if (snprintf(err, sizeof err, "cannot create run directory %s: %s", L->run_dir, strerror(errno)) < 0) err[0] = 0;
             fail_all(L, 1, "error: learner: %s\n", err);
         }
+        char stale[LEARNER_PATH_MAX + 32];   // a verdict of an earlier run must not pass for this one's
+        snprintf(stale, sizeof stale, "%.1000s/%s", L->run_dir, LEARNER_EXIT_STATUS_FILE);
+        unlink(stale);
         printf("learner: %d rank%s, mode %s, run directory %s\n# resolved config\n", L->d.size, L->d.size > 1 ? "s" : "",
                c->trainer_mode, L->run_dir);
         config_print(c, stdout);
@@ -158,7 +166,11 @@ int main(int argc, char **argv) {
     // the policy: the newest checkpoint when resuming, else model.path or a random init
     if (c->trainer_resume) {
         int rc = learner_resume(L);
-        if (rc < 0) { dist_finalize(&L->d); return 1; }
+        if (rc < 0) {
+            learner_write_exit_status(L, LEARNER_EXIT_FAILED, "failed");
+            dist_finalize(&L->d);
+            return LEARNER_EXIT_FAILED;
+        }
     }
     if (!L->resumed) {
         if (L->d.rank == 0 && !c->trainer_resume) {
@@ -178,7 +190,7 @@ int main(int argc, char **argv) {
         fail_all(L, 2, "error: learner: model tokenizer: %s\n", msg);
     }
     if (L->model.cfg.vocab_size < L->tok.vocab_size) {
-        snprintf(err, sizeof err, "model vocab_size %d is smaller than the %s tokenizer's %d", L->model.cfg.vocab_size, L->tok.type, L->tok.vocab_size);
+        snprintf(err, sizeof err, "model vocab_size %d is smaller than the %.64s tokenizer's %d", L->model.cfg.vocab_size, L->tok.type, L->tok.vocab_size);
         fail_all(L, 2, "error: learner: %s\n", err);
     }
     if (L->d.rank == 0 || is_sft) {
@@ -239,21 +251,34 @@ int main(int argc, char **argv) {
             L->coord = NULL;
         }
     }
-    if (L->d.rank == 0) { printf("learner: %s at step %ld\n", rc == 0 ? (learner_sigterm ? "stopped by signal" : "done") : "FAILED", L->step); fflush(stdout); }
+    int code = rc != 0 ? LEARNER_EXIT_FAILED : L->final_save_failed ? LEARNER_EXIT_CKPT_FAILED : LEARNER_EXIT_OK;
+    const char *state = rc != 0 ? "failed" : L->final_save_failed ? "checkpoint_failed" : L->stopped_by_signal ? "stopped_by_signal" : "done";
+    if (L->d.rank == 0) {
+        if (rc != 0) printf("learner: FAILED at step %ld\n", L->step);
+        else if (L->final_save_failed)
+            printf("learner: %s at step %ld, but its checkpoint FAILED: the newest checkpoint on disk is older (%s); exit code %d\n",
+                   L->stopped_by_signal ? "stopped by signal" : "finished", L->step, L->last_ckpt[0] ? L->last_ckpt : "none from this run",
+                   code);
+        else printf("learner: %s at step %ld (checkpoint %s)\n", L->stopped_by_signal ? "stopped by signal" : "done", L->step,
+                    L->last_ckpt[0] ? L->last_ckpt : "-");
+        fflush(stdout);
+        learner_write_exit_status(L, code, state);
+    }
     trainer_free(&L->tr);
     if (L->data.src) data_close(&L->data);
     history_free(&L->hist);
     model_free(&L->model);
     if (L->has_ref) model_free(&L->ref);
     if (rc != 0) { fflush(stdout); dist_abort(rc); }
-    if (learner_sigterm) {
+    if (L->stopped_by_signal) {
         // When mpirun forwarded the SIGTERM it is already tearing the job down and MPI_Finalize can
         // block on its runtime until the SIGKILL; when the signal came straight to the ranks (Slurm),
         // finalize works. The checkpoint is on disk either way: finalize with a short deadline.
         fflush(stdout); fflush(stderr);
+        exit_code_after_alarm = code;
         signal(SIGALRM, on_alarm_exit);
         alarm(2);
     }
     dist_finalize(&L->d);
-    return 0;
+    return code;
 }
