@@ -219,6 +219,8 @@ int main(int argc, char **argv) {
             cc.lim.max_tokens = (int32_t)c->data_max_response_length;
             cc.lim.max_prompt_tokens = (int32_t)c->data_max_prompt_length;
             cc.lim.max_group = (int32_t)c->rollout_n;
+            cc.eos_token_id = L->tok.eos_id;
+            snprintf(cc.tokenizer, sizeof cc.tokenizer, "%.*s", (int)sizeof cc.tokenizer - 1, L->tok.type);
             size_t wbytes = L->model.num_params * sizeof(float) + WEIGHTS_MSG_HEADROOM;
             if (cc.lim.max_msg_bytes < wbytes && !L->weights_via_file) cc.chunk_bytes = cc.lim.max_msg_bytes / 2;
             if (ok) L->coord = coord_create(&cc, err, sizeof err);

@@ -103,6 +103,14 @@ typedef struct {
     int64_t max_staleness;
     uint64_t max_msg_bytes;
     char pub_endpoint[WIRE_ENDPOINT_LEN];
+    // optional: what the coordinator enforces and what a worker must generate with (0 / "": not sent)
+    double dead_after_s;          // a worker silent this long is dead: its leases end (min(lease_s, 3 heartbeats))
+    int32_t max_credits;          // credits above this are capped
+    int32_t max_group, max_tokens, max_prompt_tokens;   // the receiver's limits on a group
+    uint32_t max_objects;         // msgpack objects one message may hold
+    int32_t vocab_size;           // token ids must be below it
+    int32_t eos_token_id;         // the end-of-sequence token (also in every assignment's sampling.stop)
+    char tokenizer[WIRE_ID_LEN];  // the tokenizer of prompt_tokens and responses, e.g. "char"
 } WireWelcome;
 
 typedef struct { int32_t credits; } WireRequest;

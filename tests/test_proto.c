@@ -53,7 +53,7 @@ static WireMsg sample(WireType t, WireResponse *rs) {
         m.u.hello.pid = 777;
         break;
     case WIRE_WELCOME:
-        m.u.welcome = (WireWelcome){0x1234567890abcdefull, 5, 4, 30.0, 5.0, 1, 1u << 26, ""};
+        m.u.welcome = (WireWelcome){0x1234567890abcdefull, 5, 4, 30.0, 5.0, 1, 1u << 26, "", 15.0, 8, 16, 1024, 512, 1088, 128, 2, "char"};
         snprintf(m.u.welcome.pub_endpoint, sizeof m.u.welcome.pub_endpoint, "tcp://127.0.0.1:5556");
         break;
     case WIRE_REQUEST: m.u.request.credits = 8; break;
@@ -1147,7 +1147,9 @@ static void golden_messages(WireType t, GoldenSink sink, void *ctx) {
             memset(&m, 0, sizeof m);
             m.type = t;
             m.u.welcome = (WireWelcome){widths[i], i - 1, i * 1000 - 1, i == 3 ? NAN : 30.0 / (i + 1), i == 2 ? -0.0 : 5.5,
-                                        (int64_t)widths[i + 1], widths[4 - i], ""};
+                                        (int64_t)widths[i + 1], widths[4 - i], "", 0.5 * i, i, i * 7, i * 100, i * 50, (uint32_t)widths[i],
+                                        i * 64, i - 1, ""};
+            if (i) snprintf(m.u.welcome.tokenizer, sizeof m.u.welcome.tokenizer, "tok-%d", i);
             if (i) snprintf(m.u.welcome.pub_endpoint, sizeof m.u.welcome.pub_endpoint, "tcp://host-%d:5556", i);
             sink(ctx, &m);
         }

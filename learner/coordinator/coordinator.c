@@ -56,7 +56,13 @@ int coord_config_from_rlvr(const RlvrConfig *rc, CoordConfig *cfg, char *err, si
     wire_limits_default(&cfg->lim);
     cfg->lim.max_msg_bytes = (size_t)rc->coordinator_max_message_mb << 20;
     cfg->log_per_s = DEFAULT_LOG_PER_S;
+    cfg->eos_token_id = -1;
     return 0;
+}
+
+double coord_dead_after_s(const CoordConfig *cfg) {
+    double hb = COORD_MISSED_HEARTBEATS * cfg->heartbeat_s;
+    return hb < cfg->lease_s ? hb : cfg->lease_s;
 }
 
 void coord_config_default(CoordConfig *cfg) {

@@ -1,5 +1,6 @@
 // The coordinator: hands prompts to rollout workers under leases, collects finished groups and
-// publishes weights. It runs as one thread inside learner rank 0 (no MPI calls) serving a ROUTER
+// publishes weights. A worker silent for coord_dead_after_s (COORD_MISSED_HEARTBEATS heartbeat
+// intervals, at most lease_s) is dead: its leases end and it is no longer counted. It runs as one thread inside learner rank 0 (no MPI calls) serving a ROUTER
 // socket; the learner's main thread talks to it through the thread-safe calls below.
 //
 // Invariant: every enqueued prompt reaches coord_take exactly once. A prompt whose lease expires,
@@ -28,6 +29,8 @@ typedef struct {
     char curve_public[41], curve_secret[41];
     const char (*allowed_keys)[41];  // client public keys (copied by coord_create)
     int n_allowed_keys;
+    int32_t eos_token_id;      // told to workers in the welcome (-1: none)
+    char tokenizer[WIRE_ID_LEN];   // ditto ("": not told)
     int log_per_s;             // at most this many bad-message log lines per second (rest summarised)
     int quiet;                 // 1: no informational logging (bad messages are still logged)
 } CoordConfig;
@@ -79,6 +82,10 @@ typedef struct {
 } CoordGroup;
 
 typedef struct Coordinator Coordinator;
+
+#define COORD_MISSED_HEARTBEATS 3   // heartbeat intervals of silence after which a worker counts as dead
+// min(lease_s, COORD_MISSED_HEARTBEATS * heartbeat_s): the longest a dead worker holds its leases.
+double coord_dead_after_s(const CoordConfig *cfg);
 
 Coordinator *coord_create(const CoordConfig *cfg, char *err, size_t errlen);
 int coord_start(Coordinator *c, char *err, size_t errlen);   // binds both sockets and starts the thread

@@ -49,6 +49,8 @@ typedef struct Worker {
     int64_t version;
     int send_blocked;          // hit the high-water mark during this dispatch round
     int dead;                  // peer gone (EHOSTUNREACH): removed after the dispatch round
+    int paused;                // sent a group from weights newer than the current version: no work until
+                               // its hello, or a heartbeat reporting a version <= current
     double err_t0;             // error-reply rate limit window
     int err_n;
 } Worker;
