@@ -329,10 +329,11 @@ static void stage_update(Learner *L) {
 // The agreed flag, not this rank's own, says how the run ended: the signal may have reached any rank.
 static int stop_requested(Learner *L) {
     learner_check_launcher(L);
-    int32_t flags[2] = {learner_sigterm, learner_sigusr1};
-    dist_allreduce_max_i32(flags, 2, DIST_POLL_US);
+    int32_t flags[3] = {learner_sigterm, learner_sigusr1, L->launcher_gone};
+    dist_allreduce_max_i32(flags, 3, DIST_POLL_US);
     if (flags[0]) {
         L->stopped_by_signal = 1;
+        L->launcher_gone = flags[2];
         if (learner_save(L, "SIGTERM") != 0) L->final_save_failed = 1;
         return 1;
     }

@@ -48,6 +48,7 @@ typedef struct {
     int final_save_failed;   // the checkpoint at the end (final, or the one a stop signal asked for) failed
     char last_ckpt[LEARNER_PATH_MAX];   // rank 0: the newest checkpoint this run wrote ("" none)
     long ppid;               // the launcher (mpirun / srun) that started this rank: its death stops the run
+    int launcher_gone;       // the run stopped because the launcher died (exit code LEARNER_EXIT_FAILED)
 } Learner;
 
 // Exit codes of the learner, written also to RUN_DIR/exit_status.json (docs/operations.md has the

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +49,42 @@ static int mkdir_p(const char *path) {
     }
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
     return 0;
+}
+
+// One learner per run directory: rank 0 holds an flock on RUN_DIR/learner.lock until it exits. A
+// learner started while another still runs there (a resume loop restarting after mpirun was killed,
+// while the orphaned ranks write their checkpoint) waits for it, up to LOCK_WAIT_S. 0, or -1 (err).
+#define LOCK_WAIT_S 120.0
+#define LOCK_POLL_US 200000
+static int lock_run_dir(const char *run_dir, char *err, size_t errlen) {
+    char path[LEARNER_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%.1000s/learner.lock", run_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return rlvr_err(err, errlen, "cannot open %s: %s (is the run directory writable?)", path, strerror(errno));
+    double t0 = now_seconds();
+    int said = 0;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return rlvr_err(err, errlen, "cannot lock %s: %s", path, strerror(e));
+        }
+        char who[32] = "?";
+        ssize_t k = pread(fd, who, sizeof who - 1, 0);
+        who[k > 0 ? k : 0] = 0;
+        who[strcspn(who, "\n")] = 0;
+        if (now_seconds() - t0 > LOCK_WAIT_S) {
+            close(fd);
+            return rlvr_err(err, errlen, "another learner (pid %s) still runs in %s after %.0f s (stop it first, or use another run directory)",
+                            who, run_dir, LOCK_WAIT_S);
+        }
+        if (!said++) { fprintf(stderr, "learner: waiting for the learner (pid %s) that holds %s to exit\n", who, path); fflush(stderr); }
+        usleep(LOCK_POLL_US);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* the pid is a courtesy for the message above */ }
+    return 0;   // fd stays open (and locked) until the process exits
 }
 
 // Every rank parses identically, so every rank reaches the same verdict; rank 0 prints it.
@@ -152,6 +190,11 @@ int main(int argc, char **argv) {
             if (snprintf(err, sizeof err, "cannot create run directory %s: %s", L->run_dir, strerror(errno)) < 0) err[0] = 0;
             fail_all(L, 1, "error: learner: %s\n", err);
         }
+        if (lock_run_dir(L->run_dir, err, sizeof err) != 0) {   // the run directory's files are the other learner's
+            fprintf(stderr, "error: learner: %s\n", err);
+            fflush(stderr);
+            dist_abort(LEARNER_EXIT_USAGE);
+        }
         char stale[LEARNER_PATH_MAX + 32];   // a verdict of an earlier run must not pass for this one's
         snprintf(stale, sizeof stale, "%.1000s/%s", L->run_dir, LEARNER_EXIT_STATUS_FILE);
         unlink(stale);
@@ -253,16 +296,19 @@ int main(int argc, char **argv) {
             L->coord = NULL;
         }
     }
-    int code = rc != 0 ? LEARNER_EXIT_FAILED : L->final_save_failed ? LEARNER_EXIT_CKPT_FAILED : LEARNER_EXIT_OK;
-    const char *state = rc != 0 ? "failed" : L->final_save_failed ? "checkpoint_failed" : L->stopped_by_signal ? "stopped_by_signal" : "done";
+    // A launcher that died did not ask for the stop (mpirun killed, OOM): the state is on disk, but the
+    // run is not finished, so a resume loop should restart it.
+    int code = rc != 0 ? LEARNER_EXIT_FAILED : L->final_save_failed ? LEARNER_EXIT_CKPT_FAILED : L->launcher_gone ? LEARNER_EXIT_FAILED : LEARNER_EXIT_OK;
+    const char *state = rc != 0 ? "failed" : L->final_save_failed ? "checkpoint_failed" : L->launcher_gone ? "launcher_gone" :
+                        L->stopped_by_signal ? "stopped_by_signal" : "done";
     if (L->d.rank == 0) {
         if (rc != 0) printf("learner: FAILED at step %ld\n", L->step);
         else if (L->final_save_failed)
             printf("learner: %s at step %ld, but its checkpoint FAILED: the newest checkpoint on disk is older (%s); exit code %d\n",
                    L->stopped_by_signal ? "stopped by signal" : "finished", L->step, L->last_ckpt[0] ? L->last_ckpt : "none from this run",
                    code);
-        else printf("learner: %s at step %ld (checkpoint %s)\n", L->stopped_by_signal ? "stopped by signal" : "done", L->step,
-                    L->last_ckpt[0] ? L->last_ckpt : "-");
+        else printf("learner: %s at step %ld (checkpoint %s)\n", L->launcher_gone ? "stopped: the launcher died" :
+                    L->stopped_by_signal ? "stopped by signal" : "done", L->step, L->last_ckpt[0] ? L->last_ckpt : "-");
         fflush(stdout);
         learner_write_exit_status(L, code, state);
     }

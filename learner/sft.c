@@ -77,10 +77,11 @@ int learner_sft(Learner *L) {
     if (L->d.rank == 0 && c->trainer_val_before_train && c->trainer_test_freq > 0 && L->step == 0) free(learner_validate_step(L, NULL));
     while (L->step < c->trainer_total_training_steps) {
         learner_check_launcher(L);
-        int32_t flags[2] = {learner_sigterm, learner_sigusr1};
-        dist_allreduce_max_i32(flags, 2, DIST_BLOCKING);
+        int32_t flags[3] = {learner_sigterm, learner_sigusr1, L->launcher_gone};
+        dist_allreduce_max_i32(flags, 3, DIST_BLOCKING);
         if (flags[0]) {   // the agreed flag: the signal may have reached any rank
             L->stopped_by_signal = 1;
+            L->launcher_gone = flags[2];
             if (learner_save(L, "SIGTERM") != 0) L->final_save_failed = 1;
             free(rows);
             return 0;

@@ -84,6 +84,7 @@ void learner_write_exit_status(const Learner *L, int code, const char *state) {
 }
 
 int learner_check_launcher(Learner *L) {
+    if (L->launcher_gone) return 1;
     if (L->ppid <= 1 || (long)getppid() == L->ppid) return 0;
     if (!learner_sigterm) {
         fprintf(stderr, "learner: rank %d: the launcher (pid %ld) is gone (mpirun killed?); checkpointing and stopping "
@@ -91,6 +92,7 @@ int learner_check_launcher(Learner *L) {
         fflush(stderr);
     }
     learner_sigterm = 1;
+    L->launcher_gone = 1;
     return 1;
 }
 
