@@ -183,13 +183,34 @@ static void dir_of(const char *path, char *out, size_t n) {
 
 static int attrs_crc(hid_t f, uint32_t *out);
 
+// What to do about a failed write, from the OS error HDF5 left in errno (0: none known).
+static const char *write_hint(int e) {
+    switch (e) {
+    case ENOSPC: case EDQUOT: return "the filesystem is full or over quota: free space, then resume";
+    case EACCES: case EPERM: case EROFS: return "is the checkpoint directory writable?";
+    case ENOENT: case ENOTDIR: return "does the checkpoint directory exist?";
+    case EIO: return "a disk error: check the device";
+    default: return "disk full or quota?";
+    }
+}
+
+// "<OS error text>" when HDF5 failed on an OS error, else HDF5's own message.
+static const char *write_error_text(int e, char *h5e, size_t len) {
+    if (e == ENOSPC || e == EDQUOT || e == EACCES || e == EPERM || e == EROFS || e == ENOENT || e == ENOTDIR || e == EIO)
+        return strerror(e);
+    return h5_error_text(h5e, len);
+}
+
 static int write_file(const char *tmp, const char *path, const CheckpointState *st, char *err, size_t errlen) {
     const Model *m = st->model;
     char h5e[256];
+    errno = 0;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-        return rlvr_err(err, errlen, "checkpoint '%s': cannot create '%s': %s (hint: does the directory exist and is it writable?)",
-                        path, tmp, h5_error_text(h5e, sizeof(h5e)));
+    if (f < 0) {
+        int e = errno;
+        return rlvr_err(err, errlen, "checkpoint '%s': cannot create '%s': %s (hint: %s)", path, tmp,
+                        write_error_text(e, h5e, sizeof(h5e)), write_hint(e));
+    }
     int bad = 0;
     const char *what = "root attributes";
     bad |= h5_attr_write_str(f, "magic", CKPT_MAGIC);
@@ -253,9 +274,10 @@ static int write_file(const char *tmp, const char *path, const CheckpointState *
     }
     if (!bad) { what = "flush"; bad = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0; }
     if (!bad) { what = "complete flag"; bad = h5_attr_write_int(f, "complete", 1) != 0; }
-    if (bad) h5_error_text(h5e, sizeof(h5e));
-    if (H5Fclose(f) < 0 && !bad) { bad = 1; what = "close"; h5_error_text(h5e, sizeof(h5e)); }
-    if (bad) return rlvr_err(err, errlen, "checkpoint '%s': writing %s failed: %s (hint: disk full or quota?)", path, what, h5e);
+    int e = bad ? errno : 0;
+    const char *why = bad ? write_error_text(e, h5e, sizeof(h5e)) : "";
+    if (H5Fclose(f) < 0 && !bad) { bad = 1; what = "close"; e = errno; why = write_error_text(e, h5e, sizeof(h5e)); }
+    if (bad) return rlvr_err(err, errlen, "checkpoint '%s': writing %s failed: %s (hint: %s)", path, what, why, write_hint(e));
     return 0;
 }
 
