@@ -80,8 +80,8 @@ def hostile(run):
     p = Probe(run, "probe", 0)
     w = p.welcome or {}
     check(w.get("dead_after_s") == 1.5 and w.get("max_group") == 4 and w.get("vocab_size") == 128 and w.get("eos_token_id") == 2
-          and w.get("tokenizer") == "char" and w.get("max_credits", 0) >= 1 and w.get("max_tokens", 0) >= 1
-          and w.get("max_prompt_tokens", 0) >= 1 and w.get("max_objects", 0) >= 64,
+          and w.get("tokenizer") == "char" and w.get("max_credits") == 8 and w.get("max_tokens", 0) >= 1
+          and w.get("max_prompt_tokens", 0) >= 1 and w.get("max_objects") == 64 + 48 * 4 + 256,
           "the welcome tells the limits, vocabulary, EOS and tokenizer: %r" % {k: v for k, v in w.items() if k != "v"})
     # a lease id that was never issued, however small: unknown_prompt, not a silent "late"
     p.send(group("probe", 5, 1))
@@ -125,7 +125,40 @@ def kill_learner(learner):
     learner.wait()
 
 
+def page_agrees_with_schema():
+    """The limits table of docs/protocol.md states the config schema's defaults (learner --help-config)
+    and what the coordinator derives from them."""
+    from test_learner_e2e import LEARNER, ROOT, env
+    page = open(os.path.join(ROOT, "docs", "protocol.md")).read()
+    out = subprocess.run([LEARNER, "--help-config"], capture_output=True, text=True, env=env()).stdout
+    d = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 3 and f[1] == "default":
+            try:
+                d[f[0]] = float(f[2])
+            except ValueError:
+                pass
+    g = lambda k: d.get(k, float("nan"))
+    hb = min(g("coordinator.heartbeat_s"), g("coordinator.lease_s") / 3)
+    want = ["`coordinator.max_message_mb` × 2^20 (%d MiB)" % g("coordinator.max_message_mb"),
+            "`rollout.n` (%d)" % g("rollout.n"), "`data.max_response_length` (%d)" % g("data.max_response_length"),
+            "`data.max_prompt_length` (%d)" % g("data.max_prompt_length"),
+            "4 × `rollout.credits` (%d)" % (4 * g("rollout.credits")),
+            "64 + 48 × `max_group` + 256 (%d)" % (64 + 48 * g("rollout.n") + 256),
+            "`coordinator.lease_s` (%g s)" % g("coordinator.lease_s"), "`coordinator.heartbeat_s` (%g s)" % g("coordinator.heartbeat_s"),
+            "3 × `heartbeat_s`) (%g s)" % min(g("coordinator.lease_s"), 3 * hb),
+            "`coordinator.max_lease_s` (%g: none)" % g("coordinator.max_lease_s"),
+            "`rollout.max_staleness` (%g: on-policy)" % g("rollout.max_staleness"),
+            "`coordinator.endpoint`, default `tcp://127.0.0.1:0`", "`coordinator.pub_endpoint`, default `tcp://127.0.0.1:0`"]
+    check(len(d) > 20, "learner --help-config lists the schema (%d keys)" % len(d))
+    for w in want:
+        check(w in page, "docs/protocol.md states the schema's default: %s" % w)
+    check("tcp://127.0.0.1:0" in out and "coordinator.endpoint" in out, "the schema's endpoints are loopback, port 0")
+
+
 def main(tmp):
+    page_agrees_with_schema()
     run = os.path.join(tmp, "run")
     learner = start_learner(run, 1, STEPS)
     wait_for(lambda: os.path.exists(os.path.join(run, "rendezvous.json")), 30, "the rendezvous file")
