@@ -4,11 +4,13 @@ directory is a small tmpfs (root only; exit 77, skipped, otherwise); after the s
 filler file takes every free page, so each later append and checkpoint hits ENOSPC:
   - metrics.jsonl and batches.jsonl keep whole JSON lines only (a partial line is cut off again);
   - every error names the OS error ("No space left on device") and the remedy ("free space");
-  - the failed final checkpoint makes exit code 3, never "done" nor exit 0;
+  - the failed final checkpoint makes exit code 3, never "done" nor exit 0; so does a SIGTERM whose
+    checkpoint fails ("stopped by signal ..., but its checkpoint FAILED");
   - after freeing space the resumed run finishes: steps 1..6 once each in metrics.jsonl.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +88,26 @@ def disk_full(tmp):
         for name in ("metrics.jsonl", "batches.jsonl"):
             check(whole_lines(os.path.join(run, name)), "disk full: %s holds whole JSON lines only" % name)
         # room again: the resumed run finishes, rewrites metrics.jsonl from its checkpoint, appends whole lines
+        # SIGTERM while the disk is full: the stop checkpoint fails, so the stop is not "in order" (exit 3)
+        os.unlink(os.path.join(mnt, "filler"))
+        logt = os.path.join(tmp, "diskfull-term.log")
+        more = ["trainer.total_training_steps=12", "trainer.save_freq=2"]
+        learner = start_learner(run, 1, more, resume=True, log_name=logt)
+        ws = [start_worker(run, "t%d" % i, *SLOW) for i in range(2)]
+        # resumed from step 2, metrics.jsonl is rewritten to 2 lines, then grows again
+        wait_for(lambda: "resumed from" in log_text(tmp, "diskfull-term.log") and len(metrics(run)) >= 4, 60, "step 4 of the resumed run")
+        fill(os.path.join(mnt, "filler"))
+        wait_for(lambda: log_text(tmp, "diskfull-term.log").count("metrics.jsonl failed") >= 1, 60, "a failed append")
+        for r in subprocess.run(["pgrep", "-P", str(learner.pid)], capture_output=True, text=True).stdout.split():
+            os.kill(int(r), signal.SIGTERM)
+        rc = finish(learner, 60)
+        stop(ws)
+        text = log_text(tmp, "diskfull-term.log")
+        check(rc == 3, "disk full: a SIGTERM whose checkpoint failed makes exit code 3 (got %s)" % rc)
+        check("FAILED (SIGTERM)" in text and "stopped by signal at step" in text and "but its checkpoint FAILED" in text,
+              "disk full: the stop by signal reports its failed checkpoint:\n" + "\n".join(text.splitlines()[-3:]))
+        for name in ("metrics.jsonl", "batches.jsonl"):
+            check(whole_lines(os.path.join(run, name)), "disk full at SIGTERM: %s holds whole JSON lines only" % name)
         os.unlink(os.path.join(mnt, "filler"))
         learner = start_learner(run, 1, steps, resume=True, log_name=os.path.join(tmp, "diskfull-resume.log"))
         ws = [start_worker(run, "e%d" % i) for i in range(2)]
