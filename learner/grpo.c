@@ -417,6 +417,9 @@ static void log_step(Learner *L, const StepStats *st, const StepHeader *h, const
     mt.groups_dropped = h->dropped;
     mt.coord = &k;
     char *line = metrics_format(st, &mt);
+    if (strstr(line, "\"metrics_null\""))
+        learner_log(L, "warning: step %ld: some metrics could not be computed (not finite); metrics.jsonl has them as null "
+                    "(metrics_null counts them)", L->step);
     if (c->trainer_test_freq > 0 && (L->step % c->trainer_test_freq == 0 || is_last_step(L)))
         line = learner_validate_step(L, line);
     history_add(&L->hist, line);

@@ -154,7 +154,9 @@ int main(int argc, char **argv) {
     Learner *L = &Lst;
     dist_init(&L->d, &argc, &argv);
     learner_install_signals();
-    L->ppid = (long)getppid();
+    // Ranks started by a launcher (mpirun, srun) stop when it dies; a singleton's parent is a shell,
+    // whose exit (a closed terminal under nohup) must not stop training.
+    L->ppid = getenv("OMPI_COMM_WORLD_RANK") || getenv("PMIX_RANK") ? (long)getppid() : 0;
     L->plateau_step = -1;
     L->debug_check_every = 10;
     char err[4096];
