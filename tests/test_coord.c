@@ -517,7 +517,7 @@ static void test_sigkill_worker(void) {
     waitpid(pid, &status, 0);
     fclose(f);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    WAIT_FOR(c, k.leases_expired == 3 && k.outstanding == 0, 3.0);
+    WAIT_FOR(c, k.requeued == 3 && k.outstanding == 0 && k.workers == 0, 3.0);   // its connection closed with it
     Serve s = {open_client(coord_endpoint(c), NULL, "survivor", 3, 0), 0, 0, -1};
     pthread_t th;
     pthread_create(&th, NULL, serve_main, &s);
@@ -849,9 +849,9 @@ static void test_never_issued_lease_ids(void) {
     coord_free(c);
 }
 
-// A worker that dies silently (or a client that takes its credits and closes its connection without
-// a goodbye) gives its leases back within COORD_MISSED_HEARTBEATS heartbeat intervals, not lease_s,
-// and is no longer counted as connected.
+// A worker that goes silent with its connection open (hung, or its host gone without closing it)
+// gives its leases back within COORD_MISSED_HEARTBEATS heartbeat intervals, not lease_s, and is no
+// longer counted as connected.
 static void test_dead_worker_bound(void) {
     CoordConfig cfg;
     test_config(&cfg, 60.0, 0);
@@ -869,11 +869,43 @@ static void test_dead_worker_bound(void) {
     CHECK_EQ_INT(k.outstanding, 4);
     CHECK_EQ_INT(k.workers, 1);
     double t0 = now_seconds();
-    peer_close(&p);   // no goodbye
+    // silent from here on, its connection still open (a hung process, a host gone without a FIN)
     WAIT_FOR(c, k.outstanding == 0 && k.workers == 0 && k.queued == 4, 5.0);
     double dt = now_seconds() - t0;
     CHECK_MSG(dt < 1.5, "the dead worker held its leases %.2f s (heartbeat 0.2 s, lease 60 s)", dt);
     CHECK_EQ_INT(k.workers_timed_out, 1);
+    peer_close(&p);
+    coord_free(c);
+}
+
+// A closed connection (a SIGKILLed process's sockets close with it) ends its worker's leases at once,
+// through the ROUTER's socket monitor, long before dead_after_s; a worker on another connection stays.
+static void test_closed_connection(void) {
+    CoordConfig cfg;
+    test_config(&cfg, 60.0, 0);
+    cfg.heartbeat_s = 5.0;   // dead_after_s 15 s: only the disconnect notice can be this fast
+    Coordinator *c = create(&cfg);
+    start(c);
+    enqueue_n(c, 990, 4, 1);
+    Peer keep, gone;
+    peer_open(&keep, coord_endpoint(c));
+    peer_hello(&keep, "keeper", 1);
+    WireMsg a;
+    CHECK(peer_recv(&keep, WIRE_ASSIGN, &a, 2.0));
+    wire_msg_free(&a);
+    peer_open(&gone, coord_endpoint(c));
+    peer_hello(&gone, "closer", 3);
+    for (int i = 0; i < 3; i++) { CHECK(peer_recv(&gone, WIRE_ASSIGN, &a, 2.0)); wire_msg_free(&a); }
+    CoordCounters k = counters(c);
+    CHECK_EQ_INT(k.outstanding, 4);
+    double t0 = now_seconds();
+    peer_close(&gone);
+    WAIT_FOR(c, k.outstanding == 1 && k.workers == 1 && k.queued == 3, 5.0);
+    double dt = now_seconds() - t0;
+    CHECK_MSG(dt < 2.0, "a closed connection held its leases %.2f s (dead_after_s 15 s)", dt);
+    CHECK_EQ_INT(k.workers_timed_out, 0);
+    CHECK_EQ_INT(k.workers_disconnected, 1);
+    peer_close(&keep);
     coord_free(c);
 }
 
@@ -926,6 +958,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     test_never_issued_lease_ids();
     test_dead_worker_bound();
+    test_closed_connection();
     test_newer_weights_paused();
     test_credits_and_flow();
     test_lease_expiry_late_and_heartbeat();

@@ -5,8 +5,8 @@ bits in checkpoints: test_faults_ckpt.py; dead connections and hostile peers: te
 sees: the exit code (docs/operations.md, "Exit codes"), the last log lines, the files left behind.
   - SIGTERM to mpirun under launch/resume_loop.sh: the run stops in order and is not restarted;
   - SIGTERM to one non-zero rank: a stop by signal at every rank, reported as such by rank 0;
-  - SIGKILL to mpirun alone: the ranks checkpoint and stop at once (state launcher_gone), and a learner
-    started on the same run directory meanwhile waits for them;
+  - SIGKILL to mpirun alone: the ranks checkpoint and stop at once (state launcher_gone); a learner
+    started on a run directory whose lock another holds waits for it, then resumes from that checkpoint;
   - Ctrl-C (SIGINT to the process group) on launch/run_local.sh: the learner's last lines survive in
     logs/learner.log and the script exits 130.
 """
@@ -114,24 +114,31 @@ def kill_mpirun_alone(tmp):
     os.kill(learner.pid, signal.SIGKILL)     # mpirun only, not its ranks
     learner.wait()
     t0 = time.time()
-    # a learner started on the same run directory meanwhile waits for the orphans
-    second = start_learner(run, 1, ["trainer.total_training_steps=200", "trainer.save_freq=0"], resume=True,
-                           log_name="second.log")
     wait_for(lambda: not alive(ranks), 20, "the orphaned ranks to stop")
     dt = time.time() - t0
     n = len(metrics(run))
     st = exit_status(run)
+    stop(ws)
     check(dt < 10, "the orphaned ranks stopped %.1f s after mpirun died" % dt)
     check(st is not None and st["state"] == "launcher_gone" and st["exit_code"] == 1 and st["step"] >= n - 1,
           "exit_status.json records launcher_gone with the step: %r" % (st,))
     check(st is not None and os.path.exists(st.get("checkpoint", "")), "the orphans wrote their checkpoint")
+
+    # one learner per run directory: a learner started while another holds the lock waits for it
+    holder = subprocess.Popen(["flock", "-x", os.path.join(run, "learner.lock"), "-c", "echo 4242 > %s; sleep 2" %
+                               os.path.join(run, "learner.lock")])
+    time.sleep(0.3)
+    second = start_learner(run, 1, ["trainer.total_training_steps=200", "trainer.save_freq=0"], resume=True, log_name="second.log")
+    ws = [start_worker(run, "s%d" % i, *SLOW) for i in range(2)]
     wait_for(lambda: "resumed from" in log_text(run, "second.log"), 60, "the second learner to resume")
+    holder.wait()
     text = log_text(run, "second.log")
-    check("waiting for the learner" in text or dt < 0.5, "the second learner waited for the orphans' lock")
-    check(st is not None and ("ckpt_%06d.h5" % st["step"]) in text, "the second learner resumed from the orphans' checkpoint")
-    os.killpg(second.pid, signal.SIGKILL)
+    check("waiting for the learner (pid 4242)" in text, "a second learner on the same run directory waits for the lock")
+    check(st is not None and ("ckpt_%06d.h5" % st["step"]) in text.split("resumed from")[1][:300],
+          "the next learner resumes from the orphans' checkpoint")
     for p in ranks_of(second.pid):
         os.kill(p, signal.SIGKILL)
+    os.killpg(second.pid, signal.SIGKILL)
     second.wait()
     stop(ws)
 

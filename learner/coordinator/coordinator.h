@@ -1,6 +1,7 @@
 // The coordinator: hands prompts to rollout workers under leases, collects finished groups and
-// publishes weights. A worker silent for coord_dead_after_s (COORD_MISSED_HEARTBEATS heartbeat
-// intervals, at most lease_s) is dead: its leases end and it is no longer counted. It runs as one thread inside learner rank 0 (no MPI calls) serving a ROUTER
+// publishes weights. A worker whose connection closes (the ROUTER's socket monitor tells), or that is
+// silent for coord_dead_after_s (COORD_MISSED_HEARTBEATS heartbeat intervals, at most lease_s), is
+// gone: its leases end at once and it is no longer counted. It runs as one thread inside learner rank 0 (no MPI calls) serving a ROUTER
 // socket; the learner's main thread talks to it through the thread-safe calls below.
 //
 // Invariant: every enqueued prompt reaches coord_take exactly once. A prompt whose lease expires,
@@ -48,7 +49,7 @@ typedef struct {
     uint64_t bad[WIRE_NBAD], bad_total;
     uint64_t duplicates_dropped, late_dropped, stale_dropped;
     uint64_t requeued, leases_expired, assign_send_failed;
-    uint64_t workers_joined, workers_left, workers_timed_out;
+    uint64_t workers_joined, workers_left, workers_timed_out, workers_disconnected;
     uint64_t weights_published, weights_republished, errors_received;
     uint64_t bytes_received;
     // gauges, at the time of the call

@@ -51,6 +51,8 @@ typedef struct Worker {
     int dead;                  // peer gone (EHOSTUNREACH): removed after the dispatch round
     int paused;                // sent a group from weights newer than the current version: no work until
                                // its hello, or a heartbeat reporting a version <= current
+    int fd;                    // the connection's socket (ZMQ_SRCFD of its last message), -1 unknown
+    uint64_t fd_serial;        // which connection on that fd (Coordinator.fd_serial when it was seen)
     double err_t0;             // error-reply rate limit window
     int err_n;
 } Worker;
@@ -96,6 +98,9 @@ struct Coordinator {
     int running;
     int stop;                  // atomic
     void *ctx, *router, *pub, *zap;
+    void *mon;                 // PAIR receiving the ROUTER's socket-monitor events (accepted / disconnected)
+    uint64_t *fd_serial;       // (n_fd_serial) per file descriptor: connections accepted on it so far
+    size_t n_fd_serial;
     int wake[2];
 
     // weights (pub_mu also serialises every use of the PUB socket)
@@ -133,6 +138,8 @@ void coord_expire(Coordinator *c, double now);        // revokes silent leases, 
 // coordinator_messages.c (mu held)
 int coord_send(Coordinator *c, const void *ident, size_t ident_len, const WireMsg *m);
 void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, double now);
+// A connection was accepted on / closed from fd: a closed one ends the leases of the worker on it.
+void coord_connection_event(Coordinator *c, int accepted, int fd);
 
 // coordinator_weights.c
 void coord_publish_locked(Coordinator *c);            // pub_mu held: (re)sends the current weights

@@ -79,6 +79,7 @@ void coord_revoke_worker_leases(Coordinator *c, Worker *w) {
 // ---- workers -------------------------------------------------------------------------------------
 Worker *coord_worker_add(Coordinator *c, const void *ident, size_t len) {
     Worker *w = callocCheck(1, sizeof *w);
+    w->fd = -1;
     memcpy(w->ident, ident, len);
     w->ident_len = len;
     if (c->n_workers == c->cap_workers) {

@@ -174,6 +174,7 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
     c->k.bytes_received += blen;
     Worker *w = coord_worker_find(c, ident, ilen);
     if (w) w->last_seen = now;
+    int fd = extra < 0 ? -1 : zmq_msg_get(body, ZMQ_SRCFD);   // before the body may move into a group
     if (extra != 0) {
         bad(c, ident, ilen, w, WIRE_BAD_FRAMES, "expected exactly one frame after the routing id (hint: send the msgpack map as a single frame)", 0);
         return;
@@ -200,7 +201,10 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
         return;
     }
     switch (m.type) {
-    case WIRE_HELLO: on_hello(c, ident, ilen, w, &m.u.hello, now); break;
+    case WIRE_HELLO:
+        on_hello(c, ident, ilen, w, &m.u.hello, now);
+        w = coord_worker_find(c, ident, ilen);
+        break;
     case WIRE_REQUEST: {
         int32_t cr = m.u.request.credits;
         w->credits = cr > c->cfg.max_credits ? c->cfg.max_credits : cr;
@@ -230,6 +234,31 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
         bad(c, ident, ilen, w, WIRE_BAD_DIRECTION, msg, 0);
     }
     }
+    if (w && fd >= 0) {   // the connection this worker speaks on now (a reconnect changes it)
+        w->fd = fd;
+        w->fd_serial = (size_t)fd < c->n_fd_serial ? c->fd_serial[fd] : 0;
+    }
     wire_msg_free(&m);
+}
+
+void coord_connection_event(Coordinator *c, int accepted, int fd) {
+    if (fd < 0) return;
+    if ((size_t)fd >= c->n_fd_serial) {
+        size_t n = c->n_fd_serial ? c->n_fd_serial : 64;
+        while (n <= (size_t)fd) n *= 2;
+        c->fd_serial = reallocCheck(c->fd_serial, n * sizeof *c->fd_serial);
+        memset(c->fd_serial + c->n_fd_serial, 0, (n - c->n_fd_serial) * sizeof *c->fd_serial);
+        c->n_fd_serial = n;
+    }
+    if (accepted) { c->fd_serial[fd]++; return; }
+    // The connection that closed is the newest one accepted on fd (events arrive in order, and an fd is
+    // reused only after its close): a worker last seen on it is gone, without a goodbye.
+    for (int i = c->n_workers - 1; i >= 0; i--) {
+        Worker *w = c->workers[i];
+        if (w->fd == fd && w->fd_serial == c->fd_serial[fd]) {
+            c->k.workers_disconnected++;
+            coord_worker_remove(c, i, "connection closed without a goodbye");
+        }
+    }
 }
 
