@@ -143,12 +143,21 @@ static void handle_monitor(Coordinator *c) {
     }
 }
 
-// Handles the waiting worker messages (up to RECV_BATCH), dispatching after each.
+// Handles the waiting worker messages (up to RECV_BATCH), dispatching after each. When the ROUTER is
+// empty, the connections whose close was seen before that last look end their workers' leases: a
+// connection's messages enter the ROUTER before its close is reported, so every message it sent
+// (a group sent just before exiting included) has been handled by then.
 static void handle_messages(Coordinator *c) {
+    handle_monitor(c);
     for (int i = 0; i < RECV_BATCH; i++) {
         zmq_msg_t id, body;
         int extra;
-        if (wire_recv(c->router, 1, &id, &body, &extra, ZMQ_DONTWAIT) != 0) break;
+        if (wire_recv(c->router, 1, &id, &body, &extra, ZMQ_DONTWAIT) != 0) {
+            pthread_mutex_lock(&c->mu);
+            coord_apply_closed(c);
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
         // Every connection event before this message is applied first: its connection's "accepted"
         // was queued before the message could arrive, so the worker is tied to the right connection.
         handle_monitor(c);
@@ -189,7 +198,6 @@ static void *coord_main(void *arg) {
         if (c->zap && (items[3].revents & ZMQ_POLLIN)) handle_zap(c);
         if (items[1].revents & ZMQ_POLLIN) drain_wake_pipe(c);
         handle_messages(c);
-        handle_monitor(c);
         housekeeping(c);
     }
     return NULL;
@@ -332,7 +340,7 @@ void coord_free(Coordinator *c) {
     for (size_t i = 0; i < c->ready.n; i++) coord_group_free(ring_at(&c->ready, i));
     for (int i = 0; i < c->n_workers; i++) free(c->workers[i]);
     ring_free(&c->queue); ring_free(&c->ready);
-    free(c->workers); free(c->ring); free(c->allowed); free(c->fd_serial);
+    free(c->workers); free(c->ring); free(c->allowed); free(c->fd_serial); free(c->closed);
     free(c->weights); free(c->weights_path);
     u64map_free(&c->live); u64map_free(&c->leases); u64map_free(&c->retired);
     pthread_mutex_destroy(&c->mu);

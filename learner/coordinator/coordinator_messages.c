@@ -252,13 +252,25 @@ void coord_connection_event(Coordinator *c, int accepted, int fd) {
     }
     if (accepted) { c->fd_serial[fd]++; return; }
     // The connection that closed is the newest one accepted on fd (events arrive in order, and an fd is
-    // reused only after its close): a worker last seen on it is gone, without a goodbye.
-    for (int i = c->n_workers - 1; i >= 0; i--) {
-        Worker *w = c->workers[i];
-        if (w->fd == fd && w->fd_serial == c->fd_serial[fd]) {
-            c->k.workers_disconnected++;
-            coord_worker_remove(c, i, "connection closed without a goodbye");
-        }
+    // reused only after its close). Its last messages may still wait in the ROUTER: act after them.
+    if (c->n_closed == c->cap_closed) {
+        c->cap_closed = c->cap_closed ? 2 * c->cap_closed : 16;
+        c->closed = reallocCheck(c->closed, c->cap_closed * sizeof *c->closed);
     }
+    c->closed[c->n_closed].fd = fd;
+    c->closed[c->n_closed].serial = c->fd_serial[fd];
+    c->n_closed++;
+}
+
+void coord_apply_closed(Coordinator *c) {
+    for (size_t k = 0; k < c->n_closed; k++)
+        for (int i = c->n_workers - 1; i >= 0; i--) {
+            Worker *w = c->workers[i];
+            if (w->fd == c->closed[k].fd && w->fd_serial == c->closed[k].serial) {   // gone without a goodbye
+                c->k.workers_disconnected++;
+                coord_worker_remove(c, i, "connection closed without a goodbye");
+            }
+        }
+    c->n_closed = 0;
 }
 
