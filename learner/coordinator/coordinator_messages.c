@@ -221,6 +221,7 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
     case WIRE_GOODBYE: {
         int i = coord_worker_index(c, w);
         if (i >= 0) coord_worker_remove(c, i, m.u.goodbye.reason[0] ? m.u.goodbye.reason : "goodbye");
+        w = NULL;   // freed
         break;
     }
     case WIRE_WEIGHTS_REQUEST: c->republish_want = 1; break;
