@@ -21,8 +21,16 @@ done
 rlvr_ensure_built
 mkdir -p "$dir/logs"
 rm -f "$dir/rendezvous.json"
-learner_pid=""
+learner_pid="" tee_pid="" interrupted=0
+# The learner's verdict (RUN_DIR/exit_status.json) when it left one, else $1: mpirun exits 1 after
+# forwarding a signal even when every rank stopped in order and wrote its checkpoint.
+learner_code() {
+  local code=""
+  [ -f "$dir/exit_status.json" ] && code=$(sed -n 's/.*"exit_code": *\([0-9][0-9]*\).*/\1/p' "$dir/exit_status.json")
+  echo "${code:-$1}"
+}
 cleanup() {
+  local rc=$? code
   trap - EXIT INT TERM
   "$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --stop || true
   if [ -n "$learner_pid" ] && kill -0 "$learner_pid" 2>/dev/null; then
@@ -31,15 +39,32 @@ cleanup() {
     pkill -TERM -P "$learner_pid" -x learner 2>/dev/null || kill -TERM "$learner_pid" 2>/dev/null || true
     wait "$learner_pid" 2>/dev/null || true
   fi
+  # the log pipe outlives the learner (it ignores SIGINT / SIGTERM): wait until its last lines are written
+  exec 3>&-
+  [ -n "$tee_pid" ] && wait "$tee_pid" 2>/dev/null
+  if [ $interrupted -eq 1 ]; then
+    code=$(learner_code 1)
+    # stopped in order on Ctrl-C: 130 as usual; a failed stop checkpoint keeps its own code
+    if [ "$code" = 0 ]; then exit 130; else exit "$code"; fi
+  fi
+  exit "$rc"
 }
 trap cleanup EXIT
-trap 'echo "interrupted: stopping workers and checkpointing the learner" >&2; exit 130' INT TERM
+trap 'echo "interrupted: stopping workers and checkpointing the learner" >&2; interrupted=1; exit 130' INT TERM
+rm -f "$dir/exit_status.json"
+# The log pipe ignores SIGINT / SIGTERM: Ctrl-C reaches the whole process group, and a tee that died
+# first would lose the learner's last lines (its checkpoint, its counters, "stopped by signal").
+exec 3> >(trap '' INT TERM; exec tee -a "$dir/logs/learner.log")
+tee_pid=$!
 # shellcheck disable=SC2046
 OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
   mpirun -np "$np" $(rlvr_mpirun_flags "$np") "$RLVR_BIN/learner" --config "$config" --run-dir "$dir" \
-  "${resume[@]}" "${overrides[@]}" > >(tee -a "$dir/logs/learner.log") 2>&1 &
-# $! is mpirun itself (not tee), so the cleanup's SIGTERM reaches the learner and it checkpoints.
+  "${resume[@]}" "${overrides[@]}" >&3 2>&3 &
+# $! is mpirun itself, so the cleanup's SIGTERM reaches the learner and it checkpoints.
 learner_pid=$!
 rlvr_wait_rendezvous "$dir" 300
 "$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --workers "$workers" --threads "$threads"
-wait "$learner_pid"
+rc=0
+wait "$learner_pid" || rc=$?
+learner_pid=""
+exit "$(learner_code "$rc")"

@@ -191,7 +191,7 @@ static int collect_on_policy(Learner *L, GroupList *out, StepHeader *h, char *er
     int rounds = 0;
     WaitClock wc = wait_clock_start();
     while (out->n < B) {
-        if (learner_sigterm || learner_sigusr1) return abort_collection(L, &round, out);
+        if (learner_check_launcher(L) || learner_sigterm || learner_sigusr1) return abort_collection(L, &round, out);
         if (inflight(L) == 0 && round.n == 0) {
             if (filter && maxgen > 0 && rounds >= maxgen) {
                 char spent[64];
@@ -236,7 +236,7 @@ static int collect_off_policy(Learner *L, GroupList *out, StepHeader *h, char *e
     int rounds = 0;
     WaitClock wc = wait_clock_start();
     while (out->n < B) {
-        if (learner_sigterm || learner_sigusr1) return abort_collection(L, &none, out);
+        if (learner_check_launcher(L) || learner_sigterm || learner_sigusr1) return abort_collection(L, &none, out);
         uint64_t fl = inflight(L);
         int spent = budget >= 0 && prompts >= budget;
         if (spent && fl == 0) {   // the budget is spent and every prompt it paid for came back
@@ -272,17 +272,19 @@ static int collect(Learner *L, GroupList *out, StepHeader *h, char *err, size_t 
 // ---- what a step leaves behind: the audit trail, the published weights, the stage -------------------
 
 // RUN_DIR/batches.jsonl: the prompt ids each step trained on (audit trail: no prompt used twice).
+// Built in memory and appended as one whole line (jsonl_append), so a full disk never tears it.
 static void log_batch_ids(Learner *L, const CoordGroup *g, int n) {
-    char path[LEARNER_PATH_MAX + 32];
+    char path[LEARNER_PATH_MAX + 32], err[LEARNER_PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/batches.jsonl", L->run_dir);
-    FILE *f = fopen(path, "a");
-    if (!f) return;
-    fprintf(f, "{\"step\":%ld,\"prompt_ids\":[", L->step + 1);
-    for (int i = 0; i < n; i++) fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)g[i].prompt_id);
-    fprintf(f, "],\"versions\":[");
-    for (int i = 0; i < n; i++) fprintf(f, "%s%lld", i ? "," : "", (long long)g[i].group.policy_version);
-    fprintf(f, "]}\n");
-    fclose(f);
+    size_t cap = 64 + (size_t)n * 2 * 22, len = 0;   // 20 digits, a sign and a comma per number
+    char *line = mallocCheck(cap);
+    len += (size_t)snprintf(line + len, cap - len, "{\"step\":%ld,\"prompt_ids\":[", L->step + 1);
+    for (int i = 0; i < n; i++) len += (size_t)snprintf(line + len, cap - len, "%s%llu", i ? "," : "", (unsigned long long)g[i].prompt_id);
+    len += (size_t)snprintf(line + len, cap - len, "],\"versions\":[");
+    for (int i = 0; i < n; i++) len += (size_t)snprintf(line + len, cap - len, "%s%lld", i ? "," : "", (long long)g[i].group.policy_version);
+    snprintf(line + len, cap - len, "]}");
+    if (jsonl_append(path, line, err, sizeof err) != 0) learner_log(L, "warning: the audit trail misses step %ld: %s", L->step + 1, err);
+    free(line);
 }
 
 void learner_publish(Learner *L) {
@@ -325,10 +327,17 @@ static void stage_update(Learner *L) {
 // ---- one step ---------------------------------------------------------------------------------------
 
 // Every rank agrees on the signals first. Returns 1 when the run stops (SIGTERM: checkpointed).
+// The agreed flag, not this rank's own, says how the run ended: the signal may have reached any rank.
 static int stop_requested(Learner *L) {
-    int32_t flags[2] = {learner_sigterm, learner_sigusr1};
-    dist_allreduce_max_i32(flags, 2, DIST_POLL_US);
-    if (flags[0]) { learner_save(L, "SIGTERM"); return 1; }
+    learner_check_launcher(L);
+    int32_t flags[3] = {learner_sigterm, learner_sigusr1, L->launcher_gone};
+    dist_allreduce_max_i32(flags, 3, DIST_POLL_US);
+    if (flags[0]) {
+        L->stopped_by_signal = 1;
+        L->launcher_gone = flags[2];
+        if (learner_save(L, "SIGTERM") != 0) L->final_save_failed = 1;
+        return 1;
+    }
     if (flags[1]) { learner_sigusr1 = 0; learner_save(L, "SIGUSR1"); }
     return 0;
 }
@@ -409,6 +418,9 @@ static void log_step(Learner *L, const StepStats *st, const StepHeader *h, const
     mt.groups_dropped = h->dropped;
     mt.coord = &k;
     char *line = metrics_format(st, &mt);
+    if (strstr(line, "\"metrics_null\""))
+        learner_log(L, "warning: step %ld: some metrics could not be computed (not finite); metrics.jsonl has them as null "
+                    "(metrics_null counts them)", L->step);
     if (c->trainer_test_freq > 0 && (L->step % c->trainer_test_freq == 0 || is_last_step(L)))
         line = learner_validate_step(L, line);
     history_add(&L->hist, line);
@@ -421,7 +433,10 @@ static void log_step(Learner *L, const StepStats *st, const StepHeader *h, const
 
 static void checkpoint(Learner *L) {
     long freq = L->cfg.trainer_save_freq;
-    if ((freq > 0 && L->step % freq == 0) || is_last_step(L)) learner_save(L, is_last_step(L) ? "final" : "periodic");
+    if ((freq > 0 && L->step % freq == 0) || is_last_step(L)) {
+        int rc = learner_save(L, is_last_step(L) ? "final" : "periodic");
+        if (rc != 0 && is_last_step(L)) L->final_save_failed = 1;
+    }
 }
 
 int learner_grpo(Learner *L) {

@@ -44,14 +44,39 @@ typedef struct {
     long resume_opt_step;    // AdamW step count from the checkpoint
     uint8_t *coord_blob;     // coordinator state from the checkpoint, restored before coord_start
     size_t coord_blob_len;
+    int stopped_by_signal;   // every rank agreed to stop on SIGTERM / SIGINT (whichever rank got it)
+    int final_save_failed;   // the checkpoint at the end (final, or the one a stop signal asked for) failed
+    char last_ckpt[LEARNER_PATH_MAX];   // rank 0: the newest checkpoint this run wrote ("" none)
+    long ppid;               // the launcher (mpirun / srun) that started this rank: its death stops the run
+    int launcher_gone;       // the run stopped because the launcher died (exit code LEARNER_EXIT_FAILED)
 } Learner;
+
+// Exit codes of the learner, written also to RUN_DIR/exit_status.json (docs/operations.md has the
+// table of what launch/resume_loop.sh does with each). 0 means the run's state is safely on disk.
+enum {
+    LEARNER_EXIT_OK = 0,            // all steps done and the final checkpoint written, or stopped by a
+                                    // signal after writing its checkpoint
+    LEARNER_EXIT_FAILED = 1,        // an error stopped the run (resume from the newest checkpoint)
+    LEARNER_EXIT_USAGE = 2,         // bad arguments or config: restarting cannot help
+    LEARNER_EXIT_CKPT_FAILED = 3,   // the run ended but its last checkpoint failed (e.g. disk full): the
+                                    // newest checkpoint on disk is older than the state it stopped in
+};
+#define LEARNER_EXIT_STATUS_FILE "exit_status.json"
+
+// Rank 0: writes RUN_DIR/exit_status.json {"exit_code", "state", "step", "checkpoint", "pid"}
+// (temp file + rename) so a launcher can tell the learner's verdict from mpirun's exit status.
+void learner_write_exit_status(const Learner *L, int code, const char *state);
+// 1 when the process that started this rank is gone (mpirun SIGKILLed): the run then stops as on
+// SIGTERM. Sets learner_sigterm and logs once.
+int learner_check_launcher(Learner *L);
 
 // Set by the signal handlers; acted on at step boundaries (all ranks agree first).
 extern volatile sig_atomic_t learner_sigterm, learner_sigusr1;
 void learner_install_signals(void);
 
-// Writes a checkpoint of the current state (rank 0 writes; every rank calls it). 0 or -1 (rank 0's
-// error reported on stderr; the run goes on: a failed checkpoint is not worth losing the job for).
+// Writes a checkpoint of the current state (rank 0 writes; every rank calls it). 0 or -1 on every rank
+// (rank 0's error reported on stderr). A failed periodic checkpoint lets the run go on; a failed final
+// or stop checkpoint makes the run's exit code LEARNER_EXIT_CKPT_FAILED.
 int learner_save(Learner *L, const char *why);
 // Loads the newest complete checkpoint (rank 0 picks it, every rank reads it). 1 loaded, 0 none.
 // Exits the program on a fatal error.

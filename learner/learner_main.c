@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,7 +21,8 @@
 
 #define WEIGHTS_MSG_HEADROOM (1u << 20)   // a weights message beyond its floats (fields, framing)
 
-static void on_alarm_exit(int sig) { (void)sig; _exit(0); }
+static volatile sig_atomic_t exit_code_after_alarm = 0;
+static void on_alarm_exit(int sig) { (void)sig; _exit(exit_code_after_alarm); }
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -30,7 +33,9 @@ static void usage(FILE *f) {
             "  key.sub=value        override any config key (learner --help-config lists them)\n"
             "  --weights-via-file   publish HDF5 snapshots (DIR/weights/) instead of sending weights over ZeroMQ\n"
             "  --check-every N      compare parameter checksums across ranks every N steps (default 10; 0 off)\n"
-            "signals: SIGUSR1 checkpoints at the next step boundary; SIGTERM/SIGINT checkpoint and exit 0\n");
+            "signals: SIGUSR1 checkpoints at the next step boundary; SIGTERM/SIGINT checkpoint and exit 0\n"
+            "exit codes: 0 state on disk (done, or stopped by a signal after its checkpoint); 1 failed; 2 bad arguments or\n"
+            "  config; 3 the final / stop checkpoint failed (the newest on disk is older); see docs/operations.md\n");
 }
 
 static int mkdir_p(const char *path) {
@@ -46,9 +51,46 @@ static int mkdir_p(const char *path) {
     return 0;
 }
 
+// One learner per run directory: rank 0 holds an flock on RUN_DIR/learner.lock until it exits. A
+// learner started while another still runs there (a resume loop restarting after mpirun was killed,
+// while the orphaned ranks write their checkpoint) waits for it, up to LOCK_WAIT_S. 0, or -1 (err).
+#define LOCK_WAIT_S 120.0
+#define LOCK_POLL_US 200000
+static int lock_run_dir(const char *run_dir, char *err, size_t errlen) {
+    char path[LEARNER_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%.1000s/learner.lock", run_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return rlvr_err(err, errlen, "cannot open %s: %s (is the run directory writable?)", path, strerror(errno));
+    double t0 = now_seconds();
+    int said = 0;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return rlvr_err(err, errlen, "cannot lock %s: %s", path, strerror(e));
+        }
+        char who[32] = "?";
+        ssize_t k = pread(fd, who, sizeof who - 1, 0);
+        who[k > 0 ? k : 0] = 0;
+        who[strcspn(who, "\n")] = 0;
+        if (now_seconds() - t0 > LOCK_WAIT_S) {
+            close(fd);
+            return rlvr_err(err, errlen, "another learner (pid %s) still runs in %s after %.0f s (stop it first, or use another run directory)",
+                            who, run_dir, LOCK_WAIT_S);
+        }
+        if (!said++) { fprintf(stderr, "learner: waiting for the learner (pid %s) that holds %s to exit\n", who, path); fflush(stderr); }
+        usleep(LOCK_POLL_US);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* the pid is a courtesy for the message above */ }
+    return 0;   // fd stays open (and locked) until the process exits
+}
+
 // Every rank parses identically, so every rank reaches the same verdict; rank 0 prints it.
 static void fail_all(Learner *L, int code, const char *fmt, const char *msg) {
     if (L->d.rank == 0) { fprintf(stderr, fmt, msg); fflush(stderr); }
+    learner_write_exit_status(L, code, code == LEARNER_EXIT_USAGE ? "config_error" : "failed");
     dist_finalize(&L->d);
     exit(code);
 }
@@ -113,6 +155,9 @@ int main(int argc, char **argv) {
     Learner *L = &Lst;
     dist_init(&L->d, &argc, &argv);
     learner_install_signals();
+    // Ranks started by a launcher (mpirun, srun) stop when it dies; a singleton's parent is a shell,
+    // whose exit (a closed terminal under nohup) must not stop training.
+    L->ppid = getenv("OMPI_COMM_WORLD_RANK") || getenv("PMIX_RANK") ? (long)getppid() : 0;
     L->plateau_step = -1;
     L->debug_check_every = 10;
     char err[4096];
@@ -148,6 +193,14 @@ int main(int argc, char **argv) {
             if (snprintf(err, sizeof err, "cannot create run directory %s: %s", L->run_dir, strerror(errno)) < 0) err[0] = 0;
             fail_all(L, 1, "error: learner: %s\n", err);
         }
+        if (lock_run_dir(L->run_dir, err, sizeof err) != 0) {   // the run directory's files are the other learner's
+            fprintf(stderr, "error: learner: %s\n", err);
+            fflush(stderr);
+            dist_abort(LEARNER_EXIT_USAGE);
+        }
+        char stale[LEARNER_PATH_MAX + 32];   // a verdict of an earlier run must not pass for this one's
+        snprintf(stale, sizeof stale, "%.1000s/%s", L->run_dir, LEARNER_EXIT_STATUS_FILE);
+        unlink(stale);
         printf("learner: %d rank%s, mode %s, run directory %s\n# resolved config\n", L->d.size, L->d.size > 1 ? "s" : "",
                c->trainer_mode, L->run_dir);
         config_print(c, stdout);
@@ -159,7 +212,11 @@ int main(int argc, char **argv) {
     // the policy: the newest checkpoint when resuming, else model.path or a random init
     if (c->trainer_resume) {
         int rc = learner_resume(L);
-        if (rc < 0) { dist_finalize(&L->d); return 1; }
+        if (rc < 0) {
+            learner_write_exit_status(L, LEARNER_EXIT_FAILED, "failed");
+            dist_finalize(&L->d);
+            return LEARNER_EXIT_FAILED;
+        }
     }
     if (!L->resumed) {
         if (L->d.rank == 0 && !c->trainer_resume) {
@@ -178,7 +235,7 @@ int main(int argc, char **argv) {
         fail_all(L, 2, "error: learner: model tokenizer: %s\n", msg);
     }
     if (L->model.cfg.vocab_size < L->tok.vocab_size) {
-        snprintf(err, sizeof err, "model vocab_size %d is smaller than the %s tokenizer's %d", L->model.cfg.vocab_size, L->tok.type, L->tok.vocab_size);
+        snprintf(err, sizeof err, "model vocab_size %d is smaller than the %.64s tokenizer's %d", L->model.cfg.vocab_size, L->tok.type, L->tok.vocab_size);
         fail_all(L, 2, "error: learner: %s\n", err);
     }
     if (L->d.rank == 0 || is_sft) {
@@ -207,6 +264,8 @@ int main(int argc, char **argv) {
             cc.lim.max_tokens = (int32_t)c->data_max_response_length;
             cc.lim.max_prompt_tokens = (int32_t)c->data_max_prompt_length;
             cc.lim.max_group = (int32_t)c->rollout_n;
+            cc.eos_token_id = L->tok.eos_id;
+            snprintf(cc.tokenizer, sizeof cc.tokenizer, "%.*s", (int)sizeof cc.tokenizer - 1, L->tok.type);
             size_t wbytes = L->model.num_params * sizeof(float) + WEIGHTS_MSG_HEADROOM;
             if (cc.lim.max_msg_bytes < wbytes && !L->weights_via_file) cc.chunk_bytes = cc.lim.max_msg_bytes / 2;
             if (ok) L->coord = coord_create(&cc, err, sizeof err);
@@ -239,7 +298,22 @@ int main(int argc, char **argv) {
             L->coord = NULL;
         }
     }
-    if (L->d.rank == 0) { printf("learner: %s at step %ld\n", rc == 0 ? (learner_sigterm ? "stopped by signal" : "done") : "FAILED", L->step); fflush(stdout); }
+    // A launcher that died did not ask for the stop (mpirun killed, OOM): the state is on disk, but the
+    // run is not finished, so a resume loop should restart it.
+    int code = rc != 0 ? LEARNER_EXIT_FAILED : L->final_save_failed ? LEARNER_EXIT_CKPT_FAILED : L->launcher_gone ? LEARNER_EXIT_FAILED : LEARNER_EXIT_OK;
+    const char *state = rc != 0 ? "failed" : L->final_save_failed ? "checkpoint_failed" : L->launcher_gone ? "launcher_gone" :
+                        L->stopped_by_signal ? "stopped_by_signal" : "done";
+    if (L->d.rank == 0) {
+        if (rc != 0) printf("learner: FAILED at step %ld\n", L->step);
+        else if (L->final_save_failed)
+            printf("learner: %s at step %ld, but its checkpoint FAILED: the newest checkpoint on disk is older (%s); exit code %d\n",
+                   L->stopped_by_signal ? "stopped by signal" : "finished", L->step, L->last_ckpt[0] ? L->last_ckpt : "none from this run",
+                   code);
+        else printf("learner: %s at step %ld (checkpoint %s)\n", L->launcher_gone ? "stopped: the launcher died" :
+                    L->stopped_by_signal ? "stopped by signal" : "done", L->step, L->last_ckpt[0] ? L->last_ckpt : "-");
+        fflush(stdout);
+        learner_write_exit_status(L, code, state);
+    }
     trainer_free(&L->tr);
     if (L->data.src) data_close(&L->data);
     history_free(&L->hist);
@@ -247,14 +321,15 @@ int main(int argc, char **argv) {
     if (L->has_ref) model_free(&L->ref);
     tokenizer_free(&L->tok);
     if (rc != 0) { fflush(stdout); dist_abort(rc); }
-    if (learner_sigterm) {
+    if (L->stopped_by_signal) {
         // When mpirun forwarded the SIGTERM it is already tearing the job down and MPI_Finalize can
         // block on its runtime until the SIGKILL; when the signal came straight to the ranks (Slurm),
         // finalize works. The checkpoint is on disk either way: finalize with a short deadline.
         fflush(stdout); fflush(stderr);
+        exit_code_after_alarm = code;
         signal(SIGALRM, on_alarm_exit);
         alarm(2);
     }
     dist_finalize(&L->d);
-    return 0;
+    return code;
 }

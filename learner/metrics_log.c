@@ -2,17 +2,29 @@
 #include "learner/metrics_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/core/check.h"
 
+// A metric that cannot be computed (NaN, +-inf) is written as null and counted, never dropped: JSON has
+// no number for it, and a missing key would hide that it happened.
+static void set_real(json_t *o, const char *k, double v, int *nulls) {
+    if (isfinite(v)) { json_object_set_new(o, k, json_real(v)); return; }
+    json_object_set_new(o, k, json_null());
+    (*nulls)++;
+}
+
 char *metrics_format(const StepStats *st, const StepMeta *mt) {
     json_t *o = json_object();
+    int nulls = 0;
 #define I_(k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
-#define F_(k, v) json_object_set_new(o, k, json_real((double)(v)))
+#define F_(k, v) set_real(o, k, (double)(v), &nulls)
     I_("step", mt->step);
     I_("policy_version", mt->policy_version);
     json_object_set_new(o, "mode", json_string(mt->mode));
@@ -69,6 +81,7 @@ char *metrics_format(const StepStats *st, const StepMeta *mt) {
         I_("coord_late_dropped", k->late_dropped);
         I_("coord_stale_dropped", k->stale_dropped);
     }
+    if (nulls) I_("metrics_null", nulls);
 #undef I_
 #undef F_
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
@@ -158,21 +171,126 @@ int history_load(MetricsHistory *h, const char *text, char *err, size_t errlen) 
     return 0;
 }
 
-int history_write_file(const MetricsHistory *h, const char *path, char *err, size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return rlvr_err(err, errlen, "cannot write %s: %s (is the run directory writable?)", tmp, strerror(errno));
-    for (size_t i = 0; i < h->n; i++) fprintf(f, "%s\n", h->lines[i]);
-    if (fclose(f) != 0) return rlvr_err(err, errlen, "writing %s failed: %s", tmp, strerror(errno));
-    if (rename(tmp, path) != 0) return rlvr_err(err, errlen, "rename %s -> %s failed: %s", tmp, path, strerror(errno));
+const char *io_error_hint(int e) {
+    switch (e) {
+    case ENOSPC: case EDQUOT: return "the filesystem is full or over quota: free space, then resume the run with --resume";
+    case EACCES: case EPERM: case EROFS: return "is the run directory writable?";
+    case ENOENT: case ENOTDIR: return "does the run directory exist?";
+    case EIO: return "a disk error: check the device";
+    default: return "check the run directory's filesystem";
+    }
+}
+
+// Writes all n bytes (write(2) may stop short, e.g. when the disk fills mid-line). -1 with errno.
+static int write_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (w == 0) { errno = EIO; return -1; }
+        p += w;
+        n -= (size_t)w;
+    }
     return 0;
 }
 
-int metrics_append(const char *path, const char *line, char *err, size_t errlen) {
-    FILE *f = fopen(path, "a");
-    if (!f) return rlvr_err(err, errlen, "cannot append to %s: %s (is the run directory writable?)", path, strerror(errno));
-    fprintf(f, "%s\n", line);
-    if (fclose(f) != 0) return rlvr_err(err, errlen, "writing %s failed: %s (disk full?)", path, strerror(errno));
+int jsonl_append(const char *path, const char *line, char *err, size_t errlen) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        return rlvr_err(err, errlen, "cannot open %s for appending: %s (%s)", path, strerror(e), io_error_hint(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return rlvr_err(err, errlen, "cannot stat %s: %s (%s)", path, strerror(e), io_error_hint(e));
+    }
+    size_t n = strlen(line);
+    char *buf = mallocCheck(n + 1);   // the line and its newline in one write: no torn line between them
+    memcpy(buf, line, n);
+    buf[n] = '\n';
+    int rc = write_all(fd, buf, n + 1);
+    free(buf);
+    if (rc != 0) {
+        int e = errno;
+        // whatever part of the line reached the file comes off again, so the file stays whole lines
+        int cut = ftruncate(fd, sb.st_size);
+        close(fd);
+        return rlvr_err(err, errlen, "writing %s failed: %s (%s); %s", path, strerror(e), io_error_hint(e),
+                        cut == 0 ? "the partial line was removed" : "the file may end with a partial line, removed at the next resume");
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        return rlvr_err(err, errlen, "writing %s failed at close: %s (%s)", path, strerror(e), io_error_hint(e));
+    }
     return 0;
 }
+
+int jsonl_repair_tail(const char *path, long *removed, char *err, size_t errlen) {
+    *removed = 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        int e = errno;
+        return rlvr_err(err, errlen, "cannot open %s: %s (%s)", path, strerror(e), io_error_hint(e));
+    }
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        rc = rlvr_err(err, errlen, "cannot stat %s: %s", path, strerror(e));
+    } else {
+        // scan back from the end for the last newline, a block at a time
+        char blk[4096];
+        off_t end = sb.st_size, keep = 0;
+        int found = 0;
+        while (end > 0 && !found && rc == 0) {
+            off_t at = end > (off_t)sizeof blk ? end - (off_t)sizeof blk : 0;
+            ssize_t k = pread(fd, blk, (size_t)(end - at), at);
+            if (k != end - at) { rc = rlvr_err(err, errlen, "reading %s failed: %s", path, k < 0 ? strerror(errno) : "short read"); break; }
+            for (ssize_t i = k - 1; i >= 0; i--)
+                if (blk[i] == '\n') { keep = at + i + 1; found = 1; break; }
+            end = at;
+        }
+        if (rc == 0 && keep < sb.st_size) {
+            if (ftruncate(fd, keep) != 0) {
+                int e = errno;
+                rc = rlvr_err(err, errlen, "cannot cut the partial last line of %s: %s (%s)", path, strerror(e), io_error_hint(e));
+            } else {
+                *removed = (long)(sb.st_size - keep);
+            }
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+int history_write_file(const MetricsHistory *h, const char *path, char *err, size_t errlen) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        return rlvr_err(err, errlen, "cannot write %s: %s (%s)", tmp, strerror(e), io_error_hint(e));
+    }
+    int rc = 0;
+    for (size_t i = 0; i < h->n && rc == 0; i++)
+        if (write_all(fd, h->lines[i], strlen(h->lines[i])) != 0 || write_all(fd, "\n", 1) != 0) rc = -1;
+    int e = errno;
+    if (close(fd) != 0 && rc == 0) { rc = -1; e = errno; }
+    if (rc != 0) {
+        unlink(tmp);   // the old file stays as it was
+        return rlvr_err(err, errlen, "writing %s failed: %s (%s)", tmp, strerror(e), io_error_hint(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        return rlvr_err(err, errlen, "rename %s -> %s failed: %s (%s)", tmp, path, strerror(e), io_error_hint(e));
+    }
+    return 0;
+}
+
+int metrics_append(const char *path, const char *line, char *err, size_t errlen) { return jsonl_append(path, line, err, errlen); }

@@ -40,5 +40,15 @@ char *history_join(const MetricsHistory *h);                   // "line\nline\n.
 int history_load(MetricsHistory *h, const char *text, char *err, size_t errlen);   // inverse of join
 // Rewrites PATH with exactly the history's lines (tmp + rename); -1 with err.
 int history_write_file(const MetricsHistory *h, const char *path, char *err, size_t errlen);
-// Appends one line to PATH and flushes it to the OS.
+// Appends one line to PATH and flushes it to the OS (jsonl_append).
 int metrics_append(const char *path, const char *line, char *err, size_t errlen);
+
+// JSON Lines files are only ever whole lines. jsonl_append writes LINE and its newline with one
+// write (O_APPEND), checks it, and when the disk fills mid-line cuts the partial line off again;
+// -1 with err naming the file, the OS error text and what to do. jsonl_repair_tail cuts a partial
+// last line (no newline after it: a process died mid-write) off PATH and sets *removed to the bytes
+// cut; a missing file is fine. 0 or -1 (err).
+int jsonl_append(const char *path, const char *line, char *err, size_t errlen);
+int jsonl_repair_tail(const char *path, long *removed, char *err, size_t errlen);
+// What to do about an I/O error (errno value e), for messages: "the filesystem is full ...".
+const char *io_error_hint(int e);

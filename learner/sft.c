@@ -76,9 +76,16 @@ int learner_sft(Learner *L) {
     t->temperature = 1.0f;   // SFT is plain cross-entropy
     if (L->d.rank == 0 && c->trainer_val_before_train && c->trainer_test_freq > 0 && L->step == 0) free(learner_validate_step(L, NULL));
     while (L->step < c->trainer_total_training_steps) {
-        int32_t flags[2] = {learner_sigterm, learner_sigusr1};
-        dist_allreduce_max_i32(flags, 2, DIST_BLOCKING);
-        if (flags[0]) { learner_save(L, "SIGTERM"); free(rows); return 0; }
+        learner_check_launcher(L);
+        int32_t flags[3] = {learner_sigterm, learner_sigusr1, L->launcher_gone};
+        dist_allreduce_max_i32(flags, 3, DIST_BLOCKING);
+        if (flags[0]) {   // the agreed flag: the signal may have reached any rank
+            L->stopped_by_signal = 1;
+            L->launcher_gone = flags[2];
+            if (learner_save(L, "SIGTERM") != 0) L->final_save_failed = 1;
+            free(rows);
+            return 0;
+        }
         if (flags[1]) { learner_sigusr1 = 0; learner_save(L, "SIGUSR1"); }
         double t0 = now_seconds();
         RlBatch b;
@@ -146,8 +153,10 @@ int learner_sft(Learner *L) {
             if (L->step % c->trainer_log_freq == 0 || L->step == c->trainer_total_training_steps || L->step == 1)
                 metrics_status(stdout, &st, &mt);
         }
-        if ((c->trainer_save_freq > 0 && L->step % c->trainer_save_freq == 0) || L->step == c->trainer_total_training_steps)
-            learner_save(L, L->step == c->trainer_total_training_steps ? "final" : "periodic");
+        if ((c->trainer_save_freq > 0 && L->step % c->trainer_save_freq == 0) || L->step == c->trainer_total_training_steps) {
+            int last = L->step == c->trainer_total_training_steps;
+            if (learner_save(L, last ? "final" : "periodic") != 0 && last) L->final_save_failed = 1;
+        }
     }
     t->temperature = temp;
     free(rows);

@@ -20,5 +20,8 @@ void learner_install_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
+    // A closed log pipe (mpirun gone, a dead tee) must not kill a rank in the middle of a checkpoint:
+    // writes to it fail with EPIPE instead.
+    signal(SIGPIPE, SIG_IGN);
 }
 

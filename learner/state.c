@@ -6,10 +6,12 @@
 // metrics.jsonl to exactly the checkpointed steps and feeds the stage detector the same history.
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/core/check.h"
 #include "common/io/checkpoint.h"
@@ -51,9 +53,12 @@ int learner_save(Learner *L, const char *why) {
             st.metrics = metrics;
             char path[LEARNER_PATH_MAX], err[1024];
             if (checkpoint_save(L->ckpt_dir, &st, (int)L->cfg.trainer_max_keep_ckpt, path, sizeof path, err, sizeof err) != 0) {
-                learner_log(L, "checkpoint at step %ld FAILED (%s): %s; training goes on", L->step, why, err);
+                int last = !strcmp(why, "periodic") || !strcmp(why, "SIGUSR1") ? 0 : 1;
+                learner_log(L, "checkpoint at step %ld FAILED (%s): %s%s", L->step, why, err,
+                            last ? "" : "; training goes on");
                 rc = -1;
             } else {
+                snprintf(L->last_ckpt, sizeof L->last_ckpt, "%s", path);
                 learner_log(L, "checkpoint %s written (%s, step %ld, policy version %lld, %.2fs)", path, why, L->step,
                             (long long)L->version, now_seconds() - t0);
             }
@@ -61,8 +66,47 @@ int learner_save(Learner *L, const char *why) {
         }
         free(blob);
     }
-    dist_barrier(DIST_POLL_US);
-    return rc;
+    int32_t ok = rc == 0;   // every rank learns rank 0's verdict (and waits for the write, as a barrier would)
+    dist_bcast(&ok, sizeof ok, DIST_POLL_US);
+    return ok ? 0 : -1;
+}
+
+void learner_write_exit_status(const Learner *L, int code, const char *state) {
+    if (L->d.rank != 0 || !L->run_dir[0]) return;
+    char path[LEARNER_PATH_MAX + 32], tmp[LEARNER_PATH_MAX + 48];
+    snprintf(path, sizeof path, "%s/%s", L->run_dir, LEARNER_EXIT_STATUS_FILE);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    json_t *j = json_pack("{s:i, s:s, s:I, s:s, s:I}", "exit_code", code, "state", state, "step", (json_int_t)L->step,
+                          "checkpoint", L->last_ckpt, "pid", (json_int_t)getpid());
+    if (!j || json_dump_file(j, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "learner: warning: cannot write %s (%s): launchers will go by mpirun's exit status\n", path, strerror(errno));
+    json_decref(j);
+}
+
+int learner_check_launcher(Learner *L) {
+    if (L->launcher_gone) return 1;
+    if (L->ppid <= 1 || (long)getppid() == L->ppid) return 0;
+    if (!learner_sigterm) {
+        fprintf(stderr, "learner: rank %d: the launcher (pid %ld) is gone (mpirun killed?); checkpointing and stopping "
+                "as on SIGTERM\n", L->d.rank, L->ppid);
+        fflush(stderr);
+    }
+    learner_sigterm = 1;
+    L->launcher_gone = 1;
+    return 1;
+}
+
+// The append-only files may end in a partial line when the run before died mid-write (a full disk,
+// SIGKILL): cut it, so the lines this run appends start on a line of their own.
+static void repair_appended_files(const Learner *L) {
+    static const char *const names[] = {"batches.jsonl", "val_metrics.jsonl"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[LEARNER_PATH_MAX + 32], err[LEARNER_PATH_MAX + 256];
+        long cut = 0;
+        snprintf(path, sizeof path, "%s/%s", L->run_dir, names[i]);
+        if (jsonl_repair_tail(path, &cut, err, sizeof err) != 0) learner_log(L, "warning: %s", err);
+        else if (cut > 0) learner_log(L, "resume: removed a partial last line (%ld bytes) from %s", cut, path);
+    }
 }
 
 int learner_resume(Learner *L) {
@@ -158,6 +202,7 @@ int learner_resume(Learner *L) {
     }
     if (L->d.rank == 0 && history_write_file(&L->hist, L->metrics_path, err, sizeof err) != 0)
         fprintf(stderr, "learner: warning: %s\n", err);
+    if (L->d.rank == 0) repair_appended_files(L);
     learner_log(L, "resumed from %s: step %ld, policy version %lld, optimizer step %ld, data cursor %llu",
                 path, L->step, (long long)L->version, L->resume_opt_step, (unsigned long long)L->data.cursor);
     checkpoint_state_free(&st);

@@ -14,6 +14,11 @@
 #define WIRE_MAX_STOP 16         // stop token ids per sampling spec
 #define WIRE_ID_LEN 64           // worker ids, software strings, verifier names (incl. NUL)
 #define WIRE_ENDPOINT_LEN 256
+// The smallest log-prob a float32 softmax can give a token it can sample: log of the smallest positive
+// float32 (2^-149). A log-prob below it, or above 0, did not come from a softmax.
+#define WIRE_LOGPROB_MIN (-103.27893f)
+// WireResponse.correct when the sender left it out: the verdict then follows from `reward`.
+#define WIRE_CORRECT_ABSENT (-1)
 
 typedef enum {
     WIRE_NONE = 0,
@@ -98,6 +103,14 @@ typedef struct {
     int64_t max_staleness;
     uint64_t max_msg_bytes;
     char pub_endpoint[WIRE_ENDPOINT_LEN];
+    // optional: what the coordinator enforces and what a worker must generate with (0 / "": not sent)
+    double dead_after_s;          // a worker silent this long is dead: its leases end (min(lease_s, 3 heartbeats))
+    int32_t max_credits;          // credits above this are capped
+    int32_t max_group, max_tokens, max_prompt_tokens;   // the receiver's limits on a group
+    uint32_t max_objects;         // msgpack objects one message may hold
+    int32_t vocab_size;           // token ids must be below it
+    int32_t eos_token_id;         // the end-of-sequence token (also in every assignment's sampling.stop)
+    char tokenizer[WIRE_ID_LEN];  // the tokenizer of prompt_tokens and responses, e.g. "char"
 } WireWelcome;
 
 typedef struct { int32_t credits; } WireRequest;
@@ -118,10 +131,10 @@ typedef struct {
 typedef struct {
     int32_t n_tokens;
     int32_t *tokens;              // (n_tokens,)
-    float *logprobs;              // (n_tokens,) each <= 0
+    float *logprobs;              // (n_tokens,) each in [WIRE_LOGPROB_MIN, 0]
     float *entropies;             // (n_tokens,) each >= 0, or NULL when the worker did not compute them
-    float reward;
-    int correct;
+    float reward;                 // the worker's score: 1 correct; 0 or -1 incorrect (it must agree with correct)
+    int correct;                  // the verdict (decoded: 0 / 1, from reward when absent; built: 0 / 1 or WIRE_CORRECT_ABSENT)
     WireFinish finish;
     int32_t boxed_count;
     int has_cjk, repetition;
@@ -202,6 +215,10 @@ WireBad wire_decode_backed(void *data, size_t len, WireBacking *backing, int *ke
 // with unsigned prompt_id and lease_id, returns 0 and sets them (so the receiver can end that lease
 // instead of waiting for it to expire); -1 otherwise.
 int wire_peek_group_ids(const void *data, size_t len, const WireLimits *lim, uint64_t *prompt_id, uint64_t *lease_id);
+
+// A validated group's responses that left `correct` out get the verdict their reward states (1:
+// correct), so a decoded group's `correct` is always 0 or 1. wire_decode calls it.
+void wire_group_settle_verdicts(WireGroup *g);
 
 // Field checks shared by decode and by senders that want to check what they are about to send.
 WireBad wire_validate(const WireMsg *m, const WireLimits *lim, char *err, size_t errlen);

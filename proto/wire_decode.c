@@ -230,6 +230,7 @@ static int dec_field(Dec *d, const WireSpec *s, int i, const msgpack_object *map
     if (!v || (!req && v->type == MSGPACK_OBJECT_NIL)) {
         if (f->kind == WK_I64) memcpy(p, &f->def, 8);
         else if (f->kind == WK_I32) { int32_t x = (int32_t)f->def; memcpy(p, &x, 4); }
+        else if (f->kind == WK_BOOL) { int x = (int)f->def; memcpy(p, &x, sizeof x); }
         else if (f->kind == WK_STR) { char *e = strdupCheck(""); memcpy(p, &e, sizeof e); }
         return 0;
     }
@@ -360,6 +361,7 @@ static WireBad decode(const void *data, size_t len, const WireLimits *lim, int v
                 if (s->placed) place_arrays(&d, s, &out->u);
                 WireBad b = wire_validate(out, lim, err, errlen);
                 if (b != WIRE_OK) d.r.bad = b;
+                else if (out->type == WIRE_GROUP) wire_group_settle_verdicts(&out->u.group);
             }
         }
     }

@@ -185,7 +185,14 @@ static void encode_field(Enc *e, const WireField *f, const void *base, long map_
     case WK_I32: { int32_t x; memcpy(&x, p, 4); msgpack_pack_int64(&e->pk, x); break; }
     case WK_F64: { double x; memcpy(&x, p, 8); msgpack_pack_double(&e->pk, x); break; }
     case WK_F32: { float x; memcpy(&x, p, 4); msgpack_pack_float(&e->pk, x); break; }
-    case WK_BOOL: { int x; memcpy(&x, p, sizeof x); if (x) msgpack_pack_true(&e->pk); else msgpack_pack_false(&e->pk); break; }
+    case WK_BOOL: {   // a negative value is an optional bool left out (its row's default): nil
+        int x;
+        memcpy(&x, p, sizeof x);
+        if (x < 0) msgpack_pack_nil(&e->pk);
+        else if (x) msgpack_pack_true(&e->pk);
+        else msgpack_pack_false(&e->pk);
+        break;
+    }
     case WK_STRBUF: str_n(e, p, strnlen(p, f->size)); break;
     case WK_STR: { const char *s; memcpy(&s, p, sizeof s); str_n(e, s, s ? strlen(s) : 0); break; }
     case WK_ENUM: {

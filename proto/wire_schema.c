@@ -36,6 +36,15 @@ static const WireField welcome[] = {
     {K("max_staleness"), WK_I64, WF_REQ, AT(WireWelcome, max_staleness), GE(0)},
     {K("max_msg_bytes"), WK_U64, WF_REQ, AT(WireWelcome, max_msg_bytes)},
     {K("pub_endpoint"), WK_STRBUF, 0, AT(WireWelcome, pub_endpoint)},
+    {K("dead_after_s"), WK_F64, 0, AT(WireWelcome, dead_after_s), GE(0)},
+    {K("max_credits"), WK_I32, 0, AT(WireWelcome, max_credits), GE(0)},
+    {K("max_group"), WK_I32, 0, AT(WireWelcome, max_group), GE(0)},
+    {K("max_tokens"), WK_I32, 0, AT(WireWelcome, max_tokens), GE(0)},
+    {K("max_prompt_tokens"), WK_I32, 0, AT(WireWelcome, max_prompt_tokens), GE(0)},
+    {K("max_objects"), WK_U32, 0, AT(WireWelcome, max_objects)},
+    {K("vocab_size"), WK_I32, 0, AT(WireWelcome, vocab_size), GE(0)},
+    {K("eos_token_id"), WK_I32, 0, AT(WireWelcome, eos_token_id), GE(-1), .def = -1, .hint = "-1: none"},
+    {K("tokenizer"), WK_STRBUF, 0, AT(WireWelcome, tokenizer)},
 };
 
 static const WireField request[] = {
@@ -72,7 +81,7 @@ static const WireField response[] = {
     {K("entropies"), WK_F32S, WF_PLACED | WF_SAME_COUNT, AT(WireResponse, entropies), COUNT(WireResponse, n_tokens),
      UPTO(1, WL_MAX_TOKENS), .hint = "one per token, or nil"},
     {K("reward"), WK_F32, WF_REQ, AT(WireResponse, reward)},
-    {K("correct"), WK_BOOL, 0, AT(WireResponse, correct)},
+    {K("correct"), WK_BOOL, 0, AT(WireResponse, correct), .def = WIRE_CORRECT_ABSENT, .hint = "absent: from reward"},
     {K("finish"), WK_ENUM, WF_REQ, AT(WireResponse, finish), .names = finish_names, .hint = "expected \"stop\" or \"length\""},
     {K("boxed_count"), WK_I32, 0, AT(WireResponse, boxed_count), GE(0)},
     {K("has_cjk"), WK_BOOL, 0, AT(WireResponse, has_cjk)},

@@ -63,7 +63,7 @@ typedef struct {
     uint8_t flags;                // WF_*
     uint16_t off, size;           // where the value lives in the struct: offsetof, sizeof
     uint16_t cnt;                 // WK_I32S / WK_F32S / WK_BYTES / WK_MAPS: offsetof the count
-    int64_t def;                  // integers: the value of an absent optional field
+    int64_t def;                  // integers and bools: the value of an absent optional field (a bool's -1 encodes as nil)
     WireRange range;
     const struct WireSpec *sub;   // WK_MAP / WK_MAPS: the nested map
     const char *const *names;     // WK_ENUM / WK_FLAGS: NULL-terminated

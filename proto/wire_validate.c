@@ -181,27 +181,47 @@ static int check_assign(WireReport *r, const WireMsg *m) {
     return tokens_ok(r, a->sampling.stop, (size_t)a->sampling.n_stop, "sampling.stop");
 }
 
-// Every token id below vocab_size, every log-prob finite and <= 0, every entropy finite and >= 0.
+// The verdict and the score are one thing: reward 1 is correct, 0 or -1 (the two reward formats) is
+// not; a `correct` that is sent must agree with it.
+static int check_verdict(WireReport *r, int i, const WireResponse *x) {
+    int says = x->reward == 1.0f ? 1 : (x->reward == 0.0f || x->reward == -1.0f) ? 0 : -1;
+    if (says < 0)
+        return wire_fail(r, WIRE_BAD_VALUE, NULL, "responses[%d].reward = %g must be 1 (correct), or 0 or -1 (incorrect)", i, (double)x->reward);
+    if (x->correct != WIRE_CORRECT_ABSENT && x->correct != says)
+        return wire_fail(r, WIRE_BAD_VALUE, NULL, "responses[%d]: reward %g contradicts correct = %s (reward 1 is correct; 0 or -1 is not)",
+                         i, (double)x->reward, x->correct ? "true" : "false");
+    return 0;
+}
+
+// Every token id below vocab_size, every log-prob in [WIRE_LOGPROB_MIN, 0] (what a float32 softmax
+// can give a sampled token), every entropy finite and >= 0, reward and verdict in agreement.
 static int check_group(WireReport *r, const WireMsg *m) {
     const WireGroup *g = &m->u.group;
     for (int i = 0; i < g->n_responses; i++) {
         const WireResponse *x = &g->responses[i];
         size_t nt = (size_t)x->n_tokens;
+        if (check_verdict(r, i, x)) return -1;
         if (!tokens_all_ok(x->tokens, nt, r->lim->vocab_size)) {
             char where[48];
             snprintf(where, sizeof where, "responses[%d].tokens", i);
             if (tokens_ok(r, x->tokens, nt, where)) return -1;
         }
-        if (floats_all_in(x->logprobs, nt, -FLT_MAX, 0.0f) && (!x->entropies || floats_all_in(x->entropies, nt, 0.0f, FLT_MAX))) continue;
+        if (floats_all_in(x->logprobs, nt, WIRE_LOGPROB_MIN, 0.0f) && (!x->entropies || floats_all_in(x->entropies, nt, 0.0f, FLT_MAX))) continue;
         for (size_t t = 0; t < nt; t++) {
             float lp = x->logprobs[t];
-            if (!isfinite(lp) || lp > 0.0f)
-                return wire_fail(r, WIRE_BAD_VALUE, NULL, "responses[%d].logprobs[%zu] = %g (log-probs must be finite and <= 0)", i, t, (double)lp);
+            if (!(lp >= WIRE_LOGPROB_MIN && lp <= 0.0f))
+                return wire_fail(r, WIRE_BAD_VALUE, NULL, "responses[%d].logprobs[%zu] = %g (a sampled token's log-prob lies in [%g, 0]: "
+                                 "log of the smallest positive float32 to 0)", i, t, (double)lp, (double)WIRE_LOGPROB_MIN);
             if (x->entropies && (!isfinite(x->entropies[t]) || x->entropies[t] < 0.0f))
                 return wire_fail(r, WIRE_BAD_VALUE, NULL, "responses[%d].entropies[%zu] = %g (must be finite and >= 0)", i, t, (double)x->entropies[t]);
         }
     }
     return 0;
+}
+
+void wire_group_settle_verdicts(WireGroup *g) {
+    for (int i = 0; i < g->n_responses; i++)
+        if (g->responses[i].correct == WIRE_CORRECT_ABSENT) g->responses[i].correct = g->responses[i].reward == 1.0f;
 }
 
 // The chunk lies inside the buffer, in whole floats.

@@ -371,6 +371,75 @@ static void test_dir_ops(void) {
     CHECK(checkpoint_verify("/nonexistent/ckpt_000001.h5", 0, NULL, err, sizeof(err)) == -1 && contains(err, "No such file"));
 }
 
+// Flips bit `bit` of the stored bytes of attribute `name` of object `obj` (an attribute of any type).
+static void flip_attr_bit(const char *path, const char *obj, const char *name, int bit) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t o = H5Oopen(f, obj, H5P_DEFAULT);
+    hid_t a = H5Aopen(o, name, H5P_DEFAULT), t = H5Aget_type(a);
+    unsigned char buf[64] = {0};
+    CHECK(H5Tget_size(t) <= sizeof buf && H5Aread(a, t, buf) >= 0);
+    buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+    CHECK(H5Awrite(a, t, buf) >= 0);
+    H5Tclose(t); H5Aclose(a); H5Oclose(o); H5Fclose(f);
+}
+
+// Every attribute is under a checksum: one flipped bit in the model config (rope_theta) or in a root
+// string is caught by verify (cheap and full) and by load, and resume falls back to the older file.
+static void test_attribute_checksum(void) {
+    char dir[512], path[1024], latest[1024], p2[1024], saved[1024];
+    snprintf(dir, sizeof(dir), "%s/attrs", tmpdir);
+    Fixture fx;
+    for (int64_t s = 1; s <= 2; s++) {
+        fixture_init(&fx, (uint64_t)s, s, 1);
+        CHECK_MSG(checkpoint_save(dir, &fx.st, 5, path, sizeof(path), err, sizeof(err)) == 0, "%s", err);
+        fixture_free(&fx);
+    }
+    snprintf(p2, sizeof(p2), "%s/ckpt_000002.h5", dir);
+    snprintf(saved, sizeof(saved), "%s/saved2.h5", tmpdir);
+    copy_file(p2, saved, 0);
+    const char *cases[][2] = {{"config", "rope_theta"}, {"config", "num_hidden_layers"}, {"/", "writer"}, {"/", "checksum"},
+                              {"optimizer", "step"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        copy_file(saved, p2, 0);
+        flip_attr_bit(p2, cases[i][0], cases[i][1], 3);
+        CHECK_MSG(checkpoint_verify(p2, 0, NULL, err, sizeof(err)) == -1 && contains(err, "attributes") && contains(err, "checksum"),
+                  "%s/%s: %s", cases[i][0], cases[i][1], err);
+        CHECK(checkpoint_verify(p2, 1, NULL, err, sizeof(err)) == -1);
+        Model m;
+        CheckpointState ld = {0};
+        ld.model = &m;
+        CHECK(checkpoint_load(p2, &ld, 0, err, sizeof(err)) == -1);
+        CHECK(checkpoint_load_latest(dir, &ld, 0, latest, sizeof(latest), err, sizeof(err)) == 1 && contains(latest, "ckpt_000001.h5"));
+        checkpoint_state_free(&ld);
+        model_free(&m);
+    }
+    copy_file(saved, p2, 0);
+    CHECK(checkpoint_verify(p2, 1, NULL, err, sizeof(err)) == 0);
+}
+
+// A checkpoint whose name disagrees with its step is never resumed from, so it does not count toward
+// max_keep: the good checkpoints are kept, and it is left alone.
+static void test_misnamed_not_counted(void) {
+    char dir[512], path[1024], p3[1024], p9[1024];
+    snprintf(dir, sizeof(dir), "%s/misnamed", tmpdir);
+    Fixture fx;
+    for (int64_t s = 1; s <= 3; s++) {
+        fixture_init(&fx, (uint64_t)s, s, 0);
+        CHECK(checkpoint_save(dir, &fx.st, 2, path, sizeof(path), err, sizeof(err)) == 0);
+        fixture_free(&fx);
+    }
+    snprintf(p3, sizeof(p3), "%s/ckpt_000003.h5", dir);
+    snprintf(p9, sizeof(p9), "%s/ckpt_000009.h5", dir);
+    copy_file(p3, p9, 0);   // a copy renamed by hand: step 3 inside, 9 in the name
+    fixture_init(&fx, 4, 4, 0);
+    CHECK(checkpoint_save(dir, &fx.st, 2, path, sizeof(path), err, sizeof(err)) == 0);
+    fixture_free(&fx);
+    CHECK_MSG(file_exists(p3), "the good ckpt_000003.h5 was deleted while the misnamed copy counted toward max_keep");
+    CHECK(file_exists(p9));
+    char latest[1024];
+    CHECK(checkpoint_find_latest(dir, 1, latest, sizeof(latest), err, sizeof(err)) == 1 && contains(latest, "ckpt_000004.h5"));
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--write") == 0) {
         Fixture fx;
@@ -387,6 +456,8 @@ int main(int argc, char **argv) {
     test_crc();
     test_round_trip();
     test_dir_ops();
+    test_attribute_checksum();
+    test_misnamed_not_counted();
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);

@@ -54,7 +54,7 @@ def main():
         with h5py.File(path, "r") as f:
             a = f.attrs
             check(a["magic"] in (b"rlvr-checkpoint", "rlvr-checkpoint"), f"magic {a['magic']!r}")
-            check(int(a["format_version"]) == 1, "format_version")
+            check(int(a["format_version"]) == 2, "format_version")
             check(int(a["step"]) == 120 and int(a["policy_version"]) == 121, "step / policy_version")
             check(int(a["complete"]) == 1, "complete flag")
             # HF names and shapes; config attributes under config/.

@@ -19,6 +19,8 @@
 #define RLVR_WIRE_TEST_PEER "build/tests/wire_test_peer"
 #endif
 
+#define COORD_TEST_SEQ_MASK ((1ull << 40) - 1)   // lease id = incarnation << 40 | sequence number
+
 static void sleep_s(double s) { usleep((useconds_t)(s * 1e6)); }
 
 static void test_config(CoordConfig *cfg, double lease_s, int64_t staleness) {
@@ -388,6 +390,11 @@ static void test_duplicates_and_staleness(void) {
     wire_msg_free(&e);
     WAIT_FOR(c, k.bad[WIRE_BAD_UNKNOWN_VERSION] == 1 && k.requeued == 2, 2.0);
     wire_msg_free(&a);
+    // no work until the worker reports weights the coordinator knows
+    WireMsg hb = {.type = WIRE_HEARTBEAT};
+    snprintf(hb.u.heartbeat.worker, sizeof hb.u.heartbeat.worker, "dup");
+    hb.u.heartbeat.policy_version = 5;
+    peer_send(&p, &hb);
     CHECK(peer_recv(&p, WIRE_ASSIGN, &a, 2.0));
     g.u.group = synth(&a.u.assign, 4, &st);   // 4 >= 5 - 1: fresh enough
     peer_send(&p, &g);
@@ -510,7 +517,7 @@ static void test_sigkill_worker(void) {
     waitpid(pid, &status, 0);
     fclose(f);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    WAIT_FOR(c, k.leases_expired == 3 && k.outstanding == 0, 3.0);
+    WAIT_FOR(c, k.requeued == 3 && k.outstanding == 0 && k.workers == 0, 3.0);   // its connection closed with it
     Serve s = {open_client(coord_endpoint(c), NULL, "survivor", 3, 0), 0, 0, -1};
     pthread_t th;
     pthread_create(&th, NULL, serve_main, &s);
@@ -804,8 +811,163 @@ static void test_large_groups(void) {
     coord_free(c);
 }
 
+// Lease ids with incarnation 0 or sequence 0 were never issued, whatever their size: unknown_prompt
+// (an error reply), not a silent "late".
+static void test_never_issued_lease_ids(void) {
+    Coordinator *c = make_coord(2.0, 1, NULL);
+    start(c);
+    enqueue_n(c, 900, 1, 1);
+    Peer p;
+    peer_open(&p, coord_endpoint(c));
+    peer_hello(&p, "liar", 1);
+    WireMsg a;
+    CHECK(peer_recv(&p, WIRE_ASSIGN, &a, 2.0));
+    uint64_t fakes[3] = {5, (uint64_t)a.u.assign.lease_id & ~COORD_TEST_SEQ_MASK, 12345};   // incarnation 0; sequence 0; incarnation 0
+    GroupStore st;
+    for (int i = 0; i < 3; i++) {
+        WireMsg g = {.type = WIRE_GROUP};
+        g.u.group = synth(&a.u.assign, 0, &st);
+        g.u.group.lease_id = fakes[i];
+        peer_send(&p, &g);
+        WireMsg e;
+        CHECK_MSG(peer_recv(&p, WIRE_ERROR, &e, 2.0) && strcmp(e.u.error.code, "unknown_prompt") == 0, "lease id %llu",
+                  (unsigned long long)fakes[i]);
+        if (e.type == WIRE_ERROR) wire_msg_free(&e);
+    }
+    CoordCounters k;
+    WAIT_FOR(c, k.bad[WIRE_BAD_UNKNOWN_PROMPT] == 3, 2.0);
+    CHECK_EQ_INT(k.late_dropped, 0);
+    // the real lease is still held and completes
+    WireMsg g = {.type = WIRE_GROUP};
+    g.u.group = synth(&a.u.assign, 0, &st);
+    peer_send(&p, &g);
+    CoordGroup out;
+    CHECK_EQ_INT(coord_take(c, &out, 1, 2.0), 1);
+    coord_group_free(&out);
+    wire_msg_free(&a);
+    peer_close(&p);
+    coord_free(c);
+}
+
+// A worker that goes silent with its connection open (hung, or its host gone without closing it)
+// gives its leases back within COORD_MISSED_HEARTBEATS heartbeat intervals, not lease_s, and is no
+// longer counted as connected.
+static void test_dead_worker_bound(void) {
+    CoordConfig cfg;
+    test_config(&cfg, 60.0, 0);
+    cfg.heartbeat_s = 0.2;
+    Coordinator *c = create(&cfg);
+    start(c);
+    CHECK(coord_dead_after_s(&cfg) > 0.59 && coord_dead_after_s(&cfg) < 0.61);
+    enqueue_n(c, 950, 4, 1);
+    Peer p;
+    peer_open(&p, coord_endpoint(c));
+    peer_hello(&p, "taker", 64);
+    WireMsg a;
+    for (int i = 0; i < 4; i++) { CHECK(peer_recv(&p, WIRE_ASSIGN, &a, 2.0)); wire_msg_free(&a); }
+    CoordCounters k = counters(c);
+    CHECK_EQ_INT(k.outstanding, 4);
+    CHECK_EQ_INT(k.workers, 1);
+    double t0 = now_seconds();
+    // silent from here on, its connection still open (a hung process, a host gone without a FIN)
+    WAIT_FOR(c, k.outstanding == 0 && k.workers == 0 && k.queued == 4, 5.0);
+    double dt = now_seconds() - t0;
+    CHECK_MSG(dt < 1.5, "the dead worker held its leases %.2f s (heartbeat 0.2 s, lease 60 s)", dt);
+    CHECK_EQ_INT(k.workers_timed_out, 1);
+    peer_close(&p);
+    coord_free(c);
+}
+
+// A closed connection (a SIGKILLed process's sockets close with it) ends its worker's leases at once,
+// through the ROUTER's socket monitor, long before dead_after_s; a worker on another connection stays.
+static void test_closed_connection(void) {
+    CoordConfig cfg;
+    test_config(&cfg, 60.0, 0);
+    cfg.heartbeat_s = 5.0;   // dead_after_s 15 s: only the disconnect notice can be this fast
+    Coordinator *c = create(&cfg);
+    start(c);
+    enqueue_n(c, 990, 4, 1);
+    Peer keep, gone;
+    peer_open(&keep, coord_endpoint(c));
+    peer_hello(&keep, "keeper", 1);
+    WireMsg a;
+    CHECK(peer_recv(&keep, WIRE_ASSIGN, &a, 2.0));
+    wire_msg_free(&a);
+    peer_open(&gone, coord_endpoint(c));
+    peer_hello(&gone, "closer", 3);
+    WireMsg last;
+    CHECK(peer_recv(&gone, WIRE_ASSIGN, &last, 2.0));
+    for (int i = 0; i < 2; i++) { CHECK(peer_recv(&gone, WIRE_ASSIGN, &a, 2.0)); wire_msg_free(&a); }
+    CoordCounters k = counters(c);
+    CHECK_EQ_INT(k.outstanding, 4);
+    // its last group, sent right before the close, is still taken: the close is acted on after it
+    GroupStore st;
+    WireMsg g = {.type = WIRE_GROUP};
+    g.u.group = synth(&last.u.assign, 0, &st);
+    peer_send(&gone, &g);
+    wire_msg_free(&last);
+    double t0 = now_seconds();
+    peer_close(&gone);
+    WAIT_FOR(c, k.outstanding == 1 && k.workers == 1 && k.queued == 2 && k.groups_accepted == 1, 5.0);
+    double dt = now_seconds() - t0;
+    CHECK_MSG(dt < 2.0, "a closed connection held its leases %.2f s (dead_after_s 15 s)", dt);
+    CHECK_EQ_INT(k.workers_timed_out, 0);
+    CHECK_EQ_INT(k.workers_disconnected, 1);
+    peer_close(&keep);
+    coord_free(c);
+}
+
+// A group from weights newer than the coordinator's (it restarted from an older checkpoint): refused
+// with unknown_version, the weights are re-published, and the worker gets no work until a heartbeat
+// reports weights the coordinator knows; other workers take the prompt meanwhile.
+static void test_newer_weights_paused(void) {
+    Coordinator *c = make_coord(2.0, 0, NULL);
+    start(c);
+    float w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    char err[256];
+    CHECK(coord_publish_weights(c, 3, w, 8, err, sizeof err) == 0);
+    enqueue_n(c, 970, 2, 1);
+    Peer p;
+    peer_open(&p, coord_endpoint(c));
+    peer_hello(&p, "ahead", 1);
+    WireMsg a;
+    CHECK(peer_recv(&p, WIRE_ASSIGN, &a, 2.0));
+    GroupStore st;
+    WireMsg g = {.type = WIRE_GROUP};
+    g.u.group = synth(&a.u.assign, 9, &st);   // sampled from version 9; the coordinator is at 3
+    peer_send(&p, &g);
+    WireMsg e;
+    CHECK(peer_recv(&p, WIRE_ERROR, &e, 2.0) && strcmp(e.u.error.code, "unknown_version") == 0);
+    wire_msg_free(&e);
+    CoordCounters k;
+    WAIT_FOR(c, k.weights_republished == 1, 2.0);
+    WireMsg b;
+    CHECK_MSG(!peer_recv(&p, WIRE_ASSIGN, &b, 0.5), "a paused worker got work");
+    WireMsg hb = {.type = WIRE_HEARTBEAT};
+    snprintf(hb.u.heartbeat.worker, sizeof hb.u.heartbeat.worker, "ahead");
+    hb.u.heartbeat.policy_version = -1;   // no weights loaded yet: still paused
+    peer_send(&p, &hb);
+    CHECK(!peer_recv(&p, WIRE_ASSIGN, &b, 0.3));
+    hb.u.heartbeat.policy_version = 3;
+    peer_send(&p, &hb);
+    CHECK(peer_recv(&p, WIRE_ASSIGN, &b, 2.0));
+    g.u.group = synth(&b.u.assign, 3, &st);
+    peer_send(&p, &g);
+    CoordGroup out;
+    CHECK_EQ_INT(coord_take(c, &out, 1, 2.0), 1);
+    coord_group_free(&out);
+    wire_msg_free(&a);
+    wire_msg_free(&b);
+    peer_close(&p);
+    coord_free(c);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
+    test_never_issued_lease_ids();
+    test_dead_worker_bound();
+    test_closed_connection();
+    test_newer_weights_paused();
     test_credits_and_flow();
     test_lease_expiry_late_and_heartbeat();
     test_max_lease();

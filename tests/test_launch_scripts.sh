@@ -35,9 +35,25 @@ ok "restarts add --resume" "[ \"\$(sed -n 2p $tmp/args)\" = '--config c.yaml --r
 ok "restarts are announced" "grep -q 'restart 2/5' $tmp/err"
 
 rm -f "$tmp/count" "$tmp/args"
-printf '#!/usr/bin/env bash\necho x >> "$STATE/args"; exit 3\n' > "$tmp/bad.sh"; chmod +x "$tmp/bad.sh"
+printf '#!/usr/bin/env bash\necho x >> "$STATE/args"; exit 4\n' > "$tmp/bad.sh"; chmod +x "$tmp/bad.sh"
 STATE="$tmp" "$root/launch/resume_loop.sh" --max-restarts 2 -- "$tmp/bad.sh" 2>/dev/null; rc=$?
-ok "gives up after --max-restarts with the last exit code (rc $rc)" "[ $rc -eq 3 ] && [ \$(wc -l < $tmp/args) -eq 3 ]"
+ok "gives up after --max-restarts with the last exit code (rc $rc)" "[ $rc -eq 4 ] && [ \$(wc -l < $tmp/args) -eq 3 ]"
+# the learner's verdict in RUN_DIR/exit_status.json outranks the launcher's status (mpirun exits 1
+# after forwarding SIGTERM even when every rank stopped in order); exit codes 2 and 3 are not restarted
+for v in "0 stopped_by_signal 1" "2 config_error 2" "3 checkpoint_failed 1"; do
+  set -- $v
+  rm -f "$tmp/args"; mkdir -p "$tmp/run"
+  printf '#!/usr/bin/env bash\necho x >> "$STATE/args"\necho "{\\"exit_code\\":%s,\\"state\\":\\"%s\\",\\"step\\":13}" > "$STATE/run/exit_status.json"\nexit %s\n' "$1" "$2" "$3" > "$tmp/verdict.sh"
+  chmod +x "$tmp/verdict.sh"
+  STATE="$tmp" "$root/launch/resume_loop.sh" --max-restarts 3 -- "$tmp/verdict.sh" --run-dir "$tmp/run" 2>"$tmp/err"; rc=$?
+  ok "learner verdict $1 ($2, launcher exit $3): one attempt, exit $1 (rc $rc, $(wc -l < "$tmp/args") attempts)" \
+     "[ $rc -eq $1 ] && [ \$(wc -l < $tmp/args) -eq 1 ]"
+done
+# a stale verdict of an earlier run does not stop a crashed attempt from being restarted
+rm -f "$tmp/args"; echo '{"exit_code":0,"state":"done"}' > "$tmp/run/exit_status.json"
+printf '#!/usr/bin/env bash\necho x >> "$STATE/args"; exit 137\n' > "$tmp/killed.sh"; chmod +x "$tmp/killed.sh"
+STATE="$tmp" "$root/launch/resume_loop.sh" --max-restarts 1 -- "$tmp/killed.sh" trainer.run_dir="$tmp/run" 2>/dev/null; rc=$?
+ok "a SIGKILLed attempt is restarted despite an old exit_status.json (rc $rc)" "[ $rc -eq 137 ] && [ \$(wc -l < $tmp/args) -eq 2 ]"
 rm -f "$tmp/args"
 printf '#!/usr/bin/env bash\necho x >> "$STATE/args"; exit 130\n' > "$tmp/int.sh"; chmod +x "$tmp/int.sh"
 STATE="$tmp" "$root/launch/resume_loop.sh" -- "$tmp/int.sh" 2>/dev/null; rc=$?

@@ -53,7 +53,7 @@ static WireMsg sample(WireType t, WireResponse *rs) {
         m.u.hello.pid = 777;
         break;
     case WIRE_WELCOME:
-        m.u.welcome = (WireWelcome){0x1234567890abcdefull, 5, 4, 30.0, 5.0, 1, 1u << 26, ""};
+        m.u.welcome = (WireWelcome){0x1234567890abcdefull, 5, 4, 30.0, 5.0, 1, 1u << 26, "", 15.0, 8, 16, 1024, 512, 1088, 128, 2, "char"};
         snprintf(m.u.welcome.pub_endpoint, sizeof m.u.welcome.pub_endpoint, "tcp://127.0.0.1:5556");
         break;
     case WIRE_REQUEST: m.u.request.credits = 8; break;
@@ -302,6 +302,9 @@ static void v_int_array(msgpack_packer *pk) { msgpack_pack_array(pk, 2); msgpack
 static void v_str(msgpack_packer *pk) { msgpack_pack_str(pk, 3); msgpack_pack_str_body(pk, "abc", 3); }
 static void v_int1(msgpack_packer *pk) { msgpack_pack_int(pk, 1); }
 static void v_neg(msgpack_packer *pk) { msgpack_pack_int(pk, -5); }
+static void v_int_m1(msgpack_packer *pk) { msgpack_pack_int(pk, -1); }
+static void v_f64_zero(msgpack_packer *pk) { msgpack_pack_double(pk, 0.0); }
+static void v_false(msgpack_packer *pk) { msgpack_pack_false(pk); }
 static void v_huge(msgpack_packer *pk) { msgpack_pack_uint64(pk, 1ull << 40); }
 static void v_bin7(msgpack_packer *pk) { msgpack_pack_bin(pk, 7); msgpack_pack_bin_body(pk, "\1\2\3\4\5\6\7", 7); }
 static void v_bin8(msgpack_packer *pk) { msgpack_pack_bin(pk, 8); msgpack_pack_bin_body(pk, "\0\0\0\0\0\0\0\0", 8); }
@@ -670,7 +673,10 @@ static void v_empty_str(msgpack_packer *pk) { msgpack_pack_str(pk, 0); }
 static void v_empty_bin(msgpack_packer *pk) { msgpack_pack_bin(pk, 0); }
 static void v_lp_pos(msgpack_packer *pk) { float x[6] = {-1, -1, -1, -1, -1, 1e-30f}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
 static void v_lp_nan(msgpack_packer *pk) { float x[6] = {-1, -1, -1, NAN, -1, -1}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
-static void v_lp_negzero(msgpack_packer *pk) { float x[6] = {-0.0f, 0.0f, -FLT_MAX, -1, -1, -1}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_lp_negzero(msgpack_packer *pk) { float x[6] = {-0.0f, 0.0f, WIRE_LOGPROB_MIN, -1, -1, -1}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_lp_absurd(msgpack_packer *pk) { float x[6] = {-1, -1, -1e30f, -1, -1, -1}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_lp_below(msgpack_packer *pk) { float x[6] = {-1, -1, -1, -1, -1, -103.3f}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
+static void v_lp_fltmax(msgpack_packer *pk) { float x[6] = {-FLT_MAX, -1, -1, -1, -1, -1}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
 static void v_ent_inf(msgpack_packer *pk) { float x[6] = {0, 0, 0, 0, 0, INFINITY}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
 static void v_ent_edge(msgpack_packer *pk) { float x[6] = {-0.0f, FLT_MAX, 0, 1e-45f, 0, 0}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
 static void v_tok_neg(msgpack_packer *pk) { int32_t x[6] = {1, 2, 3, 4, 5, INT32_MIN}; msgpack_pack_bin(pk, 24); msgpack_pack_bin_body(pk, x, 24); }
@@ -680,9 +686,17 @@ static void test_edges(void) {
     int before = kept_in_place;
     edit_case("sample", NULL, 0, L, WIRE_OK);
     // numbers in every form msgpack offers
-    edit_case("reward int", (Edit[]){{"responses.0.reward", v_neg, NULL}}, 1, L, WIRE_OK);
-    edit_case("reward uint", (Edit[]){{"responses.0.reward", v_huge, NULL}}, 1, L, WIRE_OK);
-    edit_case("reward f64", (Edit[]){{"responses.2.reward", v_f64, NULL}}, 1, L, WIRE_OK);
+    edit_case("reward int", (Edit[]){{"responses.1.reward", v_int_m1, NULL}}, 1, L, WIRE_OK);
+    edit_case("reward uint", (Edit[]){{"responses.0.reward", v_int1, NULL}}, 1, L, WIRE_OK);
+    edit_case("reward f64", (Edit[]){{"responses.2.reward", v_f64_zero, NULL}}, 1, L, WIRE_OK);
+    // the reward states the verdict (1 correct; 0 or -1 not), and a `correct` that is sent agrees with it
+    edit_case("reward -5", (Edit[]){{"responses.0.reward", v_neg, NULL}}, 1, L, WIRE_BAD_VALUE);
+    edit_case("reward 2^40", (Edit[]){{"responses.0.reward", v_huge, NULL}}, 1, L, WIRE_BAD_VALUE);
+    edit_case("reward 0.1", (Edit[]){{"responses.2.reward", v_f64, NULL}}, 1, L, WIRE_BAD_VALUE);
+    edit_case("reward -1, correct true", (Edit[]){{"responses.0.reward", v_int_m1, NULL}}, 1, L, WIRE_BAD_VALUE);
+    edit_case("reward 1, correct false", (Edit[]){{"responses.1.reward", v_int1, NULL}}, 1, L, WIRE_BAD_VALUE);
+    edit_case("reward 1, correct absent", (Edit[]){{"responses.1.reward", v_int1, NULL}, {"responses.1.correct", NULL, NULL}}, 2, L, WIRE_OK);
+    edit_case("reward 0, correct false", (Edit[]){{"responses.0.reward", v_f64_zero, NULL}, {"responses.0.correct", v_false, NULL}}, 2, L, WIRE_OK);
     edit_case("reward f64 overflow", (Edit[]){{"responses.2.reward", v_big_f64, NULL}}, 1, L, WIRE_BAD_VALUE);
     edit_case("reward nil", (Edit[]){{"responses.0.reward", v_nil, NULL}}, 1, L, WIRE_BAD_FIELD);
     edit_case("reward ext", (Edit[]){{"responses.0.reward", v_ext, NULL}}, 1, L, WIRE_BAD_FIELD);
@@ -717,7 +731,11 @@ static void test_edges(void) {
     // blob values at their edges
     edit_case("logprob 1e-30", (Edit[]){{"responses.0.logprobs", v_lp_pos, NULL}}, 1, L, WIRE_BAD_VALUE);
     edit_case("logprob NaN", (Edit[]){{"responses.0.logprobs", v_lp_nan, NULL}}, 1, L, WIRE_BAD_VALUE);
-    edit_case("logprobs +-0, -FLT_MAX", (Edit[]){{"responses.0.logprobs", v_lp_negzero, NULL}}, 1, L, WIRE_OK);
+    edit_case("logprobs +-0, WIRE_LOGPROB_MIN", (Edit[]){{"responses.0.logprobs", v_lp_negzero, NULL}}, 1, L, WIRE_OK);
+    // finite, but no float32 softmax gives a sampled token these
+    edit_case("logprobs -1e30", (Edit[]){{"responses.0.logprobs", v_lp_absurd, NULL}}, 1, L, WIRE_BAD_VALUE);
+    edit_case("logprobs -103.3", (Edit[]){{"responses.0.logprobs", v_lp_below, NULL}}, 1, L, WIRE_BAD_VALUE);
+    edit_case("logprobs -FLT_MAX", (Edit[]){{"responses.0.logprobs", v_lp_fltmax, NULL}}, 1, L, WIRE_BAD_VALUE);
     edit_case("entropy inf", (Edit[]){{"responses.0.entropies", v_ent_inf, NULL}}, 1, L, WIRE_BAD_VALUE);
     edit_case("entropies -0, FLT_MAX, denormal", (Edit[]){{"responses.0.entropies", v_ent_edge, NULL}}, 1, L, WIRE_OK);
     edit_case("token INT32_MIN", (Edit[]){{"responses.0.tokens", v_tok_neg, NULL}}, 1, L, WIRE_BAD_VALUE);
@@ -813,7 +831,7 @@ static void test_edges(void) {
         for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
             int G = shapes[s][0], T = shapes[s][1];
             for (int i = 0; i < G; i++)
-                rs[i] = (WireResponse){T - (i % 3 == 1 && T > 1), tk + i % 2, lp, i % 4 == 3 ? NULL : en, -0.5f * (float)i, i & 1,
+                rs[i] = (WireResponse){T - (i % 3 == 1 && T > 1), tk + i % 2, lp, i % 4 == 3 ? NULL : en, (i & 1) ? 1.0f : (i % 4 == 2 ? 0.0f : -1.0f), i & 1,
                                        (WireFinish)(i & 1), i, i % 3 == 0, i % 5 == 0, 0.01f * (float)i};
             WireMsg m = {.type = WIRE_GROUP};
             m.u.group.prompt_id = 77; m.u.group.lease_id = 78; m.u.group.seed = (uint64_t)s; m.u.group.policy_version = 9;
@@ -875,7 +893,7 @@ static void test_zero_copy(void) {
         for (int wl = 1; wl <= 8; wl++) {
             WireResponse rs[3];
             for (int i = 0; i < 3; i++)
-                rs[i] = (WireResponse){counts[ci] - i > 0 ? counts[ci] - i : 1, tk, lp, i == 1 ? NULL : en, 0.5f, 1, WIRE_FINISH_STOP, 200 * i, 0, 0, 0.1f};
+                rs[i] = (WireResponse){counts[ci] - i > 0 ? counts[ci] - i : 1, tk, lp, i == 1 ? NULL : en, 1.0f, 1, WIRE_FINISH_STOP, 200 * i, 0, 0, 0.1f};
             WireMsg m = {.type = WIRE_GROUP};
             m.u.group.prompt_id = 1ull << (8 * wl - 1);
             m.u.group.lease_id = (uint64_t)wl;
@@ -1129,7 +1147,9 @@ static void golden_messages(WireType t, GoldenSink sink, void *ctx) {
             memset(&m, 0, sizeof m);
             m.type = t;
             m.u.welcome = (WireWelcome){widths[i], i - 1, i * 1000 - 1, i == 3 ? NAN : 30.0 / (i + 1), i == 2 ? -0.0 : 5.5,
-                                        (int64_t)widths[i + 1], widths[4 - i], ""};
+                                        (int64_t)widths[i + 1], widths[4 - i], "", 0.5 * i, i, i * 7, i * 100, i * 50, (uint32_t)widths[i],
+                                        i * 64, i - 1, ""};
+            if (i) snprintf(m.u.welcome.tokenizer, sizeof m.u.welcome.tokenizer, "tok-%d", i);
             if (i) snprintf(m.u.welcome.pub_endpoint, sizeof m.u.welcome.pub_endpoint, "tcp://host-%d:5556", i);
             sink(ctx, &m);
         }

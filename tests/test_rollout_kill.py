@@ -1,5 +1,6 @@
 """A rollout worker killed with SIGKILL while it holds leases: its prompts come back to the queue when
-the leases expire and another worker does them; every prompt reaches the trainer exactly once."""
+its connection closes (or its leases expire) and another worker does them; every prompt reaches the
+trainer exactly once."""
 import os
 import signal
 import sys
@@ -36,7 +37,8 @@ def main():
     k = final["counters"]
     check(final["missing"] == 0 and final["duplicates"] == 0 and final["invalid"] == 0, "every prompt exactly once, all valid")
     check(k["requeued"] >= 2, "the victim's leases were re-queued (%d)" % k["requeued"])
-    check(k["leases_expired"] + k["workers_timed_out"] >= 1, "by lease expiry / worker timeout (%d, %d)" % (k["leases_expired"], k["workers_timed_out"]))
+    check(k["leases_expired"] + k["workers_timed_out"] + k["workers_disconnected"] >= 1,
+          "by its closed connection, lease expiry or worker timeout (%d, %d, %d)" % (k["workers_disconnected"], k["leases_expired"], k["workers_timed_out"]))
     groups = h.groups()
     check(all(g["worker"] == "survivor" for g in groups), "the survivor did every prompt")
     check(sum(1 for g in groups if g["requeues"] >= 1) >= 2, "the re-queued prompts are among them")

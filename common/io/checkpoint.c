@@ -85,6 +85,14 @@ static int attr_write_u32(hid_t obj, const char *name, uint32_t v) {
     return rc;
 }
 
+static int read_crc_attr_named(hid_t obj, const char *name, uint32_t *crc) {
+    long long v;
+    char e[128];
+    if (H5Aexists(obj, name) <= 0 || h5_attr_read_int(obj, name, &v, e, sizeof(e)) != 0 || v < 0 || v > UINT32_MAX) return -1;
+    *crc = (uint32_t)v;
+    return 0;
+}
+
 static int read_crc_attr(hid_t obj, uint32_t *crc) {
     long long v;
     char e[128];
@@ -173,13 +181,36 @@ static void dir_of(const char *path, char *out, size_t n) {
 
 // ---- write ---------------------------------------------------------------------------------------
 
+static int attrs_crc(hid_t f, uint32_t *out);
+
+// What to do about a failed write, from the OS error HDF5 left in errno (0: none known).
+static const char *write_hint(int e) {
+    switch (e) {
+    case ENOSPC: case EDQUOT: return "the filesystem is full or over quota: free space, then resume";
+    case EACCES: case EPERM: case EROFS: return "is the checkpoint directory writable?";
+    case ENOENT: case ENOTDIR: return "does the checkpoint directory exist?";
+    case EIO: return "a disk error: check the device";
+    default: return "disk full or quota?";
+    }
+}
+
+// "<OS error text>" when HDF5 failed on an OS error, else HDF5's own message.
+static const char *write_error_text(int e, char *h5e, size_t len) {
+    if (e == ENOSPC || e == EDQUOT || e == EACCES || e == EPERM || e == EROFS || e == ENOENT || e == ENOTDIR || e == EIO)
+        return strerror(e);
+    return h5_error_text(h5e, len);
+}
+
 static int write_file(const char *tmp, const char *path, const CheckpointState *st, char *err, size_t errlen) {
     const Model *m = st->model;
     char h5e[256];
+    errno = 0;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-        return rlvr_err(err, errlen, "checkpoint '%s': cannot create '%s': %s (hint: does the directory exist and is it writable?)",
-                        path, tmp, h5_error_text(h5e, sizeof(h5e)));
+    if (f < 0) {
+        int e = errno;
+        return rlvr_err(err, errlen, "checkpoint '%s': cannot create '%s': %s (hint: %s)", path, tmp,
+                        write_error_text(e, h5e, sizeof(h5e)), write_hint(e));
+    }
     int bad = 0;
     const char *what = "root attributes";
     bad |= h5_attr_write_str(f, "magic", CKPT_MAGIC);
@@ -236,11 +267,17 @@ static int write_file(const char *tmp, const char *path, const CheckpointState *
     if (!bad) { what = "coordinator"; bad = write_array(f, "coordinator", H5T_STD_U8LE, H5T_NATIVE_UINT8, st->coordinator, st->coordinator_len, 1) != 0; }
     if (!bad && st->metrics) { what = "metrics"; bad = write_string(f, "metrics", st->metrics) != 0; }
     // Everything is on its way to disk before the file says it is complete.
+    if (!bad) {
+        what = "attribute checksum";
+        uint32_t ac = 0;
+        bad = attrs_crc(f, &ac) != 0 || attr_write_u32(f, "attrs_crc32c", ac) < 0;
+    }
     if (!bad) { what = "flush"; bad = H5Fflush(f, H5F_SCOPE_GLOBAL) < 0; }
     if (!bad) { what = "complete flag"; bad = h5_attr_write_int(f, "complete", 1) != 0; }
-    if (bad) h5_error_text(h5e, sizeof(h5e));
-    if (H5Fclose(f) < 0 && !bad) { bad = 1; what = "close"; h5_error_text(h5e, sizeof(h5e)); }
-    if (bad) return rlvr_err(err, errlen, "checkpoint '%s': writing %s failed: %s (hint: disk full or quota?)", path, what, h5e);
+    int e = bad ? errno : 0;
+    const char *why = bad ? write_error_text(e, h5e, sizeof(h5e)) : "";
+    if (H5Fclose(f) < 0 && !bad) { bad = 1; what = "close"; e = errno; why = write_error_text(e, h5e, sizeof(h5e)); }
+    if (bad) return rlvr_err(err, errlen, "checkpoint '%s': writing %s failed: %s (hint: %s)", path, what, why, write_hint(e));
     return 0;
 }
 
@@ -274,6 +311,80 @@ int checkpoint_write(const char *path, const CheckpointState *st, char *err, siz
     }
     free(tmp);
     return rc;
+}
+
+// ---- attribute checksum --------------------------------------------------------------------------
+// attrs_crc32c (format 2) covers every attribute in the file: the model's config (rope_theta,
+// vocab_size, ...), the root's strings, the optimizer's step, ... Each contributes its name, type
+// class and size, and value bytes, objects and attributes in name order. Left out: the
+// checksums themselves (a flipped bit there fails the check they make) and "complete" (anything but
+// 1 already fails).
+typedef struct { uint32_t crc; int failed; } AttrsCrc;
+
+static int attr_is_own_checksum(const char *name) {
+    return !strcmp(name, "crc32c") || !strcmp(name, "header_crc32c") || !strcmp(name, "attrs_crc32c") || !strcmp(name, "complete");
+}
+
+static herr_t attr_crc_cb(hid_t obj, const char *name, const H5A_info_t *ainfo, void *data) {
+    (void)ainfo;
+    AttrsCrc *ac = data;
+    if (attr_is_own_checksum(name)) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1, sp = a >= 0 ? H5Aget_space(a) : -1;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int rc = a < 0 || t < 0 || n < 0 ? -1 : 0;
+    if (rc == 0) {
+        uint32_t head[2] = {(uint32_t)H5Tget_class(t), (uint32_t)H5Tget_size(t)};
+        ac->crc = checkpoint_crc32c(ac->crc, name, strlen(name) + 1);
+        ac->crc = checkpoint_crc32c(ac->crc, head, sizeof head);
+        if (H5Tis_variable_str(t) > 0) {
+            char **v = callocCheck((size_t)(n ? n : 1), sizeof(char *));
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            if (H5Aread(a, mt, v) < 0) rc = -1;
+            for (hssize_t i = 0; i < n && rc == 0; i++) ac->crc = checkpoint_crc32c(ac->crc, v[i] ? v[i] : "", v[i] ? strlen(v[i]) + 1 : 1);
+            if (rc == 0) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
+            H5Tclose(mt);
+            free(v);
+        } else {
+            size_t sz = (size_t)n * H5Tget_size(t);
+            unsigned char *buf = mallocCheck(sz ? sz : 1);
+            if (sz && H5Aread(a, t, buf) < 0) rc = -1;   // the file's own type: the stored bytes
+            else ac->crc = checkpoint_crc32c(ac->crc, buf, sz);
+            free(buf);
+        }
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    if (rc != 0) { ac->failed = 1; return 1; }
+    return 0;
+}
+
+// The object's path is not part of the sum (a missing or renamed dataset is reported as such by the
+// structure checks); its attributes' names and values are.
+static int attrs_of(hid_t o, AttrsCrc *ac) {
+    hsize_t idx = 0;
+    if (H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx, attr_crc_cb, ac) < 0) ac->failed = 1;
+    return ac->failed ? -1 : 0;
+}
+
+static herr_t attrs_visit_cb(hid_t g, const char *name, const H5L_info_t *linfo, void *data) {
+    if (linfo->type != H5L_TYPE_HARD) return 0;
+    AttrsCrc *ac = data;
+    hid_t o = H5Oopen(g, name, H5P_DEFAULT);
+    if (o < 0) { ac->failed = 1; return 1; }
+    int rc = attrs_of(o, ac);
+    H5Oclose(o);
+    return rc ? 1 : 0;
+}
+
+// CRC-32C of every attribute of the open file f (see above). -1 when one cannot be read.
+static int attrs_crc(hid_t f, uint32_t *out) {
+    AttrsCrc ac = {0, 0};
+    if (attrs_of(f, &ac) != 0) return -1;
+    if (H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, attrs_visit_cb, &ac) < 0 || ac.failed) return -1;
+    *out = ac.crc;
+    return 0;
 }
 
 // ---- listing -------------------------------------------------------------------------------------
@@ -350,6 +461,16 @@ static int check_header(hid_t f, const char *path, CheckpointInfo *info, char *e
         return rlvr_err(err, errlen, "checkpoint '%s': %s", path, aerr);
     if ((uint32_t)hcrc != header_crc(info->format_version, step, pv, os, (uint64_t)np))
         return rlvr_err(err, errlen, "checkpoint '%s': the root attributes (step, versions, num_params) fail their checksum: corrupt file", path);
+    if (info->format_version >= 2) {
+        uint32_t want = 0, got = 0;
+        if (read_crc_attr_named(f, "attrs_crc32c", &want) != 0)
+            return rlvr_err(err, errlen, "checkpoint '%s': the attribute checksum attrs_crc32c is missing or unreadable: corrupt file", path);
+        if (attrs_crc(f, &got) != 0)
+            return rlvr_err(err, errlen, "checkpoint '%s': an attribute cannot be read: corrupt file", path);
+        if (got != want)
+            return rlvr_err(err, errlen, "checkpoint '%s': the attributes (model config such as rope_theta, run metadata) fail their "
+                            "checksum (crc32c %08x, stored %08x): corrupt file", path, got, want);
+    }
     info->step = step;
     info->policy_version = pv;
     info->optimizer_step = os;
@@ -710,7 +831,9 @@ static int mkdir_p(const char *dir, char *err, size_t errlen) {
 
 // Keeps the file just written plus the newest max_keep-1 other valid checkpoints. Invalid files
 // newer than the new one are left for a human to look at (find_latest skips them); anything else is
-// deleted, as are stale *.tmp files of interrupted saves.
+// deleted, as are stale *.tmp files of interrupted saves. A file whose name disagrees with the step
+// inside it (renamed or copied by hand) is never resumed from, so it counts for nothing: it is left
+// alone and a good checkpoint is kept in its place.
 static void prune(const char *dir, const char *keep_name, int64_t keep_step, int max_keep) {
     Cand *c;
     int n;
@@ -720,7 +843,13 @@ static void prune(const char *dir, const char *keep_name, int64_t keep_step, int
     for (int i = 0; i < n; i++) {
         if (strcmp(c[i].name, keep_name) == 0) continue;
         snprintf(path, sizeof(path), "%s/%s", dir, c[i].name);
-        int valid = checkpoint_verify(path, 0, NULL, err, sizeof(err)) == 0;
+        CheckpointInfo info;
+        int valid = checkpoint_verify(path, 0, &info, err, sizeof(err)) == 0;
+        if (valid && info.step != c[i].step) {
+            fprintf(stderr, "warning: leaving '%s': its step attribute is %" PRId64 ", not the %" PRId64 " of its name (renamed by hand?); "
+                    "it is never resumed from and does not count toward max_keep\n", path, info.step, c[i].step);
+            continue;
+        }
         if (valid && kept < max_keep) { kept++; continue; }
         if (!valid && c[i].step > keep_step) { fprintf(stderr, "warning: leaving invalid %s\n", err); continue; }
         if (unlink(path) != 0) fprintf(stderr, "warning: cannot delete old checkpoint '%s': %s\n", path, strerror(errno));

@@ -1,9 +1,9 @@
 // Training checkpoints: one HDF5 file per save, readable by h5py and h5dump.
 //
-// Layout of DIR/ckpt_<step, 6+ digits>.h5 (format_version 1; docs/configuration.md has the full table):
+// Layout of DIR/ckpt_<step, 6+ digits>.h5 (format_version 2; docs/configuration.md has the full table):
 //   /                      attrs: magic = "rlvr-checkpoint", format_version, step, policy_version,
 //                          optimizer_step, num_params, checksum = "crc32c", header_crc32c, writer,
-//                          complete = 1 (written LAST)
+//                          attrs_crc32c, complete = 1 (written LAST)
 //   /config/, /model/...   the policy exactly as model_h5_write lays it out (common/io/model_h5.h):
 //                          config/ = HF config attributes, model/<HF tensor name> = float32 tensors
 //   /run_config            string dataset: the resolved experiment config YAML (config_to_yaml)
@@ -14,7 +14,8 @@
 //   /coordinator           uint8 (coordinator_len): coordinator state (msgpack), opaque
 //   /metrics               string dataset, optional: tail of metrics.jsonl
 // Every dataset carries a uint32 attribute "crc32c": CRC-32C (Castagnoli) of its raw little-endian
-// bytes, verified on load; header_crc32c covers the root's numeric attributes. The file is written as
+// bytes, verified on load; header_crc32c covers the root's numeric attributes and attrs_crc32c every
+// attribute in the file (the model config's included), checked by every verify and load. The file is written as
 // NAME.tmp, fsync'd, then renamed to NAME, so a crash never leaves a half-written file under a
 // checkpoint name and never touches an existing checkpoint.
 #pragma once
@@ -24,7 +25,7 @@
 #include "common/engine/model.h"
 
 #define CKPT_MAGIC "rlvr-checkpoint"
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2   // 2: attrs_crc32c covers every attribute (1 is still read, without it)
 
 typedef struct {
     int64_t step;              // training steps completed

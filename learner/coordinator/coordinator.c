@@ -21,6 +21,7 @@
 #define TICK_MAX_MS 50
 #define RECV_BATCH 4096             // messages handled per wake-up before expiry and dispatch run
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"   // where libzmq asks for CurveZMQ client approval
+#define MONITOR_EVENT_BYTES 6       // a socket-monitor event frame: uint16 event, uint32 value (the fd)
 
 // The knobs the config schema does not have.
 #define DEFAULT_CHUNK_BYTES ((size_t)4 << 20)
@@ -56,7 +57,13 @@ int coord_config_from_rlvr(const RlvrConfig *rc, CoordConfig *cfg, char *err, si
     wire_limits_default(&cfg->lim);
     cfg->lim.max_msg_bytes = (size_t)rc->coordinator_max_message_mb << 20;
     cfg->log_per_s = DEFAULT_LOG_PER_S;
+    cfg->eos_token_id = -1;
     return 0;
+}
+
+double coord_dead_after_s(const CoordConfig *cfg) {
+    double hb = COORD_MISSED_HEARTBEATS * cfg->heartbeat_s;
+    return hb < cfg->lease_s ? hb : cfg->lease_s;
 }
 
 void coord_config_default(CoordConfig *cfg) {
@@ -108,12 +115,52 @@ static void drain_wake_pipe(Coordinator *c) {
     while (read(c->wake[0], buf, sizeof buf) > 0) {}
 }
 
-// Handles the waiting worker messages (up to RECV_BATCH), dispatching after each.
+// Applies the ROUTER's pending socket-monitor events in order: a connection accepted on an fd, or
+// closed (its worker's leases end at once, not after dead_after_s).
+static void handle_monitor(Coordinator *c) {
+    if (!c->mon) return;
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, c->mon, ZMQ_DONTWAIT) < 0) { zmq_msg_close(&ev); return; }
+        int more = zmq_msg_more(&ev);
+        if (more) {   // the endpoint frame: not needed
+            zmq_msg_init(&addr);
+            zmq_msg_recv(&addr, c->mon, 0);
+            zmq_msg_close(&addr);
+        }
+        if (zmq_msg_size(&ev) >= MONITOR_EVENT_BYTES) {
+            const uint8_t *p = zmq_msg_data(&ev);
+            uint16_t e = (uint16_t)(p[0] | p[1] << 8);
+            int32_t fd = (int32_t)((uint32_t)p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 24);
+            if (e == ZMQ_EVENT_ACCEPTED || e == ZMQ_EVENT_DISCONNECTED) {
+                pthread_mutex_lock(&c->mu);
+                coord_connection_event(c, e == ZMQ_EVENT_ACCEPTED, fd);
+                pthread_mutex_unlock(&c->mu);
+            }
+        }
+        zmq_msg_close(&ev);
+    }
+}
+
+// Handles the waiting worker messages (up to RECV_BATCH), dispatching after each. When the ROUTER is
+// empty, the connections whose close was seen before that last look end their workers' leases: a
+// connection's messages enter the ROUTER before its close is reported, so every message it sent
+// (a group sent just before exiting included) has been handled by then.
 static void handle_messages(Coordinator *c) {
+    handle_monitor(c);
     for (int i = 0; i < RECV_BATCH; i++) {
         zmq_msg_t id, body;
         int extra;
-        if (wire_recv(c->router, 1, &id, &body, &extra, ZMQ_DONTWAIT) != 0) break;
+        if (wire_recv(c->router, 1, &id, &body, &extra, ZMQ_DONTWAIT) != 0) {
+            pthread_mutex_lock(&c->mu);
+            coord_apply_closed(c);
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
+        // Every connection event before this message is applied first: its connection's "accepted"
+        // was queued before the message could arrive, so the worker is tied to the right connection.
+        handle_monitor(c);
         pthread_mutex_lock(&c->mu);
         coord_handle(c, &id, &body, extra, now_seconds());
         coord_dispatch(c, now_seconds());
@@ -141,13 +188,14 @@ static void *coord_main(void *arg) {
     if (tick_ms > TICK_MAX_MS) tick_ms = TICK_MAX_MS;
     if (tick_ms < TICK_MIN_MS) tick_ms = TICK_MIN_MS;
     while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-        zmq_pollitem_t items[3] = {{c->router, 0, ZMQ_POLLIN, 0}, {NULL, c->wake[0], ZMQ_POLLIN, 0}, {c->zap, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, c->zap ? 3 : 2, tick_ms);
+        zmq_pollitem_t items[4] = {{c->router, 0, ZMQ_POLLIN, 0}, {NULL, c->wake[0], ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0},
+                                   {c->zap, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, c->zap ? 4 : 3, tick_ms);
         if (rc < 0) {
             if (zmq_errno() == ETERM) break;
             continue;   // EINTR
         }
-        if (c->zap && (items[2].revents & ZMQ_POLLIN)) handle_zap(c);
+        if (c->zap && (items[3].revents & ZMQ_POLLIN)) handle_zap(c);
         if (items[1].revents & ZMQ_POLLIN) drain_wake_pipe(c);
         handle_messages(c);
         housekeeping(c);
@@ -204,6 +252,13 @@ int coord_start(Coordinator *c, char *err, size_t errlen) {
     }
     c->router = wire_socket(c->ctx, ZMQ_ROUTER, c->cfg.lim.max_msg_bytes, 0);
     if (c->cfg.curve) wire_curve_server(c->router, c->cfg.curve_secret);
+    {   // connection events of the ROUTER: a worker whose connection closes loses its leases at once
+        char mon_ep[64];
+        snprintf(mon_ep, sizeof mon_ep, "inproc://coord-monitor-%p", (void *)c);
+        zmqCheck(zmq_socket_monitor(c->router, mon_ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED));
+        c->mon = zmq_socket(c->ctx, ZMQ_PAIR);
+        if (!c->mon || zmq_connect(c->mon, mon_ep) != 0) { rlvr_err(err, errlen, "coordinator: socket monitor: %s", zmq_strerror(zmq_errno())); goto fail; }
+    }
     if (wire_bind(c->router, c->cfg.endpoint, c->endpoint, sizeof c->endpoint, err, errlen)) goto fail;
     if (c->cfg.pub_endpoint[0]) {
         c->pub = wire_socket(c->ctx, ZMQ_PUB, 0, 0);
@@ -217,10 +272,11 @@ int coord_start(Coordinator *c, char *err, size_t errlen) {
     if (!c->cfg.quiet) fprintf(stderr, "coord: serving %s (weights on %s)\n", c->endpoint, c->pub_endpoint[0] ? c->pub_endpoint : "-");
     return 0;
 fail:
+    if (c->mon) zmq_close(c->mon);
     if (c->router) zmq_close(c->router);
     if (c->pub) zmq_close(c->pub);
     if (c->zap) zmq_close(c->zap);
-    c->router = c->pub = c->zap = NULL;
+    c->router = c->pub = c->zap = c->mon = NULL;
     zmq_ctx_term(c->ctx);
     c->ctx = NULL;
     close(c->wake[0]); close(c->wake[1]);
@@ -235,10 +291,12 @@ void coord_stop(Coordinator *c) {
     pthread_join(c->th, NULL);
     c->running = 0;
     pthread_mutex_lock(&c->pub_mu);
+    zmq_socket_monitor(c->router, NULL, 0);
+    zmq_close(c->mon);
     zmq_close(c->router);
     if (c->pub) zmq_close(c->pub);
     if (c->zap) zmq_close(c->zap);
-    c->router = c->pub = c->zap = NULL;
+    c->router = c->pub = c->zap = c->mon = NULL;
     pthread_mutex_unlock(&c->pub_mu);
     zmq_ctx_term(c->ctx);
     c->ctx = NULL;
@@ -282,7 +340,7 @@ void coord_free(Coordinator *c) {
     for (size_t i = 0; i < c->ready.n; i++) coord_group_free(ring_at(&c->ready, i));
     for (int i = 0; i < c->n_workers; i++) free(c->workers[i]);
     ring_free(&c->queue); ring_free(&c->ready);
-    free(c->workers); free(c->ring); free(c->allowed);
+    free(c->workers); free(c->ring); free(c->allowed); free(c->fd_serial); free(c->closed);
     free(c->weights); free(c->weights_path);
     u64map_free(&c->live); u64map_free(&c->leases); u64map_free(&c->retired);
     pthread_mutex_destroy(&c->mu);

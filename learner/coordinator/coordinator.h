@@ -1,5 +1,7 @@
 // The coordinator: hands prompts to rollout workers under leases, collects finished groups and
-// publishes weights. It runs as one thread inside learner rank 0 (no MPI calls) serving a ROUTER
+// publishes weights. A worker whose connection closes (the ROUTER's socket monitor tells), or that is
+// silent for coord_dead_after_s (COORD_MISSED_HEARTBEATS heartbeat intervals, at most lease_s), is
+// gone: its leases end at once and it is no longer counted. It runs as one thread inside learner rank 0 (no MPI calls) serving a ROUTER
 // socket; the learner's main thread talks to it through the thread-safe calls below.
 //
 // Invariant: every enqueued prompt reaches coord_take exactly once. A prompt whose lease expires,
@@ -28,6 +30,8 @@ typedef struct {
     char curve_public[41], curve_secret[41];
     const char (*allowed_keys)[41];  // client public keys (copied by coord_create)
     int n_allowed_keys;
+    int32_t eos_token_id;      // told to workers in the welcome (-1: none)
+    char tokenizer[WIRE_ID_LEN];   // ditto ("": not told)
     int log_per_s;             // at most this many bad-message log lines per second (rest summarised)
     int quiet;                 // 1: no informational logging (bad messages are still logged)
 } CoordConfig;
@@ -45,7 +49,7 @@ typedef struct {
     uint64_t bad[WIRE_NBAD], bad_total;
     uint64_t duplicates_dropped, late_dropped, stale_dropped;
     uint64_t requeued, leases_expired, assign_send_failed;
-    uint64_t workers_joined, workers_left, workers_timed_out;
+    uint64_t workers_joined, workers_left, workers_timed_out, workers_disconnected;
     uint64_t weights_published, weights_republished, errors_received;
     uint64_t bytes_received;
     // gauges, at the time of the call
@@ -79,6 +83,10 @@ typedef struct {
 } CoordGroup;
 
 typedef struct Coordinator Coordinator;
+
+#define COORD_MISSED_HEARTBEATS 3   // heartbeat intervals of silence after which a worker counts as dead
+// min(lease_s, COORD_MISSED_HEARTBEATS * heartbeat_s): the longest a dead worker holds its leases.
+double coord_dead_after_s(const CoordConfig *cfg);
 
 Coordinator *coord_create(const CoordConfig *cfg, char *err, size_t errlen);
 int coord_start(Coordinator *c, char *err, size_t errlen);   // binds both sockets and starts the thread

@@ -49,6 +49,10 @@ typedef struct Worker {
     int64_t version;
     int send_blocked;          // hit the high-water mark during this dispatch round
     int dead;                  // peer gone (EHOSTUNREACH): removed after the dispatch round
+    int paused;                // sent a group from weights newer than the current version: no work until
+                               // its hello, or a heartbeat reporting a version <= current
+    int fd;                    // the connection's socket (ZMQ_SRCFD of its last message), -1 unknown
+    uint64_t fd_serial;        // which connection on that fd (Coordinator.fd_serial when it was seen)
     double err_t0;             // error-reply rate limit window
     int err_n;
 } Worker;
@@ -94,6 +98,11 @@ struct Coordinator {
     int running;
     int stop;                  // atomic
     void *ctx, *router, *pub, *zap;
+    void *mon;                 // PAIR receiving the ROUTER's socket-monitor events (accepted / disconnected)
+    uint64_t *fd_serial;       // (n_fd_serial) per file descriptor: connections accepted on it so far
+    size_t n_fd_serial;
+    struct { int fd; uint64_t serial; } *closed;   // (n_closed) connections closed, applied once the
+    size_t n_closed, cap_closed;                   // messages they sent before closing are all handled
     int wake[2];
 
     // weights (pub_mu also serialises every use of the PUB socket)
@@ -131,6 +140,10 @@ void coord_expire(Coordinator *c, double now);        // revokes silent leases, 
 // coordinator_messages.c (mu held)
 int coord_send(Coordinator *c, const void *ident, size_t ident_len, const WireMsg *m);
 void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, double now);
+// A connection was accepted on / closed from fd (mu held). A closed one is remembered, and
+// coord_apply_closed (called when the ROUTER has no message left) ends the leases of its worker.
+void coord_connection_event(Coordinator *c, int accepted, int fd);
+void coord_apply_closed(Coordinator *c);
 
 // coordinator_weights.c
 void coord_publish_locked(Coordinator *c);            // pub_mu held: (re)sends the current weights

@@ -8,6 +8,8 @@
 #include "learner/coordinator/coordinator_internal.h"
 
 #define WORKERS_INIT_CAP 16
+#define STR__(x) #x
+#define STR_(x) STR__(x)
 
 // ---- queue ---------------------------------------------------------------------------------------
 void coord_prompt_free(Prompt *p) {
@@ -30,9 +32,12 @@ static uint64_t lease_id_make(Coordinator *c) {
     return ((uint64_t)c->incarnation << COORD_LEASE_SEQ_BITS) | (c->next_seq++ & COORD_LEASE_SEQ_MASK);
 }
 
-// True for ids this coordinator (or an earlier incarnation) could have issued.
+// True for ids this coordinator (or an earlier incarnation) could have issued. Incarnations and
+// sequence numbers start at 1, so an id with either part 0 never was; an earlier incarnation may have
+// issued any sequence number before it died (more than its last checkpoint knows of).
 int coord_lease_id_past(const Coordinator *c, uint64_t id) {
     uint64_t inc = id >> COORD_LEASE_SEQ_BITS, seq = id & COORD_LEASE_SEQ_MASK;
+    if (inc == 0 || seq == 0) return 0;
     return inc < c->incarnation || (inc == c->incarnation && seq < c->next_seq);
 }
 
@@ -74,6 +79,7 @@ void coord_revoke_worker_leases(Coordinator *c, Worker *w) {
 // ---- workers -------------------------------------------------------------------------------------
 Worker *coord_worker_add(Coordinator *c, const void *ident, size_t len) {
     Worker *w = callocCheck(1, sizeof *w);
+    w->fd = -1;
     memcpy(w->ident, ident, len);
     w->ident_len = len;
     if (c->n_workers == c->cap_workers) {
@@ -135,7 +141,7 @@ void coord_dispatch(Coordinator *c, double now) {
         int n = c->n_workers;
         for (int k = 0; k < n && c->queue.n; k++) {
             Worker *w = c->workers[(c->rr + k) % n];
-            if (w->dead || w->send_blocked || w->held >= w->credits) continue;
+            if (w->dead || w->paused || w->send_blocked || w->held >= w->credits) continue;
             Prompt *p = coord_queue_pop_front(c);
             uint64_t id = lease_id_make(c);
             if (send_assign(c, w, p, id) != 0) {
@@ -158,8 +164,11 @@ void coord_dispatch(Coordinator *c, double now) {
         if (c->workers[i]->dead) coord_worker_remove(c, i, "connection gone");
 }
 
+// A worker silent for dead_after (a few heartbeat intervals) is dead, whether it crashed, was SIGKILLed
+// or closed its connection without a goodbye: all its leases end at once and it is removed. A lease
+// whose worker still heartbeats ends only at max_lease_s.
 void coord_expire(Coordinator *c, double now) {
-    double lease = c->cfg.lease_s, maxl = c->cfg.max_lease_s;
+    double lease = coord_dead_after_s(&c->cfg), maxl = c->cfg.max_lease_s;
     for (size_t i = u64map_next(&c->leases, 0); i < c->leases.cap; i = u64map_next(&c->leases, i + 1)) {
         Lease *L = c->leases.vals[i];
         double since = now - (L->w->last_seen > L->t0 ? L->w->last_seen : L->t0);
@@ -173,6 +182,6 @@ void coord_expire(Coordinator *c, double now) {
     for (int i = c->n_workers - 1; i >= 0; i--)
         if (now - c->workers[i]->last_seen > lease) {
             c->k.workers_timed_out++;
-            coord_worker_remove(c, i, "silent longer than the lease");
+            coord_worker_remove(c, i, "silent for " STR_(COORD_MISSED_HEARTBEATS) " heartbeat intervals: presumed dead");
         }
 }

@@ -7,6 +7,7 @@
 #include "common/core/check.h"
 #include "learner/coordinator/coordinator_internal.h"
 #include "proto/transport.h"
+#include "proto/wire_schema.h"
 
 #define MSG_BUF_INIT 512                // initial encode buffer (it grows)
 #define ERR_REPLIES_PER_S_WORKER 5      // error replies per second to one worker
@@ -60,6 +61,7 @@ static void on_hello(Coordinator *c, const void *ident, size_t len, Worker *w, c
     snprintf(w->name, sizeof w->name, "%s", h->worker);
     w->caps = h->caps;
     w->credits = 0;
+    w->paused = 0;
     w->last_seen = now;
     WireMsg m = {.type = WIRE_WELCOME};
     WireWelcome *x = &m.u.welcome;
@@ -73,11 +75,20 @@ static void on_hello(Coordinator *c, const void *ident, size_t len, Worker *w, c
     x->max_staleness = c->cfg.max_staleness;
     x->max_msg_bytes = c->cfg.lim.max_msg_bytes;
     snprintf(x->pub_endpoint, sizeof x->pub_endpoint, "%s", c->pub_endpoint);
+    x->dead_after_s = coord_dead_after_s(&c->cfg);
+    x->max_credits = c->cfg.max_credits;
+    x->max_group = c->cfg.lim.max_group;
+    x->max_tokens = c->cfg.lim.max_tokens;
+    x->max_prompt_tokens = c->cfg.lim.max_prompt_tokens;
+    x->max_objects = (uint32_t)wire_max_objects(&c->cfg.lim);
+    x->vocab_size = c->cfg.lim.vocab_size;
+    x->eos_token_id = c->cfg.eos_token_id;
+    snprintf(x->tokenizer, sizeof x->tokenizer, "%s", c->cfg.tokenizer);
     coord_send(c, ident, len, &m);
 }
 
 static void on_group(Coordinator *c, const void *ident, size_t len, Worker *w, WireGroup *g, double now) {
-    char msg[200];
+    char msg[400];
     Lease *L = u64map_get(&c->leases, g->lease_id);
     if (!L) {
         uintptr_t st = (uintptr_t)u64map_get(&c->retired, g->lease_id);
@@ -113,10 +124,16 @@ static void on_group(Coordinator *c, const void *ident, size_t len, Worker *w, W
         return;
     }
     if (g->policy_version > c->version) {
-        snprintf(msg, sizeof msg, "group: policy_version %lld is newer than the current %lld (prompt %llu re-queued)",
+        // Weights newer than the coordinator's: it restarted from an older checkpoint. The worker gets
+        // no work until it has loaded the current weights (re-published now) and says so in a
+        // heartbeat, or says hello again; other workers take the prompt meanwhile, so nothing stalls.
+        snprintf(msg, sizeof msg, "group: policy_version %lld is newer than the coordinator's %lld (it restarted from an older "
+                 "checkpoint): load its weights (re-published now) and report them in a heartbeat; no work until then (prompt %llu re-queued)",
                  (long long)g->policy_version, (long long)c->version, (unsigned long long)g->prompt_id);
         bad(c, ident, len, w, WIRE_BAD_UNKNOWN_VERSION, msg, g->prompt_id);
         coord_lease_revoke(c, L);
+        w->paused = 1;
+        c->republish_want = 1;
         return;
     }
     if (g->policy_version < c->version - c->cfg.max_staleness) {
@@ -157,6 +174,7 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
     c->k.bytes_received += blen;
     Worker *w = coord_worker_find(c, ident, ilen);
     if (w) w->last_seen = now;
+    int fd = extra < 0 ? -1 : zmq_msg_get(body, ZMQ_SRCFD);   // before the body may move into a group
     if (extra != 0) {
         bad(c, ident, ilen, w, WIRE_BAD_FRAMES, "expected exactly one frame after the routing id (hint: send the msgpack map as a single frame)", 0);
         return;
@@ -183,7 +201,10 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
         return;
     }
     switch (m.type) {
-    case WIRE_HELLO: on_hello(c, ident, ilen, w, &m.u.hello, now); break;
+    case WIRE_HELLO:
+        on_hello(c, ident, ilen, w, &m.u.hello, now);
+        w = coord_worker_find(c, ident, ilen);
+        break;
     case WIRE_REQUEST: {
         int32_t cr = m.u.request.credits;
         w->credits = cr > c->cfg.max_credits ? c->cfg.max_credits : cr;
@@ -193,10 +214,14 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
         c->k.groups_received++;
         on_group(c, ident, ilen, w, &m.u.group, now);
         break;
-    case WIRE_HEARTBEAT: w->version = m.u.heartbeat.policy_version; break;
+    case WIRE_HEARTBEAT:
+        w->version = m.u.heartbeat.policy_version;
+        if (w->paused && w->version >= 0 && w->version <= c->version) w->paused = 0;
+        break;
     case WIRE_GOODBYE: {
         int i = coord_worker_index(c, w);
         if (i >= 0) coord_worker_remove(c, i, m.u.goodbye.reason[0] ? m.u.goodbye.reason : "goodbye");
+        w = NULL;   // freed
         break;
     }
     case WIRE_WEIGHTS_REQUEST: c->republish_want = 1; break;
@@ -210,6 +235,43 @@ void coord_handle(Coordinator *c, zmq_msg_t *id, zmq_msg_t *body, int extra, dou
         bad(c, ident, ilen, w, WIRE_BAD_DIRECTION, msg, 0);
     }
     }
+    if (w && fd >= 0) {   // the connection this worker speaks on now (a reconnect changes it)
+        w->fd = fd;
+        w->fd_serial = (size_t)fd < c->n_fd_serial ? c->fd_serial[fd] : 0;
+    }
     wire_msg_free(&m);
+}
+
+void coord_connection_event(Coordinator *c, int accepted, int fd) {
+    if (fd < 0) return;
+    if ((size_t)fd >= c->n_fd_serial) {
+        size_t n = c->n_fd_serial ? c->n_fd_serial : 64;
+        while (n <= (size_t)fd) n *= 2;
+        c->fd_serial = reallocCheck(c->fd_serial, n * sizeof *c->fd_serial);
+        memset(c->fd_serial + c->n_fd_serial, 0, (n - c->n_fd_serial) * sizeof *c->fd_serial);
+        c->n_fd_serial = n;
+    }
+    if (accepted) { c->fd_serial[fd]++; return; }
+    // The connection that closed is the newest one accepted on fd (events arrive in order, and an fd is
+    // reused only after its close). Its last messages may still wait in the ROUTER: act after them.
+    if (c->n_closed == c->cap_closed) {
+        c->cap_closed = c->cap_closed ? 2 * c->cap_closed : 16;
+        c->closed = reallocCheck(c->closed, c->cap_closed * sizeof *c->closed);
+    }
+    c->closed[c->n_closed].fd = fd;
+    c->closed[c->n_closed].serial = c->fd_serial[fd];
+    c->n_closed++;
+}
+
+void coord_apply_closed(Coordinator *c) {
+    for (size_t k = 0; k < c->n_closed; k++)
+        for (int i = c->n_workers - 1; i >= 0; i--) {
+            Worker *w = c->workers[i];
+            if (w->fd == c->closed[k].fd && w->fd_serial == c->closed[k].serial) {   // gone without a goodbye
+                c->k.workers_disconnected++;
+                coord_worker_remove(c, i, "connection closed without a goodbye");
+            }
+        }
+    c->n_closed = 0;
 }
 

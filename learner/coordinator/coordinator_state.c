@@ -22,7 +22,7 @@ typedef struct { const char *name; size_t off; } CounterField;
 static const CounterField counter_fields[] = {
     CF(prompts_enqueued), CF(assigned), CF(groups_received), CF(groups_accepted), CF(groups_taken), CF(bad_total),
     CF(duplicates_dropped), CF(late_dropped), CF(stale_dropped), CF(requeued), CF(leases_expired), CF(assign_send_failed),
-    CF(workers_joined), CF(workers_left), CF(workers_timed_out), CF(weights_published), CF(weights_republished),
+    CF(workers_joined), CF(workers_left), CF(workers_timed_out), CF(workers_disconnected), CF(weights_published), CF(weights_republished),
     CF(errors_received), CF(bytes_received)};
 #define N_COUNTER_FIELDS (sizeof counter_fields / sizeof counter_fields[0])
 static const CounterField gauge_fields[] = {CF(queued), CF(outstanding), CF(ready), CF(workers)};
