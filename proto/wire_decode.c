@@ -74,7 +74,9 @@ static int check_map(Dec *d, const msgpack_object *o, const WirePath *at) {
         if (k->type != MSGPACK_OBJECT_STR) return map_fail(d, o, at, MAP_KEY_NOT_STR, i);
         for (uint32_t j = 0; j < i; j++) {
             const msgpack_object *kj = &m->ptr[j].key;
-            if (kj->via.str.size == k->via.str.size && memcmp(kj->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+            // two empty keys are duplicates too (msgpack-c gives them NULL pointers: no memcmp then)
+            if (kj->via.str.size == k->via.str.size &&
+                (k->via.str.size == 0 || memcmp(kj->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0))
                 return map_fail(d, o, at, MAP_DUPLICATE, i);
         }
     }
