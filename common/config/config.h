@@ -138,7 +138,7 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     /* ---- coordinator (learner rank 0) ---- */ \
     X(coordinator_endpoint, "coordinator.endpoint", STR, "tcp://127.0.0.1:0", "", "ZeroMQ endpoint workers talk to; port 0 = pick a free port (see RUN_DIR/rendezvous.json)") \
     X(coordinator_pub_endpoint, "coordinator.pub_endpoint", STR, "tcp://127.0.0.1:0", "", "ZeroMQ endpoint weights are published on; port 0 = pick a free port") \
-    X(coordinator_lease_s, "coordinator.lease_s", FLOAT, "120", "(0,)", "a prompt group not returned within this many seconds is handed out again") \
+    X(coordinator_lease_s, "coordinator.lease_s", FLOAT, "120", "(0,)", "a lease (one prompt group) ends after this many seconds without word from its worker; a silent worker's leases end sooner, after min(lease_s, 3 heartbeat_s)") \
     X(coordinator_heartbeat_s, "coordinator.heartbeat_s", FLOAT, "5", "(0,)", "worker heartbeat period") \
     X(coordinator_max_lease_s, "coordinator.max_lease_s", FLOAT, "0", "[0,)", "hard limit on one lease even while its worker heartbeats (a stuck generation); 0: none") \
     X(coordinator_max_message_mb, "coordinator.max_message_mb", INT, "256", "[1,)", "larger messages are dropped") \
