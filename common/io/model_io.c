@@ -373,11 +373,6 @@ int model_save_native(const Model *m, const char *path, char *err, size_t errlen
 
 // ---- the tokenizer alone ---------------------------------------------------------------------------
 
-static int has_suffix(const char *s, const char *suf) {
-    size_t n = strlen(s), k = strlen(suf);
-    return n >= k && strcmp(s + n - k, suf) == 0;
-}
-
 // The tokenizer of a Model holding only a config and the tokenizer texts (no tensors); `source`
 // names where the tokenizer.json text came from in messages.
 static int tokenizer_of(Model *shell, Tokenizer *t, const char *what, const char *source, char *err, size_t errlen) {
