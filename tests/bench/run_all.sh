@@ -6,7 +6,8 @@
 # nothing). Run it on a quiet machine: other jobs change every figure (the header shows the load).
 # Every program's full output is kept in runs/bench/<UTC time>/ (git-ignored), the summary in its
 # summary.txt. A failing step is reported as FAILED and the run goes on; the exit status is then 1.
-# Env: SKIP (steps to leave out, from: sampling train gemm algo checkpoint modelio wire rollout demo).
+# Env: SKIP (steps to leave out, from: sampling train gemm algo checkpoint modelio wire tokenizer rollout
+# demo).
 # Needs a Release build (launch/build.sh build -DRLVR_CUDA=OFF) and, for sampling and train, the
 # PyTorch peers (tests/bench/setup_peers.sh). The CUDA benchmark runs on a GPU machine only
 # (tests/gpu/device_check.sh).
@@ -91,6 +92,11 @@ rollout() {
   if [ "$quick" = 1 ]; then x "$BENCH_ROOT/tests/bench/bench_rollout.sh" "$build" 8
   else x "$BENCH_ROOT/tests/bench/bench_rollout.sh" "$build"; fi
 }
+tokenizer() {  # needs .venv-tok/ and the vocabularies (tests/setup_assets.sh)
+  local py="$BENCH_ROOT/.venv-tok/bin/python" v
+  [ -x "$py" ] || { echo "no $py: run tests/setup_assets.sh (it fetches HF tokenizers and tiktoken)"; return 1; }
+  for v in qwen2 llama-bpe; do x "$py" "$BENCH_ROOT/tests/bench/bench_tokenizer.py" "${q[@]}" --vocab "$v" "$build"; done
+}
 demo() {
   local extra=(); [ "$quick" = 1 ] && extra=(--eval-count 50 trainer.total_training_steps=20)
   x env RLVR_BUILD="$build" "$BENCH_ROOT/launch/demo.sh" --run-dir "$out/demo" "${extra[@]}"
@@ -98,7 +104,7 @@ demo() {
 
 bench_header "all benchmarks$([ "$quick" = 1 ] && echo ' (--quick: a smoke run, figures mean nothing)'); output in $out" \
   "as each benchmark documents" | tee "$out/header.txt"
-for s in sampling train gemm algo checkpoint modelio wire rollout demo; do step "$s"; done
+for s in sampling train gemm algo checkpoint modelio wire tokenizer rollout demo; do step "$s"; done
 
 # The summary: the lines of each output that docs/benchmarks.md quotes.
 summary() {
@@ -112,6 +118,7 @@ summary() {
   f="$out/checkpoint.txt"; [ -f "$f" ] && { echo "## checkpoint"; grep -E '^(model|crc32c|save)' "$f"; }
   f="$out/modelio.txt"; [ -f "$f" ] && { echo "## modelio"; grep -E '^(HF|h5)' "$f"; }
   f="$out/wire.txt"; [ -f "$f" ] && { echo "## wire"; grep -E '^(wire |floor |raw |ratio |  [a-z])|buffer' "$f" | grep -v '^  run '; }
+  f="$out/tokenizer.txt"; [ -f "$f" ] && { echo "## tokenizer (MB/s, 1 thread)"; grep -E '^(bench_tokenizer|ours|tokenizers|tiktoken) ' "$f"; }
   f="$out/rollout.txt"; [ -f "$f" ] && { echo "## rollout"; grep -E '^(shape|demo|wide) ' "$f"; }
   f="$out/demo.txt"; [ -f "$f" ] && { echo "## demo"; grep -E '^held-out' "$f"; }
   return 0
