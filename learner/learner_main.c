@@ -126,12 +126,9 @@ static void init_model(Learner *L, Model *m) {
 }
 
 // The rendezvous file workers read: the coordinator's fields plus "model", a file giving the
-// architecture (rollout workers receive only a float buffer). Written complete under a temporary
-// name first, so a worker never sees it without "model".
+// architecture (rollout workers receive only a float buffer).
 static int write_rendezvous(Learner *L, char *err, size_t errlen) {
-    char tmp[LEARNER_PATH_MAX + 16], arch[LEARNER_PATH_MAX + 32], absarch[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", L->rendezvous_path);
-    if (coord_write_rendezvous(L->coord, tmp, err, errlen) != 0) return -1;
+    char arch[LEARNER_PATH_MAX + 32], absarch[PATH_MAX];
     if (L->cfg.model_path[0]) {
         snprintf(arch, sizeof arch, "%s", L->cfg.model_path);
     } else {
@@ -139,15 +136,7 @@ static int write_rendezvous(Learner *L, char *err, size_t errlen) {
         if (model_save_native(&L->model, arch, err, errlen) != 0) return -1;
     }
     if (!realpath(arch, absarch)) return rlvr_err(err, errlen, "%s: %s", arch, strerror(errno));
-    json_error_t je;
-    json_t *j = json_load_file(tmp, 0, &je);
-    if (!j) return rlvr_err(err, errlen, "rendezvous %s: %s", tmp, je.text);
-    json_object_set_new(j, "model", json_string(absarch));
-    int rc = json_dump_file(j, tmp, JSON_COMPACT);
-    json_decref(j);
-    if (rc != 0 || rename(tmp, L->rendezvous_path) != 0)
-        return rlvr_err(err, errlen, "cannot write %s (is the run directory writable?)", L->rendezvous_path);
-    return 0;
+    return coord_write_rendezvous(L->coord, L->rendezvous_path, absarch, err, errlen);
 }
 
 int main(int argc, char **argv) {

@@ -15,6 +15,7 @@
 
 #include "common/core/check.h"
 #include "common/io/checkpoint.h"
+#include "common/tasks/jsonl.h"
 #include "learner/learner.h"
 
 void learner_log(const Learner *L, const char *fmt, ...) {
@@ -73,13 +74,13 @@ int learner_save(Learner *L, const char *why) {
 
 void learner_write_exit_status(const Learner *L, int code, const char *state) {
     if (L->d.rank != 0 || !L->run_dir[0]) return;
-    char path[LEARNER_PATH_MAX + 32], tmp[LEARNER_PATH_MAX + 48];
+    char path[LEARNER_PATH_MAX + 32], err[1024];
     snprintf(path, sizeof path, "%s/%s", L->run_dir, LEARNER_EXIT_STATUS_FILE);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     json_t *j = json_pack("{s:i, s:s, s:I, s:s, s:I}", "exit_code", code, "state", state, "step", (json_int_t)L->step,
                           "checkpoint", L->last_ckpt, "pid", (json_int_t)getpid());
-    if (!j || json_dump_file(j, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
-        fprintf(stderr, "learner: warning: cannot write %s (%s): launchers will go by mpirun's exit status\n", path, strerror(errno));
+    if (!j) die("cannot build %s (out of memory)", path);
+    if (json_write_atomic(path, j, JSON_COMPACT, err, sizeof err) != 0)
+        fprintf(stderr, "learner: warning: %s: launchers will go by mpirun's exit status\n", err);
     json_decref(j);
 }
 

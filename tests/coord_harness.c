@@ -242,7 +242,7 @@ int main(int argc, char **argv) {
 
     char rdv[1100];
     snprintf(rdv, sizeof rdv, "%s/rendezvous.json", run_dir);
-    if (coord_write_rendezvous(c, rdv, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
+    if (coord_write_rendezvous(c, rdv, NULL, err, sizeof err) != 0) { fprintf(stderr, "coord_harness: %s\n", err); return 1; }
     if (rdv_model && add_rdv_model(rdv, model_path) != 0) { fprintf(stderr, "coord_harness: cannot add 'model' to %s\n", rdv); return 1; }
 
     FILE *out = out_path ? fopenCheck(out_path, "w") : NULL;

@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nw; i++) w[i] = 0.25f * (float)i - 1.0f;
     if (coord_publish_weights(c, 2, w, nw, err, sizeof err) != 0) { fprintf(stderr, "coord_test_server: %s\n", err); return 1; }
     free(w);
-    if (coord_write_rendezvous(c, argv[1], err, sizeof err) != 0) { fprintf(stderr, "coord_test_server: %s\n", err); return 1; }
+    if (coord_write_rendezvous(c, argv[1], NULL, err, sizeof err) != 0) { fprintf(stderr, "coord_test_server: %s\n", err); return 1; }
     int got = 0;
     double end = now_seconds() + timeout;
     while (got < n && now_seconds() < end) {

@@ -667,7 +667,7 @@ static void test_curve(void) {
     enqueue_n(c, 700, 2, 1);
     char rdv[256];
     snprintf(rdv, sizeof rdv, "/tmp/rlvr_test_coord_%d_curve.json", (int)getpid());
-    CHECK(coord_write_rendezvous(c, rdv, err, sizeof err) == 0);
+    CHECK(coord_write_rendezvous(c, rdv, NULL, err, sizeof err) == 0);
     WireRendezvous r;
     CHECK(wire_rendezvous_read(rdv, &r, err, sizeof err) == 0 && strcmp(r.server_key, spub) == 0);
     WireClientConfig ccfg;
@@ -701,7 +701,7 @@ static void test_restart(void) {
     snprintf(rdv, sizeof rdv, "/tmp/rlvr_test_coord_%d_rdv.json", (int)getpid());
     Coordinator *c = make_coord(1.0, 1, NULL);
     start(c);
-    CHECK(coord_write_rendezvous(c, rdv, err, sizeof err) == 0);
+    CHECK(coord_write_rendezvous(c, rdv, NULL, err, sizeof err) == 0);
     enqueue_n(c, 800, 1, 1);
     WireClient *cl = open_client(NULL, rdv, "phoenix", 1, 0);
     WireAssign a;
@@ -718,7 +718,7 @@ static void test_restart(void) {
     free(blob);
     start(d);
     sleep_s(0.05);   // a different mtime for the rendezvous file
-    CHECK(coord_write_rendezvous(d, rdv, err, sizeof err) == 0);
+    CHECK(coord_write_rendezvous(d, rdv, NULL, err, sizeof err) == 0);
     CHECK_EQ_INT(wire_client_next(cl, &a, 5.0), 1);   // prompt 800 again, now from d
     CHECK(a.prompt_id == 800);
     WireWelcome w2;

@@ -18,6 +18,7 @@
 #endif
 
 #include "common/core/check.h"
+#include "common/core/files.h"
 #include "common/io/model_h5.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -183,17 +184,6 @@ static void dir_of(const char *path, char *out, size_t n) {
 
 static int attrs_crc(hid_t f, uint32_t *out);
 
-// What to do about a failed write, from the OS error HDF5 left in errno (0: none known).
-static const char *write_hint(int e) {
-    switch (e) {
-    case ENOSPC: case EDQUOT: return "the filesystem is full or over quota: free space, then resume";
-    case EACCES: case EPERM: case EROFS: return "is the checkpoint directory writable?";
-    case ENOENT: case ENOTDIR: return "does the checkpoint directory exist?";
-    case EIO: return "a disk error: check the device";
-    default: return "disk full or quota?";
-    }
-}
-
 // "<OS error text>" when HDF5 failed on an OS error, else HDF5's own message.
 static const char *write_error_text(int e, char *h5e, size_t len) {
     if (e == ENOSPC || e == EDQUOT || e == EACCES || e == EPERM || e == EROFS || e == ENOENT || e == ENOTDIR || e == EIO)
@@ -209,7 +199,7 @@ static int write_file(const char *tmp, const char *path, const CheckpointState *
     if (f < 0) {
         int e = errno;
         return rlvr_err(err, errlen, "checkpoint '%s': cannot create '%s': %s (hint: %s)", path, tmp,
-                        write_error_text(e, h5e, sizeof(h5e)), write_hint(e));
+                        write_error_text(e, h5e, sizeof(h5e)), write_error_hint(e));
     }
     int bad = 0;
     const char *what = "root attributes";
@@ -277,7 +267,7 @@ static int write_file(const char *tmp, const char *path, const CheckpointState *
     int e = bad ? errno : 0;
     const char *why = bad ? write_error_text(e, h5e, sizeof(h5e)) : "";
     if (H5Fclose(f) < 0 && !bad) { bad = 1; what = "close"; e = errno; why = write_error_text(e, h5e, sizeof(h5e)); }
-    if (bad) return rlvr_err(err, errlen, "checkpoint '%s': writing %s failed: %s (hint: %s)", path, what, why, write_hint(e));
+    if (bad) return rlvr_err(err, errlen, "checkpoint '%s': writing %s failed: %s (hint: %s)", path, what, why, write_error_hint(e));
     return 0;
 }
 

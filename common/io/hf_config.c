@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/core/check.h"
+#include "common/core/files.h"
 
 // Reads integer key K into *out. Absent (or null when null_ok): *out = dflt, or an error if required.
 static int get_int(const char *path, json_t *root, const char *k, int required, int null_ok, int dflt, int *out,
@@ -250,14 +251,10 @@ int hf_config_save(const ModelConfig *c, const char *path, char *err, size_t err
         snprintf(eos + o, sizeof(eos) - o, "]");
     }
     id_or_null(pad, sizeof(pad), c->pad_token_id);
-    char *tmp = mallocCheck(strlen(path) + 5);
-    sprintf(tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int e = errno;
-        free(tmp);
-        return rlvr_err(err, errlen, "config '%s': cannot create: %s", path, strerror(e));
-    }
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream(&text, &text_len);
+    if (!f) die("open_memstream failed (out of memory)");
     const int qwen = c->arch == ARCH_QWEN2;
     fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n", model_arch_name(c->arch), qwen ? "qwen2" : "llama");
     fprintf(f, "  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n"
@@ -272,10 +269,8 @@ int hf_config_save(const ModelConfig *c, const char *path, char *err, size_t err
                "  \"bos_token_id\": %s,\n  \"eos_token_id\": %s,\n  \"pad_token_id\": %s,\n  \"torch_dtype\": \"float32\"", bos, eos, pad);
     if (c->tokenizer[0]) fprintf(f, ",\n  \"rlvr_tokenizer\": \"%s\"", c->tokenizer);
     fprintf(f, "\n}\n");
-    int bad = ferror(f), e = errno;
-    if (fclose(f) != 0 && !bad) { bad = 1; e = errno; }
-    if (!bad && rename(tmp, path) != 0) { bad = 1; e = errno; }
-    if (bad) unlink(tmp);
-    free(tmp);
-    return bad ? rlvr_err(err, errlen, "config '%s': write failed: %s (hint: disk full?)", path, strerror(e)) : 0;
+    if (fclose(f) != 0) die("writing config.json text to memory failed (out of memory)");
+    int rc = file_write_atomic(path, text, text_len, err, errlen);
+    free(text);
+    return rc;
 }

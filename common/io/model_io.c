@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/core/check.h"
+#include "common/core/files.h"
 #include "common/io/gguf.h"
 #include "common/io/gguf_model.h"
 #include "common/io/gguf_tokenizer.h"
@@ -293,25 +294,6 @@ int model_load(const char *path, Model *m, char *err, size_t errlen) {
     return rlvr_err(err, errlen, "model '%s': neither an HF model directory, a native HDF5 model file nor a GGUF file (no HDF5 or GGUF signature)", path);
 }
 
-// Writes text to PATH via PATH.tmp + rename.
-static int write_text_file(const char *path, const char *text, char *err, size_t errlen) {
-    char *tmp = mallocCheck(strlen(path) + 5);
-    sprintf(tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int e = errno;
-        free(tmp);
-        return rlvr_err(err, errlen, "'%s': cannot create: %s", path, strerror(e));
-    }
-    size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n, e = errno;
-    if (fclose(f) != 0 && !bad) { bad = 1; e = errno; }
-    if (!bad && rename(tmp, path) != 0) { bad = 1; e = errno; }
-    if (bad) unlink(tmp);
-    free(tmp);
-    return bad ? rlvr_err(err, errlen, "'%s': write failed: %s (hint: disk full?)", path, strerror(e)) : 0;
-}
-
 int model_save_hf(const Model *m, const char *dir, char *err, size_t errlen) {
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return rlvr_err(err, errlen, "model '%s': cannot create directory: %s", dir, strerror(errno));
@@ -338,11 +320,11 @@ int model_save_hf(const Model *m, const char *dir, char *err, size_t errlen) {
     free(e);
     if (rc == 0 && m->tokenizer_json) {
         join(path, sizeof(path), dir, "tokenizer.json");
-        rc = write_text_file(path, m->tokenizer_json, err, errlen);
+        rc = file_write_atomic(path, m->tokenizer_json, strlen(m->tokenizer_json), err, errlen);
     }
     if (rc == 0 && m->tokenizer_config_json) {
         join(path, sizeof(path), dir, "tokenizer_config.json");
-        rc = write_text_file(path, m->tokenizer_config_json, err, errlen);
+        rc = file_write_atomic(path, m->tokenizer_config_json, strlen(m->tokenizer_config_json), err, errlen);
     }
     return rc;
 }

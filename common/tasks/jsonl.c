@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "common/core/check.h"
+#include "common/core/files.h"
 
 void jsonl_init(JsonlReader *r, FILE *f) {
     memset(r, 0, sizeof *r);
@@ -51,4 +52,12 @@ char *json_answer_text(const json_t *v) {
         return NULL;
     }
     return strdup(buf);
+}
+
+int json_write_atomic(const char *path, const json_t *j, size_t flags, char *err, size_t errlen) {
+    char *text = json_dumps(j, flags);
+    if (!text) die("cannot serialise JSON for %s (out of memory)", path);
+    int rc = file_write_atomic(path, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
 }

@@ -20,6 +20,10 @@ void jsonl_init(JsonlReader *r, FILE *f);
 int jsonl_next(JsonlReader *r, json_t **out, char *err, size_t errlen);
 void jsonl_free(JsonlReader *r);   // frees the line buffer; does not close f
 
+// Writes j as JSON text (json_dumps flags) to PATH atomically (common/core/files.h). 0, or -1 with
+// err naming the path, the OS error and a hint.
+int json_write_atomic(const char *path, const json_t *j, size_t flags, char *err, size_t errlen);
+
 // An answer or prediction as text: a string as it is, an integer in decimal, a real in the shortest
 // form that reads back to the same double. malloc'd; NULL when v is neither a string nor a number
 // (or out of memory).

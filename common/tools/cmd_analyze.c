@@ -14,6 +14,7 @@
 #include "common/core/cli.h"
 #include "common/config/config.h"
 #include "common/tasks/grade.h"
+#include "common/tasks/jsonl.h"
 #include "common/core/stats.h"
 #include "common/tasks/tasks.h"
 #include "common/tools/analyze.h"
@@ -478,11 +479,9 @@ int cmd_analyze(int argc, char **argv) {
         json_object_set_new(summary, "seed", json_integer((json_int_t)o.seed));
         ops->finish(&an, st, summary);
         if (o.out_dir) {
-            char tmp[2100];
             snprintf(path, sizeof path, "%s/summary.json", o.out_dir);
-            snprintf(tmp, sizeof tmp, "%s.tmp", path);
-            if (json_dump_file(summary, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0) {
-                fprintf(stderr, "rlvr analyze %s: cannot write %s\n", sub, path);
+            if (json_write_atomic(path, summary, JSON_INDENT(2), err, sizeof err) != 0) {
+                fprintf(stderr, "rlvr analyze %s: %s\n", sub, err);
                 rc = 1;
             }
         }

@@ -21,6 +21,7 @@
 #include "common/core/cli.h"
 #include "common/tasks/eval.h"
 #include "common/tasks/grade.h"
+#include "common/tasks/jsonl.h"
 #include "common/engine/infer.h"
 #include "common/engine/model.h"
 #include "common/tasks/quality.h"
@@ -352,11 +353,10 @@ int cmd_eval(int argc, char **argv) {
         json_object_set_new(summary, "max_tokens", json_integer(max_tokens));
         json_object_set_new(summary, "seed", json_integer((json_int_t)seed));
         if (out_dir) {
-            char path[2048], tmp[2100];
+            char path[2048];
             snprintf(path, sizeof path, "%s/summary.json", out_dir);
-            snprintf(tmp, sizeof tmp, "%s.tmp", path);
-            if (json_dump_file(summary, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0) {
-                fprintf(stderr, "rlvr eval: cannot write %s\n", path);
+            if (json_write_atomic(path, summary, JSON_INDENT(2), err, sizeof err) != 0) {
+                fprintf(stderr, "rlvr eval: %s\n", err);
                 rc = 1;
             }
         }

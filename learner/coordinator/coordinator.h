@@ -130,5 +130,6 @@ int coord_save_state(Coordinator *c, uint8_t **blob, size_t *len);
 int coord_restore_state(Coordinator *c, const uint8_t *blob, size_t len, char *err, size_t errlen);
 
 // Writes the rendezvous file workers read: {"protocol":1,"endpoint":...,"pub_endpoint":...,"pid":...,
-// "session":...,"server_key":...} (tmp + rename). 0.0.0.0 / * hosts are replaced by this host's name.
-int coord_write_rendezvous(Coordinator *c, const char *path, char *err, size_t errlen);
+// "session":...,"server_key":...,"model":...} at once (file_write_atomic). 0.0.0.0 / * hosts are
+// replaced by this host's name. model: a model file giving the architecture, or NULL (no "model").
+int coord_write_rendezvous(Coordinator *c, const char *path, const char *model, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/core/check.h"
+#include "common/core/files.h"
 #include "learner/coordinator/coordinator_internal.h"
 
 #define COORD_MAGIC "RLVR-COORD"
@@ -262,7 +263,7 @@ static void advertise(const char *ep, char *out, size_t len) {
     }
 }
 
-int coord_write_rendezvous(Coordinator *c, const char *path, char *err, size_t errlen) {
+int coord_write_rendezvous(Coordinator *c, const char *path, const char *model, char *err, size_t errlen) {
     if (!c->running) return rlvr_err(err, errlen, "rendezvous: start the coordinator before writing %s", path);
     char ep[WIRE_ENDPOINT_LEN + 256], pub[WIRE_ENDPOINT_LEN + 256], session[24];
     advertise(c->endpoint, ep, sizeof ep);
@@ -275,11 +276,12 @@ int coord_write_rendezvous(Coordinator *c, const char *path, char *err, size_t e
     json_object_set_new(j, "pid", json_integer((json_int_t)getpid()));
     json_object_set_new(j, "session", json_string(session));
     if (c->cfg.curve) json_object_set_new(j, "server_key", json_string(c->cfg.curve_public));
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int rc = json_dump_file(j, tmp, JSON_INDENT(2));
+    if (model) json_object_set_new(j, "model", json_string(model));
+    char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    if (rc != 0) return rlvr_err(err, errlen, "rendezvous: cannot write '%s' (hint: check the run directory exists and is writable)", tmp);
-    if (rename(tmp, path) != 0) { unlink(tmp); return rlvr_err(err, errlen, "rendezvous: cannot rename '%s' to '%s'", tmp, path); }
-    return 0;
+    if (!text) die("rendezvous: cannot serialise the JSON (out of memory)");
+    char werr[1024];
+    int rc = file_write_atomic(path, text, strlen(text), werr, sizeof werr);
+    free(text);
+    return rc ? rlvr_err(err, errlen, "rendezvous: %s", werr) : 0;
 }
