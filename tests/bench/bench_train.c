@@ -3,6 +3,8 @@
 //   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 build/bench/bench_train --hidden 512 --layers 4 --heads 8 --kv 4
 //     --inter 1376 --vocab 8192 --batch 4 --seq 128 --steps 3
 //   build/bench/bench_train --peak      (sgemm peak only)
+//   build/bench/bench_train --model runs/smollm2.h5 --batch 4 --seq 128 --steps 3
+//     (a real model, HF directory / .h5 / GGUF, instead of the shape options; tests/bench/bench_smollm2.sh)
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "common/engine/forward.h"
 #include "common/engine/model.h"
 #include "common/engine/optim.h"
+#include "common/io/model_io.h"
 #include "common/core/rng.h"
 
 #undef I  // from <complex.h> via cblas.h
@@ -34,10 +37,12 @@ static double sgemm_peak(int n, int reps) {
 
 int main(int argc, char **argv) {
     int C = 512, L = 4, H = 8, KV = 4, I = 1376, V = 8192, B = 4, T = 128, steps = 3, peak_only = 0;
+    const char *model_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--peak")) { peak_only = 1; continue; }
         if (i + 1 >= argc) die("%s needs a value", a);
+        if (!strcmp(a, "--model")) { model_path = argv[++i]; continue; }
         int v = atoi(argv[++i]);
         if (!strcmp(a, "--hidden")) C = v; else if (!strcmp(a, "--layers")) L = v;
         else if (!strcmp(a, "--heads")) H = v; else if (!strcmp(a, "--kv")) KV = v;
@@ -54,13 +59,20 @@ int main(int argc, char **argv) {
     if (peak_only) return 0;
 
     ModelConfig cfg;
-    model_config_default(&cfg);
-    cfg.vocab_size = V; cfg.hidden_size = C; cfg.intermediate_size = I; cfg.num_layers = L;
-    cfg.num_heads = H; cfg.num_kv_heads = KV; cfg.head_dim = C / H; cfg.qkv_bias = 1; cfg.tie_word_embeddings = 0;
     Model m;
-    char err[256];
-    if (model_init(&m, &cfg, err, sizeof(err)) != 0) die("%s", err);
-    model_init_random(&m, 1, 0.02f);
+    char err[512];
+    if (model_path) {
+        if (model_load(model_path, &m, err, sizeof(err)) != 0) die("%s", err);
+        cfg = m.cfg;
+        V = cfg.vocab_size; C = cfg.hidden_size; I = cfg.intermediate_size; L = cfg.num_layers;
+        H = cfg.num_heads; KV = cfg.num_kv_heads;
+    } else {
+        model_config_default(&cfg);
+        cfg.vocab_size = V; cfg.hidden_size = C; cfg.intermediate_size = I; cfg.num_layers = L;
+        cfg.num_heads = H; cfg.num_kv_heads = KV; cfg.head_dim = C / H; cfg.qkv_bias = 1; cfg.tie_word_embeddings = 0;
+        if (model_init(&m, &cfg, err, sizeof(err)) != 0) die("%s", err);
+        model_init_random(&m, 1, 0.02f);
+    }
     model_alloc_train(&m);
     Acts a;
     acts_init(&a, &cfg, B, T);

@@ -2,15 +2,15 @@
 # Every CPU benchmark of docs/benchmarks.md in sequence, with the settings documented there, then a
 # compact summary: the one command that re-measures the page.
 #   tests/bench/run_all.sh [--quick] [BUILD_DIR]
-# About 9 minutes on a 2-core machine (--quick: about 3 minutes, a smoke run whose figures mean
+# About 16 minutes on a 2-core machine (--quick: about 3 minutes, a smoke run whose figures mean
 # nothing). Run it on a quiet machine: other jobs change every figure (the header shows the load).
 # Every program's full output is kept in runs/bench/<UTC time>/ (git-ignored), the summary in its
 # summary.txt. A failing step is reported as FAILED and the run goes on; the exit status is then 1.
-# Env: SKIP (steps to leave out, from: sampling train gemm algo checkpoint modelio wire tokenizer rollout
-# demo).
-# Needs a Release build (launch/build.sh build -DRLVR_CUDA=OFF) and, for sampling and train, the
-# PyTorch peers (tests/bench/setup_peers.sh). The CUDA benchmark runs on a GPU machine only
-# (tests/gpu/device_check.sh).
+# Env: SKIP (steps to leave out, from: sampling train smollm2 gemm algo checkpoint modelio wire tokenizer
+# rollout demo).
+# Needs a Release build (launch/build.sh build -DRLVR_CUDA=OFF) and, for sampling, train and smollm2,
+# the PyTorch peers (tests/bench/setup_peers.sh); smollm2 also the SmolLM2 GGUF (tests/gguf_setup.sh).
+# The CUDA benchmark runs on a GPU machine only (tests/gpu/device_check.sh).
 set -euo pipefail
 # shellcheck source=tests/bench/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
@@ -29,7 +29,7 @@ bench_need "$b/bench_algo" "$b/bench_checkpoint" "$b/bench_sampling" "$b/bench_t
   "$b/bench_wire_decode" "$b/libgemm_time.so" "$build/bin/rlvr" "$build/bin/rollout" "$build/tests/coord_harness"
 skip=" ${SKIP:-} "
 want() { case "$skip" in *" $1 "*) return 1 ;; *) return 0 ;; esac; }
-if want sampling || want train; then bench_find_peers; fi
+if want sampling || want train || want smollm2; then bench_find_peers; fi
 out="$BENCH_ROOT/runs/bench/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out/logs"
 export BENCH_LOGS="$out/logs"
@@ -55,6 +55,7 @@ x() { echo "\$ $*"; "$@"; }  # shows each command before its output
 
 sampling() { x "$BENCH_ROOT/tests/bench/bench_sampling.sh" "${q[@]}" "$build"; }
 train() { x "$BENCH_ROOT/tests/bench/bench_train.sh" "${q[@]}" "$build"; }
+smollm2() { x "$BENCH_ROOT/tests/bench/bench_smollm2.sh" "${q[@]}" "$build"; }
 gemm() {  # the share of bench_train's step spent in cblas_sgemm (LD_PRELOAD shim), 2 threads
   local steps=8 s; [ "$quick" = 1 ] && steps=1
   for s in "--hidden 512 --layers 4 --heads 8 --kv 4 --inter 1376 --vocab 8192" \
@@ -104,7 +105,7 @@ demo() {
 
 bench_header "all benchmarks$([ "$quick" = 1 ] && echo ' (--quick: a smoke run, figures mean nothing)'); output in $out" \
   "as each benchmark documents" | tee "$out/header.txt"
-for s in sampling train gemm algo checkpoint modelio wire tokenizer rollout demo; do step "$s"; done
+for s in sampling train smollm2 gemm algo checkpoint modelio wire tokenizer rollout demo; do step "$s"; done
 
 # The summary: the lines of each output that docs/benchmarks.md quotes.
 summary() {
@@ -113,6 +114,7 @@ summary() {
   local f
   f="$out/sampling.txt"; [ -f "$f" ] && { echo "## sampling (tokens/s)"; sed -n '/^shape/,$p' "$f" | grep -v '^== '; }
   f="$out/train.txt"; [ -f "$f" ] && { echo "## train (tokens/s, 2 threads)"; grep -E '^# OpenBLAS' "$f"; sed -n '/^shape/,$p' "$f" | grep -v '^== '; }
+  f="$out/smollm2.txt"; [ -f "$f" ] && { echo "## smollm2 (tokens/s)"; sed -n '/^## sampling/,$p' "$f"; }
   f="$out/gemm.txt"; [ -f "$f" ] && { echo "## gemm"; grep -E '^gemm ' "$f"; }
   f="$out/algo.txt"; [ -f "$f" ] && { echo "## algo (1 thread, then 2)"; grep -E '^(policy_loss|token_entropy)' "$f"; }
   f="$out/checkpoint.txt"; [ -f "$f" ] && { echo "## checkpoint"; grep -E '^(model|crc32c|save)' "$f"; }

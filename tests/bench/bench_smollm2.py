@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""PyTorch CPU eager peer of the SmolLM2 benchmark (tests/bench/bench_smollm2.sh): transformers'
+LlamaForCausalLM on the dequantized SmolLM2-135M-Instruct weights (`rlvr convert` of the GGUF to an HF
+directory: config.json + float32 model.safetensors), the same work as ours:
+
+    OMP_NUM_THREADS=2 .venv-bench/bin/python tests/bench/bench_smollm2.py sample --model DIR --threads 2 \
+        [--G 8 --prompt 32 --new 128 --reps 3]
+    OMP_NUM_THREADS=2 .venv-bench/bin/python tests/bench/bench_smollm2.py train --model DIR --threads 2 \
+        [--batch 4 --seq 128 --steps 3]
+
+sample: G samples of one prompt, fp32, KV cache, temperature 1, no top-k/top-p, exactly N new tokens
+(no EOS stop), two ways as tests/bench/bench_sampling.py: `loop` (prefill, then one forward per step
+with past_key_values; softmax, multinomial, log-prob and entropy per token, as ours returns) and
+`generate` (model.generate(do_sample=True)). tokens/s = G * N / wall time, prefill included, best of
+--reps. The prompt ids are those of build/bench/bench_sampling ((t * 37 + 11) % V).
+train: one step = zero grads, forward with labels, backward, clip_grad_norm_(1.0), AdamW, on batch x seq
+random tokens; 1 warm-up + --steps timed steps, best and mean step.
+"""
+import argparse
+import time
+
+import torch
+from transformers import LlamaForCausalLM
+
+
+def load(path):
+    model = LlamaForCausalLM.from_pretrained(path, dtype=torch.float32)
+    nparam = sum(p.numel() for p in model.parameters())
+    c = model.config
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; {path}: V {c.vocab_size} C {c.hidden_size} "
+          f"I {c.intermediate_size} L {c.num_hidden_layers} H {c.num_attention_heads} KV {c.num_key_value_heads} "
+          f"({nparam / 1e6:.1f}M params, tied head {c.tie_word_embeddings})")
+    return model
+
+
+def sample(a):
+    model = load(a.model).eval()
+    V = model.config.vocab_size
+    print(f"G {a.G}, prompt {a.prompt}, new {a.new}")
+    prompt = torch.tensor([[(t * 37 + 11) % V for t in range(a.prompt)]] * a.G)
+    mask = torch.ones_like(prompt)
+
+    def run_generate():
+        out = model.generate(input_ids=prompt, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0,
+                             top_p=1.0, max_new_tokens=a.new, min_new_tokens=a.new, use_cache=True,
+                             eos_token_id=None, pad_token_id=0)
+        return out.shape[1] - a.prompt
+
+    def run_loop():
+        logps, ents = [], []
+        out = model(input_ids=prompt, use_cache=True)
+        cache, logits = out.past_key_values, out.logits[:, -1, :]
+        for step in range(a.new):
+            logp_all = torch.log_softmax(logits.float(), dim=-1)
+            tok = torch.multinomial(logp_all.exp(), 1)
+            logps.append(logp_all.gather(1, tok))
+            ents.append(-(logp_all.exp() * logp_all).sum(-1))
+            if step + 1 == a.new:
+                break
+            out = model(input_ids=tok, past_key_values=cache, use_cache=True)
+            cache, logits = out.past_key_values, out.logits[:, -1, :]
+        return a.new
+
+    for name, fn in (("loop", run_loop), ("generate", run_generate)):
+        best = best_cpu = 0.0
+        with torch.inference_mode():
+            for r in range(a.reps):
+                t0, c0 = time.perf_counter(), time.process_time()
+                n = fn()
+                dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+                tps = a.G * n / dt
+                best, best_cpu = max(best, tps), max(best_cpu, a.G * n / cpu)
+                print(f"{name} rep {r}: {a.G * n} tokens in {dt:.3f} s = {tps:.1f} tokens/s "
+                      f"(CPU {cpu:.3f} s, {a.G * n / cpu:.1f} tokens per CPU-second)")
+        print(f"{name} best: {best:.1f} tokens/s, {best_cpu:.1f} tokens per CPU-second")
+
+
+def train(a):
+    model = load(a.model).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+    tokens = torch.randint(0, model.config.vocab_size, (a.batch, a.seq), generator=torch.Generator().manual_seed(2))
+    times = []
+    for s in range(a.steps + 1):  # step 0 is warm-up
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=False)
+        loss = model(input_ids=tokens, labels=tokens).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if s:
+            times.append(time.perf_counter() - t0)
+    step, best = sum(times) / len(times), min(times)
+    n = a.batch * a.seq
+    print(f"batch={a.batch}x{a.seq} steps={a.steps} step mean {step:.3f} s best {best:.3f} s: {n / best:.0f} tokens/s "
+          f"(mean {n / step:.0f})  loss {loss.item():.4f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=("sample", "train"))
+    ap.add_argument("--model", required=True, help="HF directory (rlvr convert of the GGUF)")
+    for k, v in dict(threads=2, G=8, prompt=32, new=128, reps=3, batch=4, seq=128, steps=3).items():
+        ap.add_argument("--" + k, type=int, default=v)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    (sample if a.mode == "sample" else train)(a)
+
+
+if __name__ == "__main__":
+    main()
