@@ -23,9 +23,9 @@ LLAMA_CPP=llama-cpp-python==0.3.36
 die() { echo "gguf_setup: $*" >&2; exit 1; }
 
 py="$venv/bin/python"
-want="$(grep -vE '^\s*(#|$)' "$req" | sort | tr '\n' ' ')"
+want="$(grep -vE '^\s*(#|$)' "$req" | tr 'A-Z' 'a-z' | sort | tr '\n' ' ')"
 have=""
-[ -x "$py" ] && have="$("$py" -m pip freeze --disable-pip-version-check 2>/dev/null | grep -iE "^($(grep -vE '^\s*(#|$)' "$req" | cut -d= -f1 | paste -sd'|'))==" | sort | tr '\n' ' ' || true)"
+[ -x "$py" ] && have="$("$py" -m pip freeze --disable-pip-version-check 2>/dev/null | grep -iE "^($(grep -vE '^\s*(#|$)' "$req" | cut -d= -f1 | paste -sd'|'))==" | tr 'A-Z' 'a-z' | sort | tr '\n' ' ' || true)"
 if [ "${have,,}" != "${want,,}" ]; then
   python="${PYTHON:-python3}"
   command -v "$python" > /dev/null || die "no '$python' on PATH: install Python 3 or set PYTHON"

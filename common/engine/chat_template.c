@@ -292,11 +292,12 @@ int chat_template_for_tokenizer(ChatTemplate *ct, const Tokenizer *t, const char
     const char *const *markers = ct->kind == CHAT_CHATML ? CHATML_MARKERS : LLAMA_MARKERS;
     for (int i = 0; markers[i]; i++)
         if (tokenizer_token_id(t, markers[i]) < 0) {
-            const char *name = ct->name;
+            char name[sizeof ct->name];
+            snprintf(name, sizeof name, "%s", ct->name);
             chat_template_free(ct);
             return rlvr_err(err, errlen, "chat template %s writes %s, which is not a token of this %s tokenizer (it would be "
                             "encoded as plain text); pick the template of the model's family with data.chat_template",
-                            name[0] ? name : "?", markers[i], t->type);
+                            name, markers[i], t->type);
         }
     if (ct->kind != CHAT_CHATML && !ct->bos_token[0] && t->bos_id >= 0) {
         // tokenizer_config.json without bos_token: the id's text is what transformers would know it by
