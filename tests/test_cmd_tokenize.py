@@ -259,6 +259,14 @@ def main():
         res = json.load(open(summary)) if r.returncode == 0 and os.path.exists(summary) else {}
         check(r.returncode == 0 and b"chat template smollm2" in r.stderr and "smollm2" in json.dumps(res),
               f"eval --chat renders prompts with the recognised template ({r.stderr.decode()[-300:].strip()} {list(res)})")
+        an_dir = os.path.join(tmp, "an_chat")
+        r = run(["analyze", "entropy", "--model", h5, "--data", data, "-n", "2", "--max-tokens", "6", "--batch", "4",
+                 "--chat-template", "qwen2.5", "--out", an_dir])
+        check(r.returncode == 0 and b"chat template qwen2.5" in r.stderr,
+              f"analyze --chat-template renders prompts with the forced renderer ({r.stderr.decode()[-300:].strip()})")
+        r = run(["analyze", "entropy", "--model", h5, "--data", data, "-n", "1", "--max-tokens", "4", "--chat", "--template", "chatml"])
+        check(r.returncode == 2 and b"writes chat markup itself" in r.stderr,
+              f"--chat with --template chatml is refused ({r.stderr.decode().strip()})")
         r = run(["eval", "--model", h5, "--data", data, "-n", "1", "--max-tokens", "4", "--chat-template", "qwen2.6"])
         check(r.returncode == 2 and BUILT_IN.encode() in r.stderr, f"eval --chat-template with an unknown name ({r.stderr.decode().strip()})")
         r = run(["eval", "--model", os.path.join(ROOT, "configs", "base", "arith_base.h5"), "--data", "arith:heldout:2",

@@ -206,6 +206,20 @@ static void test_validate(void) {
         CHECK_MSG(config_validate(&c, err, sizeof(err)) == -1 && contains(err, "data.prompt_template") && contains(err, "dapo"),
                   "'%s' accepted (%s)", bad[i], err);
     }
+    // chat markup in the prompt template and the model's chat template: twice wrapped, refused
+    const char *twice[] = {"chatml", "qwen-math", "<|im_start|>user\n{prompt}<|im_end|>\n", "<|start_header_id|>user{prompt}"};
+    for (int i = 0; i < 4; i++) {
+        config_defaults(&c);
+        c.data_apply_chat_template = true;
+        snprintf(c.data_prompt_template, sizeof(c.data_prompt_template), "%s", twice[i]);
+        CHECK_MSG(config_validate(&c, err, sizeof(err)) == -1 && contains(err, "data.apply_chat_template"), "'%s' accepted", twice[i]);
+        c.data_apply_chat_template = false;
+        CHECK_MSG(config_validate(&c, err, sizeof(err)) == 0, "'%s' without the chat template: %s", twice[i], err);
+    }
+    config_defaults(&c);
+    c.data_apply_chat_template = true;
+    snprintf(c.data_prompt_template, sizeof(c.data_prompt_template), "dapo");
+    CHECK_MSG(config_validate(&c, err, sizeof(err)) == 0, "dapo + chat template: %s", err);
     // data.chat_template: a built-in renderer's name or "" (recognise the model's)
     expect_override_error("data.chat_template=chatml", "data.chat_template", "qwen2.5|smollm2|llama3|llama3.1|llama3.2");
     config_defaults(&c);

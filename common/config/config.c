@@ -749,6 +749,10 @@ static int prompt_template_named(const char *s) {
     return 0;
 }
 
+int config_prompt_template_writes_chat(const char *t) {
+    return t && (!strcmp(t, "chatml") || !strcmp(t, "qwen-math") || strstr(t, "<|im_start|>") || strstr(t, "<|start_header_id|>"));
+}
+
 int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
     // Each key's own type and range again: a program may have changed fields directly.
     char *text = mallocCheck(CONFIG_STR_MAX * 4 + 8);
@@ -817,6 +821,9 @@ int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
     if (!strstr(c->data_prompt_template, "{prompt}") && !prompt_template_named(c->data_prompt_template))
         FAIL("data.prompt_template = '%s' does not contain {prompt} and is not a template name (" PROMPT_TEMPLATE_NAMES
              "); the problem text would never reach the model", c->data_prompt_template);
+    if (c->data_apply_chat_template && config_prompt_template_writes_chat(c->data_prompt_template))
+        FAIL("data.prompt_template writes chat markup itself and data.apply_chat_template would wrap it in the model's chat "
+             "template again; with the chat template give the user message's text (default, plain, dapo, or text with {prompt})");
 #undef FAIL
     return 0;
 }

@@ -208,6 +208,9 @@ int config_set(RlvrConfig *c, const char *key, const char *value, const char *sr
 int config_override(RlvrConfig *c, const char *arg, char *err, size_t errlen);
 // Cross-key checks (batch divisibility, windows, lengths, ...) and every key's own range again.
 int config_validate(const RlvrConfig *c, char *err, size_t errlen);
+// 1 when a data.prompt_template writes chat markup itself: the names "chatml" and "qwen-math", or text
+// with <|im_start|> or <|start_header_id|>. Such a prompt must not go through a chat template too.
+int config_prompt_template_writes_chat(const char *t);
 
 // Program arguments (argv WITHOUT the program name): `--config FILE` / `--config=FILE` / `-c FILE`
 // (repeatable, loaded in order), `--run-dir DIR` (= trainer.run_dir=DIR), `--resume`

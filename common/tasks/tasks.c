@@ -91,7 +91,7 @@ int prompt_template_known(const char *name) {
 }
 
 int prompt_template_is_chat(const char *name) {
-    return name && (!strcmp(name, "chatml") || !strcmp(name, "qwen-math"));
+    return config_prompt_template_writes_chat(name);
 }
 
 int prompt_template_apply(const char *name, const char *problem, char **out, char *err, size_t errlen) {

@@ -77,8 +77,8 @@ void dataset_free(Dataset *d);
 // Returns 0 and a malloc'd *out, or -1 with err listing the known names.
 int prompt_template_apply(const char *name, const char *problem, char **out, char *err, size_t errlen);
 int prompt_template_known(const char *name);
-// 1 for the templates that write chat markup themselves ("chatml", "qwen-math"): not to be put
-// through a model's chat template.
+// 1 for the templates that write chat markup themselves ("chatml", "qwen-math", a format with
+// <|im_start|> or <|start_header_id|>): not to be put through a model's chat template.
 int prompt_template_is_chat(const char *name);
 
 // ---- problem source (what the learner iterates) --------------------------------------------------

@@ -133,7 +133,7 @@ int sample_opts_finish(SampleOpts *o, const char *defaults, RlvrConfig *cfg, int
         }
     }
     if (o->chat > 0 && prompt_template_is_chat(o->tmpl)) {
-        fprintf(stderr, "%s: --template %s writes ChatML itself; with a chat template give the user message's text "
+        fprintf(stderr, "%s: --template %s writes chat markup itself; with a chat template give the user message's text "
                 "(default, plain, dapo, or text with {prompt})\n", o->tool, o->tmpl);
         return -1;
     }
