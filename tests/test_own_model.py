@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -116,12 +117,22 @@ def main():
         env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), HF_DIR=hf, DATA=DATA, RUN=run,
                    OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        # Its own session: whatever the commands leave running (workers, when a step fails) is stopped after.
+        p = subprocess.Popen(["bash", "-euo", "pipefail", "-c", commands], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
         try:
-            r = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=ROOT, env=env, capture_output=True,
-                               timeout=TIMEOUT_S)
-            rc, out, err = r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
-        except subprocess.TimeoutExpired as e:
-            rc, out, err = -1, (e.stdout or b"").decode(errors="replace"), (e.stderr or b"").decode(errors="replace")
+            o, e = p.communicate(timeout=TIMEOUT_S)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            rc = -1
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if rc == -1:
+            o, e = p.communicate()
+        out, err = o.decode(errors="replace"), e.decode(errors="replace")
         check(rc == 0, f"the README's commands exit 0 (rc {rc}; stderr tail: {err[-1500:]})")
         check(os.path.exists(os.path.join(run, "model.h5")), "rlvr convert wrote the .h5 model")
         for name in ("eval_before", "eval_after"):
