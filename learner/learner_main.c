@@ -239,6 +239,7 @@ int main(int argc, char **argv) {
         printf("learner: model %s, %zu parameters, %d layers, hidden %d, vocab %d; %s\n", model_arch_name(L->model.cfg.arch),
                L->model.num_params, L->model.cfg.num_layers, L->model.cfg.hidden_size, L->model.cfg.vocab_size,
                L->resumed ? "resumed" : (c->model_path[0] ? c->model_path : "random init"));
+    if (L->d.rank == 0 && L->data.use_chat) printf("learner: prompts through the chat template %s\n", chat_template_describe(&L->data.chat));
 
     int rc;
     if (is_sft) {

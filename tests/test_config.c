@@ -192,6 +192,39 @@ static void test_validate(void) {
     config_defaults(&c);   // arith task, arith verifier: a math reward style would be ignored silently
     snprintf(c.reward_style, sizeof(c.reward_style), "math_dapo");
     CHECK(config_validate(&c, err, sizeof(err)) == -1 && contains(err, "reward.style"));
+    // data.prompt_template: text with {prompt}, or one of the template names; nothing else
+    const char *names[] = {"default", "plain", "dapo", "chatml", "qwen-math"};
+    for (int i = 0; i < 5; i++) {
+        config_defaults(&c);
+        snprintf(c.data_prompt_template, sizeof(c.data_prompt_template), "%s", names[i]);
+        CHECK_MSG(config_validate(&c, err, sizeof(err)) == 0, "%s: %s", names[i], err);
+    }
+    const char *bad[] = {"defaults", "plai", "qwen", "Q: prompt", "", "default, plain"};
+    for (int i = 0; i < 6; i++) {
+        config_defaults(&c);
+        snprintf(c.data_prompt_template, sizeof(c.data_prompt_template), "%s", bad[i]);
+        CHECK_MSG(config_validate(&c, err, sizeof(err)) == -1 && contains(err, "data.prompt_template") && contains(err, "dapo"),
+                  "'%s' accepted (%s)", bad[i], err);
+    }
+    // chat markup in the prompt template and the model's chat template: twice wrapped, refused
+    const char *twice[] = {"chatml", "qwen-math", "<|im_start|>user\n{prompt}<|im_end|>\n", "<|start_header_id|>user{prompt}"};
+    for (int i = 0; i < 4; i++) {
+        config_defaults(&c);
+        c.data_apply_chat_template = true;
+        snprintf(c.data_prompt_template, sizeof(c.data_prompt_template), "%s", twice[i]);
+        CHECK_MSG(config_validate(&c, err, sizeof(err)) == -1 && contains(err, "data.apply_chat_template"), "'%s' accepted", twice[i]);
+        c.data_apply_chat_template = false;
+        CHECK_MSG(config_validate(&c, err, sizeof(err)) == 0, "'%s' without the chat template: %s", twice[i], err);
+    }
+    config_defaults(&c);
+    c.data_apply_chat_template = true;
+    snprintf(c.data_prompt_template, sizeof(c.data_prompt_template), "dapo");
+    CHECK_MSG(config_validate(&c, err, sizeof(err)) == 0, "dapo + chat template: %s", err);
+    // data.chat_template: a built-in renderer's name or "" (recognise the model's)
+    expect_override_error("data.chat_template=chatml", "data.chat_template", "qwen2.5|smollm2|llama3|llama3.1|llama3.2");
+    config_defaults(&c);
+    CHECK(config_override(&c, "data.chat_template=llama3.2", err, sizeof(err)) == 0 && !strcmp(c.data_chat_template, "llama3.2"));
+    CHECK(config_override(&c, "data.apply_chat_template=true", err, sizeof(err)) == 0 && c.data_apply_chat_template);
 }
 
 static void test_round_trip(void) {

@@ -176,6 +176,16 @@ static void test_templates(void) {
     CHECK_EQ_INT(prompt_template_apply("qwen-math", "Q", &s, err, sizeof(err)), 0);
     CHECK(!strncmp(s, "<|im_start|>system\nPlease reason step by step", 44) && strstr(s, "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"));
     free(s);
+    CHECK_EQ_INT(prompt_template_apply("dapo", "Q", &s, err, sizeof(err)), 0);   // DAPO-Math-17k's user turn
+    CHECK(!strcmp(s, "Solve the following math problem step by step. The last line of your response should be of the form "
+                     "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\nQ\n\n"
+                     "Remember to put your answer on its own line after \"Answer:\"."));
+    free(s);
+    CHECK_EQ_INT(prompt_template_apply("A {prompt} B {prompt}", "50%s", &s, err, sizeof(err)), 0);   // a format: the first slot
+    CHECK(!strcmp(s, "A 50%s B {prompt}"));
+    free(s);
+    CHECK(prompt_template_known("x{prompt}") && prompt_template_known("dapo") && !prompt_template_known("chat"));
+    CHECK(prompt_template_is_chat("chatml") && prompt_template_is_chat("qwen-math") && !prompt_template_is_chat("default"));
     CHECK_EQ_INT(prompt_template_apply("nope", "Q", &s, err, sizeof(err)), -1);
     CHECK(s == NULL && strstr(err, "nope") && strstr(err, "chatml"));
 }

@@ -737,6 +737,22 @@ void config_print_help(FILE *f) {
 
 // ---- validation ----------------------------------------------------------------------------------
 
+// 1 when s is one of PROMPT_TEMPLATE_NAMES ("a, b, c").
+static int prompt_template_named(const char *s) {
+    const size_t n = strlen(s);
+    for (const char *p = PROMPT_TEMPLATE_NAMES; *p;) {
+        const size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, s, n)) return 1;
+        p += len;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    return 0;
+}
+
+int config_prompt_template_writes_chat(const char *t) {
+    return t && (!strcmp(t, "chatml") || !strcmp(t, "qwen-math") || strstr(t, "<|im_start|>") || strstr(t, "<|start_header_id|>"));
+}
+
 int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
     // Each key's own type and range again: a program may have changed fields directly.
     char *text = mallocCheck(CONFIG_STR_MAX * 4 + 8);
@@ -802,8 +818,12 @@ int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
     for (const char *p = c->data_arith_ops; *p; p++)
         if (*p != '+' && *p != '-' && *p != '*') FAIL("data.arith.ops = '%s': only + - * are supported", c->data_arith_ops);
     if (!strcmp(c->data_train_files, "arith") && !c->data_arith_ops[0]) FAIL("data.arith.ops is empty; use e.g. \"+-\"");
-    if (!strstr(c->data_prompt_template, "{prompt}"))
-        FAIL("data.prompt_template does not contain {prompt}; the problem text would never reach the model");
+    if (!strstr(c->data_prompt_template, "{prompt}") && !prompt_template_named(c->data_prompt_template))
+        FAIL("data.prompt_template = '%s' does not contain {prompt} and is not a template name (" PROMPT_TEMPLATE_NAMES
+             "); the problem text would never reach the model", c->data_prompt_template);
+    if (c->data_apply_chat_template && config_prompt_template_writes_chat(c->data_prompt_template))
+        FAIL("data.prompt_template writes chat markup itself and data.apply_chat_template would wrap it in the model's chat "
+             "template again; with the chat template give the user message's text (default, plain, dapo, or text with {prompt})");
 #undef FAIL
     return 0;
 }

@@ -30,6 +30,9 @@
 #include <stdio.h>
 
 #define CONFIG_STR_MAX 1024
+// The named prompt templates of data.prompt_template (common/tasks/tasks.h renders them); any other
+// value must be text containing {prompt}.
+#define PROMPT_TEMPLATE_NAMES "default, plain, dapo, chatml, qwen-math"
 
 typedef struct { bool set; double v; } CfgOptFloat;      // set == false: null
 typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (OPTPAIR only)
@@ -58,7 +61,9 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     X(data_train_batch_size, "data.train_batch_size", INT, "8", "[1,)", "prompts per training step (each gets rollout.n responses)") \
     X(data_max_prompt_length, "data.max_prompt_length", INT, "512", "[1,)", "prompts longer than this many tokens are skipped") \
     X(data_max_response_length, "data.max_response_length", INT, "1024", "[1,)", "L_max: response tokens at most, EOS included") \
-    X(data_prompt_template, "data.prompt_template", STR, "{prompt}", "", "text sent to the model; {prompt} is replaced by the problem") \
+    X(data_prompt_template, "data.prompt_template", STR, "{prompt}", "", "text sent to the model, {prompt} replaced by the problem; or a template name: default (problem + the paper's instruction), plain, dapo, chatml, qwen-math (docs/tasks.md); with data.apply_chat_template: the user message") \
+    X(data_apply_chat_template, "data.apply_chat_template", BOOL, "false", "", "put each prompt through the model's chat template as one user message, with the assistant header after it") \
+    X(data_chat_template, "data.chat_template", STR, "", "|qwen2.5|smollm2|llama3|llama3.1|llama3.2", "\"\": the renderer recognised from the model's chat template; a name forces that built-in one") \
     X(data_shuffle, "data.shuffle", BOOL, "true", "", "shuffle the training prompts every epoch (seeded by trainer.seed)") \
     X(data_arith_digits, "data.arith.digits", INT, "2", "[1,9]", "arith task: digits per operand") \
     X(data_arith_ops, "data.arith.ops", STR, "+-", "", "arith task: operators to draw from (any of + - *)") \
@@ -203,6 +208,9 @@ int config_set(RlvrConfig *c, const char *key, const char *value, const char *sr
 int config_override(RlvrConfig *c, const char *arg, char *err, size_t errlen);
 // Cross-key checks (batch divisibility, windows, lengths, ...) and every key's own range again.
 int config_validate(const RlvrConfig *c, char *err, size_t errlen);
+// 1 when a data.prompt_template writes chat markup itself: the names "chatml" and "qwen-math", or text
+// with <|im_start|> or <|start_header_id|>. Such a prompt must not go through a chat template too.
+int config_prompt_template_writes_chat(const char *t);
 
 // Program arguments (argv WITHOUT the program name): `--config FILE` / `--config=FILE` / `-c FILE`
 // (repeatable, loaded in order), `--run-dir DIR` (= trainer.run_dir=DIR), `--resume`

@@ -42,7 +42,7 @@ int data_open(DataStream *d, const RlvrConfig *cfg, const Tokenizer *tok, int he
     if (strstr(tmpl, "{prompt}")) snprintf(d->template_fmt, sizeof d->template_fmt, "%s", tmpl);
     else if (prompt_template_known(tmpl)) snprintf(d->template_name, sizeof d->template_name, "%.31s", tmpl);
     else return rlvr_err(err, errlen, "data.prompt_template = '%s': give text containing {prompt}, or a template name "
-                         "(default, plain, chatml, qwen-math)", tmpl);
+                         "(" PROMPT_TEMPLATE_NAMES ")", tmpl);
     const char *files = heldout ? cfg->data_val_files : cfg->data_train_files;
     if (strcmp(files, "arith") == 0) {
         ArithKnobs k;
@@ -54,12 +54,23 @@ int data_open(DataStream *d, const RlvrConfig *cfg, const Tokenizer *tok, int he
                                       heldout ? 0 : cfg->data_shuffle, err, errlen);
         d->template_name[0] = 0;   // the source applied it
     }
-    return d->src ? 0 : -1;
+    if (!d->src) return -1;
+    if (cfg->data_apply_chat_template) {
+        char inner[1536];
+        if (chat_template_for_tokenizer(&d->chat, tok, cfg->data_chat_template, inner, sizeof inner) != 0) {
+            data_close(d);
+            return rlvr_err(err, errlen, "data.apply_chat_template: %s", inner);
+        }
+        d->use_chat = 1;
+    }
+    return 0;
 }
 
 void data_close(DataStream *d) {
     if (d->src) problem_source_free(d->src);
     d->src = NULL;
+    if (d->use_chat) chat_template_free(&d->chat);
+    d->use_chat = 0;
 }
 
 void data_item_free(DataItem *it) {
@@ -103,8 +114,19 @@ int data_next(DataStream *d, DataItem *out, char *err, size_t errlen) {
         else if (d->template_name[0]) {
             if (prompt_template_apply(d->template_name, p.prompt, &text, err, errlen) != 0) { problem_free(&p); return -1; }
         } else text = strdupCheck(p.prompt);
+        int flags = TOK_ADD_SPECIAL;
+        if (d->use_chat) {
+            char *rendered;
+            if (chat_template_user_prompt(&d->chat, text, &rendered, err, errlen) != 0) {
+                free(text); problem_free(&p);
+                return -1;
+            }
+            free(text);
+            text = rendered;
+            flags = 0;
+        }
         TokIds ids = {0};
-        int k = tokenizer_encode_str(d->tok, text, TOK_ADD_SPECIAL, &ids, err, errlen) == 0 ? (int)ids.n : -1;
+        int k = tokenizer_encode_str(d->tok, text, flags, &ids, err, errlen) == 0 ? (int)ids.n : -1;
         int32_t *tok = k < 0 ? NULL : to_int32(&ids, 0);
         tok_ids_free(&ids);
         if (k < 0) {

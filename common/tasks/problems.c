@@ -17,6 +17,7 @@ void problem_set_free(ProblemSet *b) {
 
 static void problem_set_alloc(ProblemSet *b, size_t n) {
     b->n = n;
+    b->encode_flags = TOK_ADD_SPECIAL;
     b->ids = callocCheck(n ? n : 1, sizeof(char *));
     b->prompts = callocCheck(n ? n : 1, sizeof(char *));
     b->answers = callocCheck(n ? n : 1, sizeof(char *));
@@ -38,7 +39,12 @@ int problem_set_load(const char *spec, const char *tmpl, uint64_t arith_seed, co
         problem_set_alloc(b, (size_t)count);
         for (long i = 0; i < count; i++) {
             b->ids[i] = strdupCheck(ps[i].prompt);
-            b->prompts[i] = strdupCheck(ps[i].prompt);
+            if (!tmpl) b->prompts[i] = strdupCheck(ps[i].prompt);
+            else if (prompt_template_apply(tmpl, ps[i].prompt, &b->prompts[i], err, errlen) != 0) {
+                free(ps);
+                problem_set_free(b);
+                return -1;
+            }
             b->answers[i] = strdupCheck(ps[i].answer);
         }
         free(ps);
@@ -52,7 +58,7 @@ int problem_set_load(const char *spec, const char *tmpl, uint64_t arith_seed, co
     if (limit > 0 && n > (size_t)limit) n = (size_t)limit;
     problem_set_alloc(b, n);
     for (size_t i = 0; i < n; i++) {
-        if (prompt_template_apply(tmpl, d.rows[i].problem, &b->prompts[i], err, errlen) != 0) {
+        if (prompt_template_apply(tmpl ? tmpl : "default", d.rows[i].problem, &b->prompts[i], err, errlen) != 0) {
             b->n = i;
             problem_set_free(b);
             dataset_free(&d);
@@ -68,6 +74,18 @@ int problem_set_load(const char *spec, const char *tmpl, uint64_t arith_seed, co
     char *dot = strrchr(b->name, '.');
     if (dot && dot != b->name) *dot = '\0';
     b->verifier = "math";
+    return 0;
+}
+
+int problem_set_apply_chat(ProblemSet *b, const ChatTemplate *ct, char *err, size_t errlen) {
+    for (size_t i = 0; i < b->n; i++) {
+        char *r;
+        if (chat_template_user_prompt(ct, b->prompts[i], &r, err, errlen) != 0) return -1;
+        free(b->prompts[i]);
+        b->prompts[i] = r;
+    }
+    b->encode_flags = 0;
+    snprintf(b->chat_template, sizeof b->chat_template, "%s", ct->name);
     return 0;
 }
 

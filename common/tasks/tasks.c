@@ -81,24 +81,39 @@ void arith_heldout_list(uint64_t seed, const ArithKnobs *k, size_t n, ArithProbl
 }
 
 // ---- prompt templates --------------------------------------------------------------------------
-static const char *const TEMPLATE_NAMES[] = {"default", "plain", "chatml", "qwen-math", NULL};
+static const char *const TEMPLATE_NAMES[] = {"default", "plain", "dapo", "chatml", "qwen-math", NULL};
+#define TEMPLATE_SLOT "{prompt}"
 
 int prompt_template_known(const char *name) {
+    if (name && strstr(name, TEMPLATE_SLOT)) return 1;
     for (int i = 0; TEMPLATE_NAMES[i]; i++) if (name && !strcmp(name, TEMPLATE_NAMES[i])) return 1;
     return 0;
+}
+
+int prompt_template_is_chat(const char *name) {
+    return config_prompt_template_writes_chat(name);
 }
 
 int prompt_template_apply(const char *name, const char *problem, char **out, char *err, size_t errlen) {
     *out = NULL;
     const char *fmt;
+    if (name && strstr(name, TEMPLATE_SLOT)) {   // a format: its first {prompt} is the problem
+        const char *at = strstr(name, TEMPLATE_SLOT);
+        size_t n = strlen(name) - strlen(TEMPLATE_SLOT) + strlen(problem) + 1;
+        char *s = mallocCheck(n);
+        snprintf(s, n, "%.*s%s%s", (int)(at - name), name, problem, at + strlen(TEMPLATE_SLOT));
+        *out = s;
+        return 0;
+    }
     if (!name || !strcmp(name, "default")) fmt = "%s\n" PROMPT_INSTRUCTION;
     else if (!strcmp(name, "plain")) fmt = "%s";
+    else if (!strcmp(name, "dapo")) fmt = DAPO_INSTRUCTION_HEAD "%s" DAPO_INSTRUCTION_TAIL;
     else if (!strcmp(name, "chatml"))
         fmt = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n%s\n" PROMPT_INSTRUCTION
               "<|im_end|>\n<|im_start|>assistant\n";
     else if (!strcmp(name, "qwen-math"))
         fmt = "<|im_start|>system\n" PROMPT_INSTRUCTION "<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n";
-    else return rlvr_err(err, errlen, "unknown prompt template '%s' (known: default, plain, chatml, qwen-math)", name);
+    else return rlvr_err(err, errlen, "unknown prompt template '%s' (known: " PROMPT_TEMPLATE_NAMES ", or text with {prompt})", name);
     size_t n = strlen(fmt) + strlen(problem) + 1;
     char *s = mallocCheck(n);
     snprintf(s, n, fmt, problem);
@@ -113,7 +128,7 @@ struct ProblemSource {
     ArithKnobs knobs;
     int heldout;
     Dataset data;
-    char template_name[32];
+    char *template_name;      // a name or a {prompt} format (malloc'd)
     int shuffle;
     uint64_t perm_epoch;      // epoch whose permutation is in perm (UINT64_MAX: none)
     size_t *perm;
@@ -130,13 +145,13 @@ ProblemSource *problem_source_jsonl(const char *path, const char *template_name,
                                     char *err, size_t errlen) {
     if (!template_name) template_name = "default";
     if (!prompt_template_known(template_name)) {
-        rlvr_err(err, errlen, "unknown prompt template '%s' (known: default, plain, chatml, qwen-math)", template_name);
+        rlvr_err(err, errlen, "unknown prompt template '%s' (known: " PROMPT_TEMPLATE_NAMES ", or text with {prompt})", template_name);
         return NULL;
     }
     ProblemSource *s = callocCheck(1, sizeof(*s));
     s->kind = 1; s->seed = seed; s->shuffle = shuffle;
-    snprintf(s->template_name, sizeof(s->template_name), "%s", template_name);
     if (dataset_load_jsonl(path, &s->data, err, errlen) < 0) { free(s); return NULL; }
+    s->template_name = strdupCheck(template_name);
     s->perm = mallocCheck(s->data.n * sizeof(size_t));
     s->perm_epoch = UINT64_MAX;
     return s;
@@ -192,6 +207,7 @@ void problem_free(Problem *p) {
 void problem_source_free(ProblemSource *s) {
     if (!s) return;
     dataset_free(&s->data);
+    free(s->template_name);
     free(s->perm);
     free(s);
 }

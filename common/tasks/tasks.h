@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config/config.h"
+
 // ---- arithmetic --------------------------------------------------------------------------------
 #define ARITH_OP_ADD 1
 #define ARITH_OP_SUB 2
@@ -60,13 +62,24 @@ int dataset_load_jsonl(const char *path, Dataset *out, char *err, size_t errlen)
 void dataset_free(Dataset *d);
 
 // ---- prompt templates --------------------------------------------------------------------------
+// The instruction the paper's authors append to each problem (their released validation data:
+// problem, newline, this sentence); also Qwen2.5-Math's chain-of-thought instruction.
 #define PROMPT_INSTRUCTION "Please reason step by step, and put your final answer within \\boxed{}."
-// Names: "default" (problem, newline, instruction), "plain" (problem only),
-// "chatml" (Qwen2.5 ChatML: system "You are a helpful assistant.", user problem + instruction),
-// "qwen-math" (ChatML with the instruction as the system prompt).
+// DAPO's (the user turn of every DAPO-Math-17k problem, graded by reward.style math_dapo).
+#define DAPO_INSTRUCTION_HEAD "Solve the following math problem step by step. The last line of your response should be " \
+    "of the form Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n"
+#define DAPO_INSTRUCTION_TAIL "\n\nRemember to put your answer on its own line after \"Answer:\"."
+// A template is a name or a format with "{prompt}" (the first one is replaced by the problem). Names:
+// "default" (problem, newline, PROMPT_INSTRUCTION), "plain" (problem only), "dapo" (DAPO's instruction
+// around the problem), "chatml" (Qwen2.5 ChatML: system "You are a helpful assistant.", user problem +
+// instruction), "qwen-math" (ChatML with the instruction as the system prompt). With a chat template
+// (common/engine/chat_template.h) the text of "default", "plain", "dapo" or a format is the user message.
 // Returns 0 and a malloc'd *out, or -1 with err listing the known names.
 int prompt_template_apply(const char *name, const char *problem, char **out, char *err, size_t errlen);
 int prompt_template_known(const char *name);
+// 1 for the templates that write chat markup themselves ("chatml", "qwen-math", a format with
+// <|im_start|> or <|start_header_id|>): not to be put through a model's chat template.
+int prompt_template_is_chat(const char *name);
 
 // ---- problem source (what the learner iterates) --------------------------------------------------
 typedef struct {

@@ -54,7 +54,9 @@ static void usage(FILE *f) {
             "  --seed S              sampling seed (default 0): sample i of problem j uses sampler_seed(S, j, i),\n"
             "                        as rlvr eval does, so rlvr eval with the same flags draws the same responses\n"
             "  --limit P             first P problems only\n"
-            "  --template NAME       prompt template for JSONL problems: default, plain, chatml, qwen-math\n"
+            "  --template T          the problem's text: default, plain, dapo, chatml, qwen-math, or text with {prompt}\n"
+            "                        (default: default for JSONL, the bare problem for arith; --config: data.prompt_template)\n"
+            "  --chat, --chat-template NAME, --no-chat   the model's chat template around it, as rlvr eval\n"
             "  --batch N             engine slots (default 64)\n"
             "  --arith-seed S, --arith-digits D, --arith-steps K   the arithmetic split (as rlvr eval)\n"
             "  --config FILE         a training config (repeatable): the arithmetic split from trainer.seed and\n"
@@ -270,7 +272,7 @@ static int run(Analyze *a, const AnalysisOps *ops, void *st, size_t *skipped, ch
     for (size_t j = 0; j < a->b.n && rc == 0; j++) {
         int k = 0, e = 0;
         char e2[512];
-        int *prompt = tokenizer_encode_alloc(&a->tok, a->b.prompts[j], TOK_ADD_SPECIAL, &e, e2, sizeof e2);   // [BOS] + text
+        int *prompt = tokenizer_encode_alloc(&a->tok, a->b.prompts[j], a->b.encode_flags, &e, e2, sizeof e2);   // [BOS] + text, or as rendered
         if (!prompt) e = -1;
         if (e < 0 || k + e == 0 || k + e + a->gp.max_new_tokens > a->max_seq) {
             free(prompt);
@@ -418,6 +420,7 @@ int cmd_analyze(int argc, char **argv) {
             }
         }
     }
+    if (rc == 0 && sample_opts_apply_chat(&so, &an.tok, &an.b, 1) != 0) rc = 2;
     if (rc == 0 && an.tok.vocab_size > an.m.cfg.vocab_size) {
         fprintf(stderr, "rlvr analyze %s: model %s: tokenizer '%s' has %d tokens but vocab_size is %d\n", sub, o.model_path, an.tok.type,
                 an.tok.vocab_size, an.m.cfg.vocab_size);
@@ -438,7 +441,7 @@ int cmd_analyze(int argc, char **argv) {
         for (size_t j = 0; j < an.b.n; j++) {
             char e2[512];
             int len = 0;
-            free(tokenizer_encode_alloc(&an.tok, an.b.prompts[j], TOK_ADD_SPECIAL, &len, e2, sizeof e2));
+            free(tokenizer_encode_alloc(&an.tok, an.b.prompts[j], an.b.encode_flags, &len, e2, sizeof e2));
             if (len > longest) longest = len;
         }
         an.max_seq = longest + (int)o.max_tokens;

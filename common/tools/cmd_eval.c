@@ -47,7 +47,13 @@ static void usage(FILE *f) {
             "  --top-p P             (0, 1] (default 0.95)\n"
             "  --top-k K             0 = off (default 0)\n"
             "  --max-tokens N        maximum new tokens per sample (default 512)\n"
-            "  --template NAME       prompt template for JSONL problems: default, plain, chatml, qwen-math (default: default)\n"
+            "  --template T          the problem's text: default (problem + the \\boxed{} instruction), plain, dapo\n"
+            "                        (DAPO's instruction), chatml, qwen-math, or text with {prompt} (default: default for\n"
+            "                        JSONL, the bare problem for arith; with --config: data.prompt_template)\n"
+            "  --chat                put that text through the model's chat template as the user message (recognised\n"
+            "                        from its tokenizer_config.json; with --config: data.apply_chat_template)\n"
+            "  --chat-template NAME  the same with a built-in renderer: " CHAT_TEMPLATE_NAMES "\n"
+            "  --no-chat             no chat template, whatever the config says\n"
             "  --seed S              sampling seed (default 0): sample i of problem j uses sampler_seed(S, j, i)\n"
             "  --limit P             first P problems of each benchmark only\n"
             "  --batch N             samples decoded together (default 64)\n"
@@ -173,7 +179,7 @@ static int run_bench(EvalRun *r, const ProblemSet *b, FILE *f, EvalTotals *tot, 
             size_t j = next++;
             char e2[512];
             int k = 0, e = 0;
-            int *t = tokenizer_encode_alloc(r->tok, b->prompts[j], TOK_ADD_SPECIAL, &e, e2, sizeof e2);   // [BOS] + text
+            int *t = tokenizer_encode_alloc(r->tok, b->prompts[j], b->encode_flags, &e, e2, sizeof e2);   // [BOS] + text, or as rendered
             if (!t) e = -1;
             if (e < 0 || k + e == 0 || k + e + r->gp.max_new_tokens > r->inf->cache.T) {
                 fprintf(stderr, "%srlvr eval: %s problem %s skipped: %s\n", r->quiet ? "" : "\n", b->name, b->ids[j],
@@ -281,6 +287,7 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "rlvr eval: model %s: tokenizer '%s' has %d tokens but vocab_size is %d\n", model_path, tok.type, tok.vocab_size, m.cfg.vocab_size);
         rc = 2;
     }
+    if (rc == 0 && sample_opts_apply_chat(&so, &tok, benches, nb) != 0) rc = 2;
     EvalRun r;
     memset(&r, 0, sizeof r);
     Infer inf;
@@ -301,7 +308,7 @@ int cmd_eval(int argc, char **argv) {
             for (size_t j = 0; j < benches[k].n; j++) {
                 char e2[512];
                 int len = 0;
-                free(tokenizer_encode_alloc(&tok, benches[k].prompts[j], TOK_ADD_SPECIAL, &len, e2, sizeof e2));
+                free(tokenizer_encode_alloc(&tok, benches[k].prompts[j], benches[k].encode_flags, &len, e2, sizeof e2));
                 if (len > longest) longest = len;
             }
         int B = (int)(batch < n ? n : batch);
@@ -341,6 +348,7 @@ int cmd_eval(int argc, char **argv) {
         json_object_set_new(o, "quality_cjk", json_real((double)q.cjk / ns));
         json_object_set_new(o, "quality_repetitive", json_real((double)q.repetitive / ns));
         json_object_set_new(o, "verifier", json_string(benches[k].verifier));
+        if (benches[k].chat_template[0]) json_object_set_new(o, "chat_template", json_string(benches[k].chat_template));
         json_object_set_new(jb, benches[k].name, o);
         printf("%-24s problems %5d  n %3ld  acc@%ld %.4f  maj@%ld %.4f  pass@%ld %.4f%s\n", benches[k].name, tot.problems, n, n,
                eval_acc(&tot), n, eval_maj(&tot), n, eval_pass(&tot), skipped ? "  (some problems skipped, see above)" : "");

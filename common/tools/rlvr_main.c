@@ -16,7 +16,7 @@ int main(int argc, char **argv) {
         {"export", cmd_export, "write an HF directory from a checkpoint"},
         {"inspect", cmd_inspect, "summarise a checkpoint or model file"},
         {"analyze", cmd_analyze, "the paper's analyses: entropy, gradient-norm proxy, token replacement"},
-        {"tokenize", cmd_tokenize, "text <-> token ids with a model's tokenizer (JSON Lines)"},
+        {"tokenize", cmd_tokenize, "text <-> token ids, chat messages -> prompt, with a model's tokenizer (JSON Lines)"},
     };
     const int n = (int)(sizeof(cmds) / sizeof(cmds[0]));
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

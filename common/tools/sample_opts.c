@@ -11,7 +11,9 @@ void sample_opts_init(SampleOpts *o, const char *tool, const char *help, int gre
     o->tool = tool;
     o->help = help;
     o->greedy_ok = greedy_ok;
-    o->tmpl = "default";
+    o->tmpl = NULL;
+    o->chat = -1;
+    o->chat_name = "";
     o->n = 8;
     o->max_tokens = 512;
     o->batch = 64;
@@ -33,7 +35,9 @@ int sample_opts_parse(SampleOpts *o, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     if (a[0] != '-' && strchr(a, '=')) return push(o->overrides, &o->n_overrides, a, "key=value overrides", o->tool) ? -1 : 1;
     if (!strcmp(a, "--quiet")) { o->quiet = 1; return 1; }
-    static const char *const with_value[] = {"--model", "--out", "--template", "--config", "--data", "-n", "--max-tokens",
+    if (!strcmp(a, "--chat")) { o->chat = 1; return 1; }
+    if (!strcmp(a, "--no-chat")) { o->chat = 0; return 1; }
+    static const char *const with_value[] = {"--model", "--out", "--template", "--chat-template", "--config", "--data", "-n", "--max-tokens",
                                              "--limit", "--batch", "--arith-digits", "--arith-steps", "--temperature",
                                              "--top-p", "--seed", "--arith-seed"};
     int known = 0;
@@ -45,6 +49,7 @@ int sample_opts_parse(SampleOpts *o, int argc, char **argv, int *i) {
     if (!strcmp(a, "--model")) o->model_path = v;
     else if (!strcmp(a, "--out")) o->out_dir = v;
     else if (!strcmp(a, "--template")) o->tmpl = v;
+    else if (!strcmp(a, "--chat-template")) o->chat_name = v, o->chat = 1;
     else if (!strcmp(a, "--config")) return push(o->configs, &o->n_configs, v, "--config options", o->tool) ? -1 : 1;
     else if (!strcmp(a, "--data")) return push(o->data, &o->n_data, v, "--data options", o->tool) ? -1 : 1;
     else if (!strcmp(a, "-n")) bad = cli_parse_long(v, 1, 4096, &o->n), o->given_n = 1;
@@ -71,9 +76,18 @@ int sample_opts_finish(SampleOpts *o, const char *defaults, RlvrConfig *cfg, int
         fprintf(stderr, "%s: --model and --data are required (see %s)\n", o->tool, o->help);
         return -1;
     }
-    if (!prompt_template_known(o->tmpl)) {
-        fprintf(stderr, "%s: unknown --template '%s' (known: default, plain, chatml, qwen-math)\n", o->tool, o->tmpl);
+    if (o->tmpl && !prompt_template_known(o->tmpl)) {
+        fprintf(stderr, "%s: unknown --template '%s' (known: " PROMPT_TEMPLATE_NAMES ", or text with {prompt})\n", o->tool, o->tmpl);
         return -1;
+    }
+    if (o->chat_name[0]) {
+        ChatTemplate ct;
+        char err[512];
+        if (chat_template_named(&ct, o->chat_name, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: --chat-template: %s\n", o->tool, err);
+            return -1;
+        }
+        chat_template_free(&ct);
     }
     arith_knobs_default(knobs);
     if (o->n_overrides > 0 && o->n_configs == 0) {
@@ -105,6 +119,9 @@ int sample_opts_finish(SampleOpts *o, const char *defaults, RlvrConfig *cfg, int
         if (!o->given_temp) o->temperature = temperature;
         if (!o->given_top_p) o->top_p = top_p;
         if (!o->given_max_tokens) o->max_tokens = mx > 0 ? (long)mx : (long)cfg->data_max_response_length;
+        if (!o->tmpl) o->tmpl = cfg->data_prompt_template;   // the learner's prompts
+        if (o->chat < 0) o->chat = cfg->data_apply_chat_template;
+        if (!o->chat_name[0]) o->chat_name = cfg->data_chat_template;
         if (o->n < 1 || o->n > 4096 || o->max_tokens < 1 || o->max_tokens > 1000000) {
             fprintf(stderr, "%s: --config: %s.n (1..4096) or the response length (1..1000000) is out of range\n", o->tool, defaults);
             return -1;
@@ -115,7 +132,31 @@ int sample_opts_finish(SampleOpts *o, const char *defaults, RlvrConfig *cfg, int
             return -1;
         }
     }
+    if (o->chat > 0 && prompt_template_is_chat(o->tmpl)) {
+        fprintf(stderr, "%s: --template %s writes chat markup itself; with a chat template give the user message's text "
+                "(default, plain, dapo, or text with {prompt})\n", o->tool, o->tmpl);
+        return -1;
+    }
     if (o->digits > 0) knobs->digits = (int)o->digits;
     if (o->steps > 0) knobs->steps = (int)o->steps;
     return 0;
+}
+
+int sample_opts_apply_chat(const SampleOpts *o, const Tokenizer *tok, ProblemSet *sets, int n) {
+    if (o->chat <= 0) return 0;
+    ChatTemplate ct;
+    char err[2048];
+    if (chat_template_for_tokenizer(&ct, tok, o->chat_name, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", o->tool, err);
+        return -1;
+    }
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++)
+        if (problem_set_apply_chat(&sets[k], &ct, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s: %s\n", o->tool, sets[k].name, err);
+            rc = -1;
+        }
+    if (rc == 0 && !o->quiet) fprintf(stderr, "%s: chat template %s\n", o->tool, chat_template_describe(&ct));
+    chat_template_free(&ct);
+    return rc;
 }
