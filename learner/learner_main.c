@@ -19,7 +19,6 @@
 #include "learner/learner.h"
 #include "common/io/model_io.h"
 
-#define WEIGHTS_MSG_HEADROOM (1u << 20)   // a weights message beyond its floats (fields, framing)
 
 static volatile sig_atomic_t exit_code_after_alarm = 0;
 static void on_alarm_exit(int sig) { (void)sig; _exit(exit_code_after_alarm); }
@@ -256,8 +255,9 @@ int main(int argc, char **argv) {
             cc.lim.max_group = (int32_t)c->rollout_n;
             cc.eos_token_id = L->tok.eos_id;
             snprintf(cc.tokenizer, sizeof cc.tokenizer, "%.*s", (int)sizeof cc.tokenizer - 1, L->tok.type);
-            size_t wbytes = L->model.num_params * sizeof(float) + WEIGHTS_MSG_HEADROOM;
-            if (cc.lim.max_msg_bytes < wbytes && !L->weights_via_file) cc.chunk_bytes = cc.lim.max_msg_bytes / 2;
+            // Chunks stay small whatever the model's size: a worker's SUB socket takes messages of at
+            // most max_chunk_bytes (16 MiB) and drops larger ones.
+            if (cc.chunk_bytes > cc.lim.max_msg_bytes / 2) cc.chunk_bytes = cc.lim.max_msg_bytes / 2;
             if (ok) L->coord = coord_create(&cc, err, sizeof err);
             if (ok && !L->coord) ok = 0;
             if (ok && L->coord_blob && coord_restore_state(L->coord, L->coord_blob, L->coord_blob_len, err, sizeof err) != 0) ok = 0;
