@@ -2,7 +2,7 @@
 # Every CPU benchmark of docs/benchmarks.md in sequence, with the settings documented there, then a
 # compact summary: the one command that re-measures the page.
 #   tests/bench/run_all.sh [--quick] [BUILD_DIR]
-# About 16 minutes on a 2-core machine (--quick: about 3 minutes, a smoke run whose figures mean
+# About 15 minutes on a 2-core machine (--quick: about 4 minutes, a smoke run whose figures mean
 # nothing). Run it on a quiet machine: other jobs change every figure (the header shows the load).
 # Every program's full output is kept in runs/bench/<UTC time>/ (git-ignored), the summary in its
 # summary.txt. A failing step is reported as FAILED and the run goes on; the exit status is then 1.
