@@ -15,6 +15,8 @@ out=$("$root/launch/run_local.sh" --bogus 2>&1); rc=$?
 ok "run_local rejects unknown args (rc $rc)" "[ $rc -eq 2 ] && grep -q \"unknown argument '--bogus'\" <<<\"\$out\""
 out=$("$root/launch/run_local.sh" --config x.yaml 2>&1); rc=$?
 ok "run_local needs --run-dir (rc $rc)" "[ $rc -eq 2 ] && grep -q 'run-dir' <<<\"\$out\""
+out=$("$root/launch/demo_smollm2.sh" --bogus 2>&1); rc=$?
+ok "demo_smollm2 rejects unknown args (rc $rc)" "[ $rc -eq 2 ] && grep -q \"unknown argument '--bogus'\" <<<\"\$out\""
 out=$("$root/launch/rollout_pool.sh" --workers 2 2>&1); rc=$?
 ok "rollout_pool needs --run-dir (rc $rc)" "[ $rc -eq 2 ] && grep -q 'run-dir' <<<\"\$out\""
 
@@ -33,6 +35,24 @@ ok "three attempts" "[ \"\$(cat $tmp/count)\" = 3 ]"
 ok "first attempt without --resume" "[ \"\$(sed -n 1p $tmp/args)\" = '--config c.yaml' ]"
 ok "restarts add --resume" "[ \"\$(sed -n 2p $tmp/args)\" = '--config c.yaml --resume' ] && [ \"\$(sed -n 3p $tmp/args)\" = '--config c.yaml --resume' ]"
 ok "restarts are announced" "grep -q 'restart 2/5' $tmp/err"
+
+# The SmolLM2 demo's task files: the same for the same seed, the held-out split disjoint from training,
+# every answer right.
+python3 "$root/launch/smollm2_task.py" "$tmp/t1" --train 300 --heldout 50 > /dev/null &&
+  python3 "$root/launch/smollm2_task.py" "$tmp/t2" --train 300 --heldout 50 > /dev/null
+ok "smollm2_task is deterministic" "cmp -s $tmp/t1/train.jsonl $tmp/t2/train.jsonl && cmp -s $tmp/t1/heldout.jsonl $tmp/t2/heldout.jsonl"
+ok "smollm2_task splits: sizes, disjoint, answers" "python3 - '$tmp/t1' <<'PY'
+import json, re, sys
+d = sys.argv[1]
+tr = [json.loads(l) for l in open(d + '/train.jsonl')]
+ho = [json.loads(l) for l in open(d + '/heldout.jsonl')]
+assert len(tr) == 300 and len(ho) == 50, (len(tr), len(ho))
+assert not {r['problem'] for r in tr} & {r['problem'] for r in ho}
+for r in tr + ho:
+    a, b = map(int, re.findall(r'\d+', r['problem']))
+    add = '+' in r['problem'] or 'plus' in r['problem'] or 'more' in r['problem']
+    assert int(r['answer']) == (a + b if add else a - b) >= 0, r
+PY"
 
 rm -f "$tmp/count" "$tmp/args"
 printf '#!/usr/bin/env bash\necho x >> "$STATE/args"; exit 4\n' > "$tmp/bad.sh"; chmod +x "$tmp/bad.sh"
