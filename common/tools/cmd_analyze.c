@@ -217,7 +217,7 @@ static int cmp_double(const void *pa, const void *pb) {
 }
 
 json_t *analyze_distribution(double *x, size_t n) {
-    qsort(x, n, sizeof(double), cmp_double);
+    if (n > 1) qsort(x, n, sizeof(double), cmp_double);   // x may be NULL when n is 0 (no correct response)
     double s = 0;
     for (size_t i = 0; i < n; i++) s += x[i];
     json_t *o = json_object();
