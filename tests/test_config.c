@@ -315,7 +315,8 @@ static void test_config_files(void) {
     CHECK_EQ_INT(c.data_max_response_length, 8192);
     CHECK_EQ_INT(c.reward_overlong_buffer_len, 1024);
     CHECK(c.algorithm_position_shaping_enable && !c.algorithm_ppl_shaping_enable);
-    CHECK_NEAR(c.rollout_top_p, 0.95, 0);
+    CHECK_NEAR(c.rollout_top_p, 1.0, 0);   // the authors' scripts: verl's default
+    CHECK(c.algorithm_filter_groups_enable && c.trainer_test_freq == 10 && c.trainer_val_before_train);
     CHECK_NEAR(c.actor_optim_weight_decay, 0.1, 0);
     CHECK(strstr(c.data_prompt_template, "\\boxed{}") != NULL && strstr(c.data_prompt_template, "\n<|im_start|>user\n{prompt}") != NULL);
     config_defaults(&c);
