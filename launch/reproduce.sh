@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's experiment in miniature, by one command (docs/reproduction.md):
+# The paper's experiment in miniature, by one command (docs/reproduction/README.md):
 #   launch/reproduce.sh [--quick] [--run-dir DIR] [--seeds N] [--steps N] [--np 2] [--workers 2]
 # 1. base policy configs/base/arith_base.h5: held-out evaluation (one split per seed) and the paper's
 #    analyses (rlvr analyze entropy / gradnorm / replace) -> DIR/base/;

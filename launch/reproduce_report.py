@@ -5,7 +5,7 @@
 
 Reads DIR/setup.json, DIR/timings.jsonl, DIR/base/ (evaluations and analyses of the base policy) and
 DIR/runs/METHOD_sSEED/ (metrics.jsonl, eval/, analyze/). Everything the report says is computed here
-from those files; docs/reproduction.md explains each number. Uses Debian's python3-matplotlib and
+from those files; docs/reproduction/README.md explains each number. Uses Debian's python3-matplotlib and
 numpy (launch/setup.sh installs them).
 """
 import json
