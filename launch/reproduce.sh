@@ -38,7 +38,7 @@ if [ "$quick" = 1 ]; then
   dir="${dir:-$RLVR_ROOT/runs/reproduce_quick}" seeds="${seeds:-1}"
   # the same configs, shorter: the stage detector's window and first step scale with the run
   train_over=(trainer.total_training_steps=$QUICK_STEPS trainer.test_freq=50 trainer.stage_detector.window=60
-              trainer.stage_detector.min_step=60 algorithm.position_shaping.end_step=260)
+              trainer.stage_detector.min_step=100 algorithm.position_shaping.end_step=260)
   eval_count=300 an_count=100 replace_count=10
 else
   dir="${dir:-$RLVR_ROOT/runs/reproduce}" seeds="${seeds:-3}"
