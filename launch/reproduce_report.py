@@ -237,6 +237,7 @@ def fig_replace(root, figdir):
                   "spearman": (s.get("correlation_impact_entropy") or {}).get("spearman"), "positions": s.get("positions")}
         x = np.arange(len(bins))
         a.plot(x, [b.get("impact_mean") for b in bins], marker="o", color=COLOR.get(n, "black"), label="base" if n == "base" else LABEL[n] + " (seed 1)")
+    a.set_xticks(range(max((len(v["bins"]) for v in out.values()), default=0)))
     a.set_xlabel("entropy quantile bin (low -> high)")
     a.set_ylabel("impact = acc(original) - acc(replaced)")
     a.grid(alpha=0.3)
