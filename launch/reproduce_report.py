@@ -259,8 +259,9 @@ def main():
     seeds = int(setup.get("seeds", 1))
     figdir = os.path.join(root, "figures")
     os.makedirs(figdir, exist_ok=True)
-    runs = [Run(root, m, s) for s in range(1, seeds + 1) for m in METHODS]
-    runs = [r for r in runs if r.rows]
+    planned = [Run(root, m, s) for s in range(1, seeds + 1) for m in METHODS]
+    # only finished runs (an interrupted reproduction reports what it has; its next call completes it)
+    runs = [r for r in planned if r.rows and os.path.exists(os.path.join(r.dir, ".trained"))]
     if not runs:
         sys.exit("reproduce_report.py: no training run with metrics under %s/runs" % root)
     base_evals = [eval_metrics(os.path.join(root, "base", "eval_s%d" % s)) for s in range(1, seeds + 1)]
@@ -314,6 +315,10 @@ def main():
              % (len(METHODS), seeds, setup.get("np", 2), setup.get("workers", 2), setup.get("nproc", 0), setup.get("eval_count", 0),
                 setup.get("analyze_count", 0), setup.get("replace_count", 0), total, total / 60, min(loads) if loads else float("nan"),
                 max(loads) if loads else float("nan"), setup.get("nproc", 0)))
+    if len(runs) < len(planned):
+        L.append("**Incomplete**: %d of the %d planned runs had finished when this report was written (%s); "
+                 "run the same command again to complete it." % (len(runs), len(planned),
+                 ", ".join("%s seed %d" % (LABEL[r.method], r.seed) for r in runs)))
     if setup.get("train_overrides"):
         L.append("Quick mode overrides: `%s`." % setup["train_overrides"])
     L.append("")
