@@ -425,10 +425,10 @@ static void log_step(Learner *L, const StepStats *st, const StepHeader *h, const
         line = learner_validate_step(L, line);
     history_add(&L->hist, line);
     stage_update(L);
-    char err[2048];
-    if (metrics_append(L->metrics_path, line, err, sizeof err) != 0) learner_log(L, "warning: %s", err);
+    learner_write_metrics(L, line);
     free(line);
-    if (L->step % c->trainer_log_freq == 0 || is_last_step(L)) metrics_status(stdout, st, &mt);
+    if (config_words_has(c->trainer_logger, "console") && (L->step % c->trainer_log_freq == 0 || is_last_step(L)))
+        metrics_status(stdout, st, &mt);
 }
 
 static void checkpoint(Learner *L) {

@@ -16,6 +16,7 @@
 #include "common/tasks/data_stream.h"
 #include "learner/dist.h"
 #include "learner/metrics_log.h"
+#include "learner/tensorboard.h"
 #include "learner/trainer.h"
 
 #define LEARNER_PATH_MAX 4096
@@ -38,6 +39,7 @@ typedef struct {
     int64_t version;         // policy version published
     long plateau_step;       // stage detector's plateau step (-1 none)
     MetricsHistory hist;
+    TbWriter tb;             // rank 0 with trainer.logger tensorboard (fd -1 otherwise)
     int weights_via_file;    // publish HDF5 snapshot paths instead of chunked weights
     int debug_check_every;   // compare parameter checksums across ranks every N steps (0: never)
     int resumed;
@@ -73,6 +75,10 @@ int learner_check_launcher(Learner *L);
 // Set by the signal handlers; acted on at step boundaries (all ranks agree first).
 extern volatile sig_atomic_t learner_sigterm, learner_sigusr1;
 void learner_install_signals(void);
+
+// Rank 0: one step's metrics line to the loggers trainer.logger names besides the console (jsonl:
+// RUN_DIR/metrics.jsonl; tensorboard: the event file). A failed write is a warning: the run goes on.
+void learner_write_metrics(Learner *L, const char *line);
 
 // Writes a checkpoint of the current state (rank 0 writes; every rank calls it). 0 or -1 on every rank
 // (rank 0's error reported on stderr). A failed periodic checkpoint lets the run go on; a failed final

@@ -147,6 +147,7 @@ int main(int argc, char **argv) {
     // whose exit (a closed terminal under nohup) must not stop training.
     L->ppid = getenv("OMPI_COMM_WORLD_RANK") || getenv("PMIX_RANK") ? (long)getppid() : 0;
     L->plateau_step = -1;
+    L->tb.fd = -1;
     L->debug_check_every = 10;
     char err[4096];
     config_defaults(&L->cfg);
@@ -214,6 +215,12 @@ int main(int argc, char **argv) {
         }
         init_model(L, &L->model);
         model_alloc_train(&L->model);
+    }
+    if (L->d.rank == 0 && config_words_has(c->trainer_logger, "tensorboard")) {
+        char tbdir[LEARNER_PATH_MAX + 16];
+        snprintf(tbdir, sizeof tbdir, "%.4000s/tensorboard", L->run_dir);
+        if (tb_open(&L->tb, tbdir, err, sizeof err) != 0)
+            fail_all(L, 1, "error: learner: trainer.logger tensorboard: %s (or drop tensorboard from trainer.logger)\n", err);
     }
     if (c->actor_use_kl_loss) { init_model(L, &L->ref); L->has_ref = 1; }
     if (tokenizer_from_model(&L->tok, &L->model, err, sizeof err) != 0) {
@@ -307,6 +314,7 @@ int main(int argc, char **argv) {
     trainer_free(&L->tr);
     if (L->data.src) data_close(&L->data);
     history_free(&L->hist);
+    tb_close(&L->tb);
     model_free(&L->model);
     if (L->has_ref) model_free(&L->ref);
     tokenizer_free(&L->tok);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/core/check.h"
+#include "common/core/files.h"
 
 // A metric that cannot be computed (NaN, +-inf) is written as null and counted, never dropped: JSON has
 // no number for it, and a missing key would hide that it happened.
@@ -171,42 +172,17 @@ int history_load(MetricsHistory *h, const char *text, char *err, size_t errlen) 
     return 0;
 }
 
-const char *io_error_hint(int e) {
-    switch (e) {
-    case ENOSPC: case EDQUOT: return "the filesystem is full or over quota: free space, then resume the run with --resume";
-    case EACCES: case EPERM: case EROFS: return "is the run directory writable?";
-    case ENOENT: case ENOTDIR: return "does the run directory exist?";
-    case EIO: return "a disk error: check the device";
-    default: return "check the run directory's filesystem";
-    }
-}
-
-// Writes all n bytes (write(2) may stop short, e.g. when the disk fills mid-line). -1 with errno.
-static int write_all(int fd, const char *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (w == 0) { errno = EIO; return -1; }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int jsonl_append(const char *path, const char *line, char *err, size_t errlen) {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
-        return rlvr_err(err, errlen, "cannot open %s for appending: %s (%s)", path, strerror(e), io_error_hint(e));
+        return rlvr_err(err, errlen, "cannot open %s for appending: %s (%s)", path, strerror(e), write_error_hint(e));
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         int e = errno;
         close(fd);
-        return rlvr_err(err, errlen, "cannot stat %s: %s (%s)", path, strerror(e), io_error_hint(e));
+        return rlvr_err(err, errlen, "cannot stat %s: %s (%s)", path, strerror(e), write_error_hint(e));
     }
     size_t n = strlen(line);
     char *buf = mallocCheck(n + 1);   // the line and its newline in one write: no torn line between them
@@ -219,12 +195,12 @@ int jsonl_append(const char *path, const char *line, char *err, size_t errlen) {
         // whatever part of the line reached the file comes off again, so the file stays whole lines
         int cut = ftruncate(fd, sb.st_size);
         close(fd);
-        return rlvr_err(err, errlen, "writing %s failed: %s (%s); %s", path, strerror(e), io_error_hint(e),
+        return rlvr_err(err, errlen, "writing %s failed: %s (%s); %s", path, strerror(e), write_error_hint(e),
                         cut == 0 ? "the partial line was removed" : "the file may end with a partial line, removed at the next resume");
     }
     if (close(fd) != 0) {
         int e = errno;
-        return rlvr_err(err, errlen, "writing %s failed at close: %s (%s)", path, strerror(e), io_error_hint(e));
+        return rlvr_err(err, errlen, "writing %s failed at close: %s (%s)", path, strerror(e), write_error_hint(e));
     }
     return 0;
 }
@@ -235,7 +211,7 @@ int jsonl_repair_tail(const char *path, long *removed, char *err, size_t errlen)
     if (fd < 0) {
         if (errno == ENOENT) return 0;
         int e = errno;
-        return rlvr_err(err, errlen, "cannot open %s: %s (%s)", path, strerror(e), io_error_hint(e));
+        return rlvr_err(err, errlen, "cannot open %s: %s (%s)", path, strerror(e), write_error_hint(e));
     }
     struct stat sb;
     int rc = 0;
@@ -258,7 +234,7 @@ int jsonl_repair_tail(const char *path, long *removed, char *err, size_t errlen)
         if (rc == 0 && keep < sb.st_size) {
             if (ftruncate(fd, keep) != 0) {
                 int e = errno;
-                rc = rlvr_err(err, errlen, "cannot cut the partial last line of %s: %s (%s)", path, strerror(e), io_error_hint(e));
+                rc = rlvr_err(err, errlen, "cannot cut the partial last line of %s: %s (%s)", path, strerror(e), write_error_hint(e));
             } else {
                 *removed = (long)(sb.st_size - keep);
             }
@@ -269,28 +245,27 @@ int jsonl_repair_tail(const char *path, long *removed, char *err, size_t errlen)
 }
 
 int history_write_file(const MetricsHistory *h, const char *path, char *err, size_t errlen) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        return rlvr_err(err, errlen, "cannot write %s: %s (%s)", tmp, strerror(e), io_error_hint(e));
-    }
-    int rc = 0;
-    for (size_t i = 0; i < h->n && rc == 0; i++)
-        if (write_all(fd, h->lines[i], strlen(h->lines[i])) != 0 || write_all(fd, "\n", 1) != 0) rc = -1;
-    int e = errno;
-    if (close(fd) != 0 && rc == 0) { rc = -1; e = errno; }
-    if (rc != 0) {
-        unlink(tmp);   // the old file stays as it was
-        return rlvr_err(err, errlen, "writing %s failed: %s (%s)", tmp, strerror(e), io_error_hint(e));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        return rlvr_err(err, errlen, "rename %s -> %s failed: %s (%s)", tmp, path, strerror(e), io_error_hint(e));
-    }
-    return 0;
+    char *text = history_join(h);
+    int rc = file_write_atomic(path, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
 }
 
 int metrics_append(const char *path, const char *line, char *err, size_t errlen) { return jsonl_append(path, line, err, errlen); }
+
+// ---- the learner's hook -----------------------------------------------------------------------------
+#include <time.h>
+
+#include "learner/learner.h"
+
+void learner_write_metrics(Learner *L, const char *line) {
+    char err[2048];
+    if (config_words_has(L->cfg.trainer_logger, "jsonl") && metrics_append(L->metrics_path, line, err, sizeof err) != 0)
+        learner_log(L, "warning: %s", err);
+    if (L->tb.fd >= 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (tb_write_metrics_line(&L->tb, line, (double)ts.tv_sec + ts.tv_nsec * 1e-9, err, sizeof err) != 0)
+            learner_log(L, "warning: %s", err);
+    }
+}

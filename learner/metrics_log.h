@@ -50,5 +50,3 @@ int metrics_append(const char *path, const char *line, char *err, size_t errlen)
 // cut; a missing file is fine. 0 or -1 (err).
 int jsonl_append(const char *path, const char *line, char *err, size_t errlen);
 int jsonl_repair_tail(const char *path, long *removed, char *err, size_t errlen);
-// What to do about an I/O error (errno value e), for messages: "the filesystem is full ...".
-const char *io_error_hint(int e);

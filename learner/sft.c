@@ -148,9 +148,10 @@ int learner_sft(Learner *L) {
             if (c->trainer_test_freq > 0 && (L->step % c->trainer_test_freq == 0 || L->step == c->trainer_total_training_steps))
                 line = learner_validate_step(L, line);
             history_add(&L->hist, line);
-            if (metrics_append(L->metrics_path, line, err, sizeof err) != 0) learner_log(L, "warning: %s", err);
+            learner_write_metrics(L, line);
             free(line);
-            if (L->step % c->trainer_log_freq == 0 || L->step == c->trainer_total_training_steps || L->step == 1)
+            if (config_words_has(c->trainer_logger, "console") &&
+                (L->step % c->trainer_log_freq == 0 || L->step == c->trainer_total_training_steps || L->step == 1))
                 metrics_status(stdout, &st, &mt);
         }
         if ((c->trainer_save_freq > 0 && L->step % c->trainer_save_freq == 0) || L->step == c->trainer_total_training_steps) {

@@ -201,7 +201,7 @@ int learner_resume(Learner *L) {
         memcpy(L->coord_blob, st.coordinator, st.coordinator_len);
         L->coord_blob_len = st.coordinator_len;
     }
-    if (L->d.rank == 0 && history_write_file(&L->hist, L->metrics_path, err, sizeof err) != 0)
+    if (L->d.rank == 0 && config_words_has(L->cfg.trainer_logger, "jsonl") && history_write_file(&L->hist, L->metrics_path, err, sizeof err) != 0)
         fprintf(stderr, "learner: warning: %s\n", err);
     if (L->d.rank == 0) repair_appended_files(L);
     learner_log(L, "resumed from %s: step %ld, policy version %lld, optimizer step %ld, data cursor %llu",

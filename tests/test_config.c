@@ -348,7 +348,8 @@ static void test_config_files(void) {
     CHECK_EQ_INT(c.data_max_response_length, 8192);
     CHECK_EQ_INT(c.reward_overlong_buffer_len, 1024);
     CHECK(c.algorithm_position_shaping_enable && !c.algorithm_ppl_shaping_enable);
-    CHECK_NEAR(c.rollout_top_p, 0.95, 0);
+    CHECK_NEAR(c.rollout_top_p, 1.0, 0);   // the authors' scripts: verl's default
+    CHECK(c.algorithm_filter_groups_enable && c.trainer_test_freq == 10 && c.trainer_val_before_train);
     CHECK_NEAR(c.actor_optim_weight_decay, 0.1, 0);
     CHECK(strstr(c.data_prompt_template, "\\boxed{}") != NULL && strstr(c.data_prompt_template, "\n<|im_start|>user\n{prompt}") != NULL);
     config_defaults(&c);
@@ -372,6 +373,34 @@ static void test_docs(void) {
     free(doc);
 }
 
+// A list of words (trainer.logger): YAML flow and block lists, the command line, the printed form,
+// each word checked against the allowed ones, no word twice.
+static void test_words(void) {
+    RlvrConfig c;
+    config_defaults(&c);
+    CHECK(strcmp(c.trainer_logger, "console,jsonl") == 0);
+    CHECK(config_words_has(c.trainer_logger, "jsonl") && !config_words_has(c.trainer_logger, "json") &&
+          !config_words_has(c.trainer_logger, "tensorboard"));
+    CHECK_MSG(config_override(&c, "trainer.logger=[jsonl, tensorboard]", err, sizeof(err)) == 0, "%s", err);
+    CHECK(strcmp(c.trainer_logger, "jsonl,tensorboard") == 0);
+    CHECK_MSG(config_override(&c, "trainer.logger=console", err, sizeof(err)) == 0, "%s", err);
+    CHECK(strcmp(c.trainer_logger, "console") == 0);
+    CHECK_MSG(config_override(&c, "trainer.logger=[]", err, sizeof(err)) == 0 && c.trainer_logger[0] == 0, "%s", err);
+    CHECK_MSG(config_load_string(&c, "trainer:\n  logger:\n    - console\n    - tensorboard\n", "w.yaml", 0, err, sizeof(err)) == 0, "%s", err);
+    CHECK(strcmp(c.trainer_logger, "console,tensorboard") == 0);
+    char *y = config_to_yaml(&c);
+    CHECK(contains(y, "  logger: [console, tensorboard]\n"));
+    RlvrConfig d;
+    config_defaults(&d);
+    CHECK_MSG(config_load_string(&d, y, "round", 0, err, sizeof(err)) == 0 && config_equal(&c, &d), "%s", err);
+    free(y);
+    CHECK_MSG(config_validate(&c, err, sizeof(err)) == 0, "%s", err);
+    expect_override_error("trainer.logger=[console, wandb]", "'wandb'", "console|jsonl|tensorboard");
+    expect_override_error("trainer.logger=[jsonl, jsonl]", "'jsonl' twice", NULL);
+    expect_override_error("trainer.logger=[console, ]", "(empty)", NULL);
+    expect_load_error("trainer:\n  logger: [console, tensorbord]\n", "bad.yaml:2", "trainer.logger", "'tensorbord'");
+}
+
 int main(void) {
     test_schema();
     test_load_and_override();
@@ -381,5 +410,6 @@ int main(void) {
     test_args();
     test_config_files();
     test_docs();
+    test_words();
     return tests_done();
 }

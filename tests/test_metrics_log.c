@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/core/files.h"
 #include "learner/metrics_log.h"
 #include "tests/harness.h"
 
@@ -88,8 +89,8 @@ static void test_append_and_repair(const char *dir) {
     // the error names the OS's text and the matching remedy
     snprintf(path, sizeof path, "%s/no/such/dir/m.jsonl", dir);
     CHECK(jsonl_append(path, "{}", err, sizeof err) != 0);
-    CHECK_MSG(strstr(err, strerror(ENOENT)) && strstr(err, "does the run directory exist"), "%s", err);
-    CHECK(strstr(io_error_hint(ENOSPC), "full") != NULL);
+    CHECK_MSG(strstr(err, strerror(ENOENT)) && strstr(err, "does the directory exist"), "%s", err);
+    CHECK(strstr(write_error_hint(ENOSPC), "full") != NULL);
     // /dev/full fails every write with ENOSPC: the error says so, with the disk-full remedy
     if (access("/dev/full", W_OK) == 0) {
         CHECK(jsonl_append("/dev/full", "{\"step\":1}", err, sizeof err) != 0);

@@ -41,6 +41,7 @@ const char *config_type_name(CfgType t) {
     case CFG_OPTFLOAT: return "number or null";
     case CFG_PAIR: return "pair of numbers [a, b]";
     case CFG_OPTPAIR: return "pair of numbers [a, b] or null";
+    case CFG_WORDS: return "list of words [a, b]";
     }
     return "?";
 }
@@ -144,11 +145,14 @@ static void describe(const CfgKey *k, char *buf, size_t n) {
     const char *what = k->type == CFG_INT ? "an integer" : k->type == CFG_BOOL ? "true or false"
                      : k->type == CFG_STR ? "a string" : k->type == CFG_FLOAT ? "a number"
                      : k->type == CFG_OPTFLOAT ? "a number or null"
-                     : k->type == CFG_PAIR ? "a pair [a, b]" : "a pair [a, b] or null";
+                     : k->type == CFG_PAIR ? "a pair [a, b]" : k->type == CFG_WORDS ? "a list of words"
+                     : "a pair [a, b] or null";
     int li, hi_i;
     double lo, hi;
     if (k->type == CFG_STR && k->constraint[0]) {
         snprintf(buf, n, "one of %s", k->constraint);
+    } else if (k->type == CFG_WORDS) {
+        snprintf(buf, n, "a list of words, each one of %s, e.g. [%.*s]", k->constraint, (int)strcspn(k->constraint, "|"), k->constraint);
     } else if (parse_interval(k->constraint, &li, &lo, &hi_i, &hi)) {
         const char *elem = (k->type == CFG_PAIR || k->type == CFG_OPTPAIR) ? " (each element)" : "";
         if (isinf(hi)) snprintf(buf, n, "%s%s %s %g", what, elem, li ? ">=" : ">", lo);
@@ -230,12 +234,67 @@ static int check_number(const CfgKey *k, const char *where, const char *text, do
     return 0;
 }
 
+static int word_allowed(const char *cons, const char *w, size_t n) {
+    for (const char *p = cons; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, w, n) == 0) return 1;
+        p += len + (bar ? 1 : 0);
+    }
+    return 0;
+}
+
+// A WORDS value from a list [a, b] or the text "a,b" (one YAML scalar): each word trimmed, allowed by
+// the constraint, given once; stored as "a,b" in `out`.
+static int set_words(const CfgKey *k, const RawValue *v, char *out, const char *where, char *err, size_t errlen) {
+    char joined[CONFIG_STR_MAX];
+    size_t o = 0;
+    joined[0] = 0;
+    int n = v->is_null ? 0 : v->is_list ? v->n : 1;
+    for (int i = 0; i < n; i++) {
+        const char *seg = v->is_list ? v->items[i] : v->text;
+        for (;;) {   // a scalar may hold several comma-separated words
+            size_t len = strcspn(seg, ",");
+            const char *w = seg, *e = seg + len;
+            while (w < e && isspace((unsigned char)*w)) w++;
+            while (e > w && isspace((unsigned char)e[-1])) e--;
+            size_t wn = (size_t)(e - w);
+            if (wn > 0 || seg[len] == ',' || n > 1 || v->is_list) {
+                char word[128];
+                snprintf(word, sizeof(word), "%.*s", (int)(wn < 100 ? wn : 100), w);
+                if (wn == 0 || !word_allowed(k->constraint, w, wn)) return type_err(k, where, word[0] ? word : "(empty)", err, errlen);
+                if (config_words_has(joined, word))
+                    return rlvr_err(err, errlen, "%s: %s lists '%s' twice; give each once", where, k->key, word);
+                if (o + wn + 2 > sizeof(joined)) return rlvr_err(err, errlen, "%s: %s is too long", where, k->key);
+                if (o) joined[o++] = ',';
+                memcpy(joined + o, w, wn);
+                o += wn;
+                joined[o] = 0;
+            }
+            if (seg[len] != ',') break;
+            seg += len + 1;
+        }
+    }
+    memcpy(out, joined, o + 1);
+    return 0;
+}
+
+int config_words_has(const char *s, const char *word) {
+    size_t n = strlen(word);
+    for (const char *p = s; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, word, n) == 0) return 1;
+        p += len + (p[len] ? 1 : 0);
+    }
+    return 0;
+}
+
 static int set_value(RlvrConfig *c, const CfgKey *k, const RawValue *v, const char *where, char *err, size_t errlen) {
     char *base = (char *)c + k->offset;
     const char *shown = v->is_list ? "[...]" : v->is_null ? "null" : v->text;
-    if (v->is_list && k->type != CFG_PAIR && k->type != CFG_OPTPAIR)
+    if (v->is_list && k->type != CFG_PAIR && k->type != CFG_OPTPAIR && k->type != CFG_WORDS)
         return type_err(k, where, "[...] (a list)", err, errlen);
-    if (v->is_null && k->type != CFG_OPTFLOAT && k->type != CFG_OPTPAIR && k->type != CFG_STR)
+    if (v->is_null && k->type != CFG_OPTFLOAT && k->type != CFG_OPTPAIR && k->type != CFG_STR && k->type != CFG_WORDS)
         return type_err(k, where, "null", err, errlen);
     switch (k->type) {
     case CFG_INT: {
@@ -287,6 +346,7 @@ static int set_value(RlvrConfig *c, const CfgKey *k, const RawValue *v, const ch
         o->set = true; o->v = x;
         return 0;
     }
+    case CFG_WORDS: return set_words(k, v, base, where, err, errlen);
     case CFG_PAIR:
     case CFG_OPTPAIR: {
         CfgPair *p = (CfgPair *)base;
@@ -616,6 +676,17 @@ static void value_text(const RlvrConfig *c, const CfgKey *k, char *buf, size_t n
         else snprintf(buf, n, "null");
         break;
     }
+    case CFG_WORDS: {   // "a,b" -> [a, b]
+        size_t o = 0;
+        if (n > 0) buf[o++] = '[';
+        for (const char *p = base; *p && o + 3 < n; p++) {
+            if (*p == ',') { buf[o++] = ','; buf[o++] = ' '; }
+            else buf[o++] = *p;
+        }
+        if (o + 1 < n) buf[o++] = ']';
+        if (n > 0) buf[o < n ? o : n - 1] = 0;
+        break;
+    }
     case CFG_PAIR: case CFG_OPTPAIR: {
         const CfgPair *p = (const CfgPair *)base;
         if (!p->set) { snprintf(buf, n, "null"); break; }
@@ -691,7 +762,7 @@ static int key_equal(const RlvrConfig *a, const RlvrConfig *b, const CfgKey *k) 
     case CFG_INT: return *(const int64_t *)pa == *(const int64_t *)pb;
     case CFG_FLOAT: return memcmp(pa, pb, sizeof(double)) == 0;
     case CFG_BOOL: return *(const bool *)pa == *(const bool *)pb;
-    case CFG_STR: return strcmp(pa, pb) == 0;
+    case CFG_STR: case CFG_WORDS: return strcmp(pa, pb) == 0;
     case CFG_OPTFLOAT: {
         const CfgOptFloat *x = (const CfgOptFloat *)pa, *y = (const CfgOptFloat *)pb;
         return x->set == y->set && (!x->set || memcmp(&x->v, &y->v, sizeof(double)) == 0);

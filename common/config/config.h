@@ -21,7 +21,8 @@
 //   OPTFLOAT CfgOptFloat {set, v}       3.0 or null
 //   PAIR     CfgPair {set=true, v[2]}   [0.9, 0.999]
 //   OPTPAIR  CfgPair {set, v[2]}        [0.8, 1.2] or null
-// A constraint is either a list of allowed words "a|b|c" (STR) or an interval "[lo,hi]", "(lo,)" ...
+//   WORDS    char[CONFIG_STR_MAX]       a list of words [console, jsonl]; held as "console,jsonl"
+// A constraint is either a list of allowed words "a|b|c" (STR, and each element of WORDS) or an interval "[lo,hi]", "(lo,)" ...
 // (numbers; an empty side is unbounded; for pairs it applies to each element).
 #pragma once
 #include <stdbool.h>
@@ -47,6 +48,7 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     X(trainer_max_keep_ckpt, "trainer.max_keep_ckpt", INT, "3", "[1,)", "checkpoints kept in RUN_DIR/checkpoints (older complete ones are deleted)") \
     X(trainer_run_dir, "trainer.run_dir", STR, "runs/default", "", "run directory: checkpoints/, logs/, metrics.jsonl, rendezvous.json") \
     X(trainer_seed, "trainer.seed", INT, "1", "[0,)", "run seed; every prompt and sample derives its own RNG stream from it") \
+    X(trainer_logger, "trainer.logger", WORDS, "[console, jsonl]", "console|jsonl|tensorboard", "where the per-step metrics go: the status line, RUN_DIR/metrics.jsonl, TensorBoard event files in RUN_DIR/tensorboard/ (verl's key)") \
     X(trainer_log_freq, "trainer.log_freq", INT, "1", "[1,)", "print metrics every N steps (all steps go to metrics.jsonl)") \
     X(trainer_test_freq, "trainer.test_freq", INT, "0", "[0,)", "validate on data.val_files (eval.*) every N steps and at the last; 0: never") \
     X(trainer_val_before_train, "trainer.val_before_train", BOOL, "false", "", "also validate the initial policy (with trainer.test_freq > 0)") \
@@ -160,6 +162,7 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
 #define CFG_CTYPE_OPTFLOAT CfgOptFloat
 #define CFG_CTYPE_PAIR CfgPair
 #define CFG_CTYPE_OPTPAIR CfgPair
+#define CFG_CTYPE_WORDS char
 #define CFG_DIM_INT
 #define CFG_DIM_FLOAT
 #define CFG_DIM_BOOL
@@ -167,6 +170,7 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
 #define CFG_DIM_OPTFLOAT
 #define CFG_DIM_PAIR
 #define CFG_DIM_OPTPAIR
+#define CFG_DIM_WORDS [CONFIG_STR_MAX]
 
 typedef struct {
 #define CFG_FIELD_(field, key, type, def, cons, help) CFG_CTYPE_##type field CFG_DIM_##type;
@@ -174,7 +178,7 @@ typedef struct {
 #undef CFG_FIELD_
 } RlvrConfig;
 
-typedef enum { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_STR, CFG_OPTFLOAT, CFG_PAIR, CFG_OPTPAIR } CfgType;
+typedef enum { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_STR, CFG_OPTFLOAT, CFG_PAIR, CFG_OPTPAIR, CFG_WORDS } CfgType;
 
 typedef struct {
     const char *key;          // "actor.optim.lr"
@@ -190,6 +194,8 @@ typedef struct {
 const CfgKey *config_schema(int *n);
 const CfgKey *config_find_key(const char *key);          // NULL when unknown
 const char *config_type_name(CfgType t);                 // "integer", "number", ...
+// Whether the WORDS value S ("console,jsonl") holds WORD.
+int config_words_has(const char *s, const char *word);
 
 // Loading flags.
 #define CONFIG_IGNORE_UNKNOWN 1   // warn on stderr instead of failing (old checkpoints' configs)
@@ -201,7 +207,7 @@ void config_defaults(RlvrConfig *c);
 int config_load_file(RlvrConfig *c, const char *path, char *err, size_t errlen);
 // Same for YAML text; `srcname` names the source in messages.
 int config_load_string(RlvrConfig *c, const char *yaml, const char *srcname, int flags, char *err, size_t errlen);
-// Sets one key from text as typed on the command line: numbers, true/false, null, [a, b].
+// Sets one key from text as typed on the command line: numbers, true/false, null, [a, b], [word, word].
 // STR keys take the text literally. `src` names the origin in messages ("command line").
 int config_set(RlvrConfig *c, const char *key, const char *value, const char *src, char *err, size_t errlen);
 // Applies one "key.sub=value" argument.
