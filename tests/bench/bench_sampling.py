@@ -14,10 +14,11 @@ tokens/s = G * N / wall time (prefill included), best of --reps; also tokens per
 process (all threads), steadier on a shared machine.
 """
 import argparse
-import time
 
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from torch_peer import time_sampling
 
 
 def main():
@@ -35,44 +36,7 @@ def main():
     nparam = sum(p.numel() for p in model.parameters())
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; model V {a.V} C {a.C} I {a.I} L {a.L} "
           f"H {a.H} KV {a.KV} ({nparam / 1e6:.1f}M params); G {a.G}, prompt {a.prompt}, new {a.new}")
-    prompt = torch.tensor([[(t * 37 + 11) % a.V for t in range(a.prompt)]] * a.G)
-    mask = torch.ones_like(prompt)
-
-    def run_generate():
-        out = model.generate(input_ids=prompt, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0,
-                             top_p=1.0, max_new_tokens=a.new, min_new_tokens=a.new, use_cache=True,
-                             pad_token_id=0)
-        return out.shape[1] - a.prompt
-
-    def run_loop():
-        logps, ents = [], []
-        out = model(input_ids=prompt, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1, :]
-        for step in range(a.new):
-            logp_all = torch.log_softmax(logits.float(), dim=-1)
-            tok = torch.multinomial(logp_all.exp(), 1)
-            logps.append(logp_all.gather(1, tok))
-            ents.append(-(logp_all.exp() * logp_all).sum(-1))
-            if step + 1 == a.new:
-                break
-            out = model(input_ids=tok, past_key_values=cache, use_cache=True)
-            cache, logits = out.past_key_values, out.logits[:, -1, :]
-        return a.new
-
-    for name, fn in (("generate", run_generate), ("loop", run_loop)):
-        best = best_cpu = 0.0
-        with torch.inference_mode():
-            for r in range(a.reps):
-                t0, c0 = time.perf_counter(), time.process_time()
-                n = fn()
-                dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-                tps = a.G * n / dt
-                best = max(best, tps)
-                best_cpu = max(best_cpu, a.G * n / cpu)
-                print(f"{name} rep {r}: {a.G * n} tokens in {dt:.3f} s = {tps:.1f} tokens/s "
-                      f"(CPU {cpu:.3f} s, {a.G * n / cpu:.1f} tokens per CPU-second)")
-        print(f"{name} best: {best:.1f} tokens/s, {best_cpu:.1f} tokens per CPU-second")
-
+    time_sampling(model, a.V, a.G, a.prompt, a.new, a.reps, order=("generate", "loop"))
 
 if __name__ == "__main__":
     main()

@@ -17,10 +17,11 @@ train: one step = zero grads, forward with labels, backward, clip_grad_norm_(1.0
 random tokens; 1 warm-up + --steps timed steps, best and mean step.
 """
 import argparse
-import time
 
 import torch
 from transformers import LlamaForCausalLM
+
+from torch_peer import time_sampling, time_training
 
 
 def load(path):
@@ -37,62 +38,16 @@ def sample(a):
     model = load(a.model).eval()
     V = model.config.vocab_size
     print(f"G {a.G}, prompt {a.prompt}, new {a.new}")
-    prompt = torch.tensor([[(t * 37 + 11) % V for t in range(a.prompt)]] * a.G)
-    mask = torch.ones_like(prompt)
-
-    def run_generate():
-        out = model.generate(input_ids=prompt, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0,
-                             top_p=1.0, max_new_tokens=a.new, min_new_tokens=a.new, use_cache=True,
-                             eos_token_id=None, pad_token_id=0)
-        return out.shape[1] - a.prompt
-
-    def run_loop():
-        logps, ents = [], []
-        out = model(input_ids=prompt, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1, :]
-        for step in range(a.new):
-            logp_all = torch.log_softmax(logits.float(), dim=-1)
-            tok = torch.multinomial(logp_all.exp(), 1)
-            logps.append(logp_all.gather(1, tok))
-            ents.append(-(logp_all.exp() * logp_all).sum(-1))
-            if step + 1 == a.new:
-                break
-            out = model(input_ids=tok, past_key_values=cache, use_cache=True)
-            cache, logits = out.past_key_values, out.logits[:, -1, :]
-        return a.new
-
-    for name, fn in (("loop", run_loop), ("generate", run_generate)):
-        best = best_cpu = 0.0
-        with torch.inference_mode():
-            for r in range(a.reps):
-                t0, c0 = time.perf_counter(), time.process_time()
-                n = fn()
-                dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-                tps = a.G * n / dt
-                best, best_cpu = max(best, tps), max(best_cpu, a.G * n / cpu)
-                print(f"{name} rep {r}: {a.G * n} tokens in {dt:.3f} s = {tps:.1f} tokens/s "
-                      f"(CPU {cpu:.3f} s, {a.G * n / cpu:.1f} tokens per CPU-second)")
-        print(f"{name} best: {best:.1f} tokens/s, {best_cpu:.1f} tokens per CPU-second")
+    time_sampling(model, V, a.G, a.prompt, a.new, a.reps, order=("loop", "generate"))
 
 
 def train(a):
     model = load(a.model).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
     tokens = torch.randint(0, model.config.vocab_size, (a.batch, a.seq), generator=torch.Generator().manual_seed(2))
-    times = []
-    for s in range(a.steps + 1):  # step 0 is warm-up
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=False)
-        loss = model(input_ids=tokens, labels=tokens).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if s:
-            times.append(time.perf_counter() - t0)
-    step, best = sum(times) / len(times), min(times)
+    step, best, loss = time_training(model, tokens, a.steps)
     n = a.batch * a.seq
     print(f"batch={a.batch}x{a.seq} steps={a.steps} step mean {step:.3f} s best {best:.3f} s: {n / best:.0f} tokens/s "
-          f"(mean {n / step:.0f})  loss {loss.item():.4f}")
+          f"(mean {n / step:.0f})  loss {loss:.4f}")
 
 
 def main():

@@ -6,10 +6,11 @@ tests/bench/bench_train.sh in the environment tests/bench/setup_peers.sh makes; 
         --heads 8 --kv 4 --inter 1376 --vocab 8192 --batch 4 --seq 128 --steps 3
 """
 import argparse
-import time
 
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from torch_peer import time_training
 
 ap = argparse.ArgumentParser()
 for k, v in dict(threads=2, hidden=512, layers=4, heads=8, kv=4, inter=1376, vocab=8192, batch=4, seq=128, steps=3).items():
@@ -21,20 +22,9 @@ cfg = Qwen2Config(vocab_size=a.vocab, hidden_size=a.hidden, intermediate_size=a.
                   num_attention_heads=a.heads, num_key_value_heads=a.kv, max_position_embeddings=max(2048, a.seq),
                   tie_word_embeddings=False, use_sliding_window=False)  # default attention: SDPA
 model = Qwen2ForCausalLM(cfg).float().train()
-opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
 tokens = torch.randint(0, a.vocab, (a.batch, a.seq))
-times = []
-for s in range(a.steps + 1):  # step 0 is warm-up
-    t0 = time.perf_counter()
-    opt.zero_grad(set_to_none=False)
-    loss = model(input_ids=tokens, labels=tokens).loss
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    if s:
-        times.append(time.perf_counter() - t0)
-step, best = sum(times) / len(times), min(times)
+step, best, loss = time_training(model, tokens, a.steps)
 n = a.batch * a.seq
 print(f"torch {torch.__version__} threads={a.threads} params={sum(p.numel() for p in model.parameters()) / 1e6:.1f}M "
       f"batch={a.batch}x{a.seq} step mean {step:.3f} s best {best:.3f} s: {n / best:.0f} tokens/s (mean {n / step:.0f})  "
-      f"loss {loss.item():.4f}")
+      f"loss {loss:.4f}")
