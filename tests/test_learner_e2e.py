@@ -249,6 +249,35 @@ def scenario_run_local(tmp):
     check(not any(n.endswith(".pid") for n in os.listdir(os.path.join(run, "workers"))), "workers stopped")
 
 
+# ---- scenario: weights over coordinator.max_message_mb reach the workers ----
+
+def scenario_big_weights(tmp):
+    """A 13.1M-parameter model (52 MB of weights) with coordinator.max_message_mb=40: the weights must be
+    published in chunks a worker's SUB socket accepts (at most 16 MiB); chunks of max_message_mb / 2 (20 MiB)
+    were dropped by every worker, which then waited for the weights forever."""
+    run = os.path.join(tmp, "big")
+    e = env()
+    e["RLVR_BIN"] = BIN
+    big = ["model.path=", "model.init.hidden_size=768", "model.init.intermediate_size=2048", "model.init.num_layers=2",
+           "model.init.num_heads=4", "model.init.num_kv_heads=2", "data.train_batch_size=2", "actor.ppo_mini_batch_size=2",
+           "actor.ppo_micro_batch_size_per_gpu=8", "rollout.n=4", "rollout.max_staleness=0", "trainer.save_freq=0",
+           "trainer.test_freq=0", "trainer.total_training_steps=1", "coordinator.max_message_mb=40"]
+    cmd = ["bash", os.path.join(ROOT, "launch/run_local.sh"), "--config", os.path.join(ROOT, "configs/demo_cpu.yaml"),
+           "--run-dir", run, "--np", "2", "--workers", "2"] + big
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e, cwd=ROOT,
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGTERM)  # run_local.sh stops the learner and the workers it started
+        out, _ = p.communicate(timeout=60)
+        check(False, "a 52 MB model with coordinator.max_message_mb=40: no step in 150 s (weights never reached the workers?)")
+        return
+    check(p.returncode == 0, "big weights: run_local.sh exits 0:\n" + out[-2000:])
+    check(len(metrics(run)) == 1, "big weights: one step trained on the workers' rollouts")
+    check("13081344 parameters" in out, "big weights: the model has the 13.1M parameters the test means")
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="rlvr_learner_") as tmp:
         t0 = time.time()
@@ -258,6 +287,9 @@ if __name__ == "__main__":
             t0 = time.time()
             scenario_run_local(tmp)
             print("scenario_run_local %.1fs" % (time.time() - t0))
+            t0 = time.time()
+            scenario_big_weights(tmp)
+            print("scenario_big_weights %.1fs" % (time.time() - t0))
         else:
             print("scenario_run_local not run: no rollout program in %s" % BIN)
         sys.exit(done(tmp))
