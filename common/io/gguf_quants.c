@@ -141,6 +141,12 @@ static void dequant_q6_k(const unsigned char *b, float *y) {   // 210 bytes -> 2
     }
 }
 
+// The block formats we dequantize, by type; a type without an entry fails when its tensor is read.
+static void (*const BLOCK_DEQUANT[GGML_TYPE_COUNT])(const unsigned char *block, float *y) = {
+    [GGML_TYPE_Q4_0] = dequant_q4_0, [GGML_TYPE_Q4_1] = dequant_q4_1, [GGML_TYPE_Q8_0] = dequant_q8_0,
+    [GGML_TYPE_Q4_K] = dequant_q4_k, [GGML_TYPE_Q5_K] = dequant_q5_k, [GGML_TYPE_Q6_K] = dequant_q6_k,
+};
+
 int gguf_dequantize(uint32_t type, const void *src, float *dst, size_t n) {
     const unsigned char *s = src;
     switch (type) {
@@ -157,25 +163,12 @@ int gguf_dequantize(uint32_t type, const void *src, float *dst, size_t n) {
             dst[i] = st_bf16_to_f32(h);
         }
         return 0;
-    case GGML_TYPE_Q4_0:
-        for (size_t i = 0; i < n / QK; i++) dequant_q4_0(s + 18 * i, dst + QK * i);
+    default: {
+        // Block formats: one call per block, its sizes from TYPES.
+        if (type >= GGML_TYPE_COUNT || !BLOCK_DEQUANT[type]) return -1;
+        size_t be = TYPES[type].block_elems, bb = TYPES[type].block_bytes;
+        for (size_t i = 0; i < n / be; i++) BLOCK_DEQUANT[type](s + bb * i, dst + be * i);
         return 0;
-    case GGML_TYPE_Q4_1:
-        for (size_t i = 0; i < n / QK; i++) dequant_q4_1(s + 20 * i, dst + QK * i);
-        return 0;
-    case GGML_TYPE_Q8_0:
-        for (size_t i = 0; i < n / QK; i++) dequant_q8_0(s + 34 * i, dst + QK * i);
-        return 0;
-    case GGML_TYPE_Q4_K:
-        for (size_t i = 0; i < n / QK_K; i++) dequant_q4_k(s + 144 * i, dst + QK_K * i);
-        return 0;
-    case GGML_TYPE_Q5_K:
-        for (size_t i = 0; i < n / QK_K; i++) dequant_q5_k(s + 176 * i, dst + QK_K * i);
-        return 0;
-    case GGML_TYPE_Q6_K:
-        for (size_t i = 0; i < n / QK_K; i++) dequant_q6_k(s + 210 * i, dst + QK_K * i);
-        return 0;
-    default:
-        return -1;
+    }
     }
 }
