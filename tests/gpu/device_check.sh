@@ -6,7 +6,8 @@
 #    (cmake -S . -B build-gpu -DRLVR_CUDA=ON -DCMAKE_BUILD_TYPE=Release, -j16); with some missing, names
 #    them and falls back to a minimal direct build (CUDA backend + CPU reference only) in build-gpu-min;
 # 3. runs test_cuda_ops and test_cuda_model (every CUDA op / the whole GPU engine vs the CPU engine);
-# 4. runs tests/bench/bench_cuda (SGEMM TFLOP/s, training tokens/s of a hidden-1024 and a hidden-2048 model).
+# 4. runs every tests/gpu/checks/NN_*.sh (learner, attention, generation checks);
+# 5. runs tests/bench/bench_cuda (SGEMM TFLOP/s, training tokens/s of a hidden-1024 and a hidden-2048 model).
 # Everything also goes to $OUT/device_log.txt when $OUT is set. Designed to finish in < 4 minutes on an
 # H100 with 16 cores (the build is the slow part). Exit status: 0 when the CUDA tests passed.
 set -uo pipefail
@@ -136,6 +137,19 @@ else
     elif [ $rc -ne 0 ]; then echo "ERROR: $t FAILED (exit $rc)"; STATUS=1; fi
   done
 fi
+
+# Further checks, one file each (tests/gpu/checks/NN_name.sh, run in name order from the repo root with
+# BUILD (the build directory), BIN (its tests/), MODE (full | minimal) and JOBS set). A check prints what it
+# measured and exits 0 (passed), 77 (not applicable to this build: named as skipped) or anything else (failed).
+for chk in tests/gpu/checks/[0-9]*.sh; do
+  [ -e "$chk" ] || continue
+  section "check $(basename "$chk" .sh)"
+  BUILD=$([ "$MODE" = full ] && echo build-gpu || echo build-gpu-min) BIN="$BIN" MODE="$MODE" JOBS="$JOBS" \
+    timeout "${CHECK_TIMEOUT:-240}" bash "$chk"
+  rc=$?
+  if [ $rc -eq 77 ]; then echo "SKIPPED: $chk (not applicable to the $MODE build)"
+  elif [ $rc -ne 0 ]; then echo "ERROR: $chk FAILED (exit $rc)"; STATUS=1; fi
+done
 
 section "benchmark"
 if [ -x "$BENCH" ]; then

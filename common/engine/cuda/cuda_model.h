@@ -29,6 +29,7 @@ extern "C" {
 #include "common/engine/cuda/cuda_ops.h"
 #include "common/engine/model.h"
 #include "common/engine/optim.h"
+#include <stdint.h>
 
 typedef struct {
     ModelConfig cfg;
@@ -98,6 +99,69 @@ void cuda_model_backward(CudaModel *cm, CudaActs *a, const float *dlogp);
 // As model_adamw_step / model_clip_grad_norm in common/engine/optim.h, on the device buffers.
 void cuda_model_adamw_step(CudaModel *cm, const AdamWConfig *c, float lr, long step);
 double cuda_model_clip_grad_norm(CudaModel *cm, float max_norm);
+
+
+// ---- the learner on GPUs: mixed precision, recompute, flash attention, sharded optimizer ------------------
+//
+// Precision BF16: the fp32 master weights stay in `params` (only the ZeRO-1 shard of them when
+// opts.master_off/master_len cover part of the buffer), a bf16 copy of ALL weights feeds every GEMM
+// (cuBLAS bf16 inputs, fp32 accumulation), activations are stored in bf16, gradients are fp32 (one
+// contiguous buffer, layout of Model.params), the log-prob / entropy head runs in fp32, Adam moments
+// are fp32. FP32 keeps matching the CPU engine (the tests of cuda_model_init).
+typedef enum { CUDA_PREC_FP32 = 0, CUDA_PREC_BF16 = 1 } CudaPrecision;
+
+typedef struct {
+    int train;                  // 1: grads (+ Adam state over [opt_off, opt_off + opt_len)) allocated
+    CudaPrecision precision;
+    int allow_tf32;             // fp32 mode only: cuBLAS may use TF32 tensor cores
+    int recompute;              // activation checkpointing: keep each layer's input only; backward
+                                // recomputes the layer's forward (one layer's activations live at a time)
+    int flash;                  // 1: fused causal GQA attention (never T x T); 0: the cuBLAS full-matrix path
+    size_t opt_off, opt_len;    // ZeRO-1 shard of the optimizer: Adam m / v (and, in BF16, the fp32
+                                // master) exist only for these floats of the flat buffer. Stage 0: 0, num_params.
+    size_t capacity;            // floats allocated for grads (>= num_params; padding for equal-size
+                                // reduce-scatter blocks is zeroed and never read as a parameter). 0: num_params.
+    int device;                 // CUDA device ordinal (cudaSetDevice before any allocation)
+} CudaModelOpts;
+
+// train 1, fp32, no tf32, no recompute, flash on, full optimizer, device 0.
+void cuda_model_opts_default(CudaModelOpts *o, size_t num_params);
+// Like cuda_model_init with options; m->grads / adam_m / adam_v uploaded when present (the Adam
+// ranges [opt_off, opt_off + opt_len) of them), zeros otherwise.
+void cuda_model_init_opts(CudaModel *cm, const Model *m, const CudaModelOpts *o);
+// Activations laid out for cm's options (precision, recompute, flash). eval: forward + head only
+// (one layer's buffers reused; cuda_model_backward refuses it), for the old / reference log-prob pass.
+void cuda_acts_init_opts(CudaActs *a, const CudaModel *cm, int maxB, int maxT, int eval);
+// Device bytes cuda_acts_init_opts allocates; and of cuda_model_init_opts (weights, master, grads,
+// Adam shard), for the memory plan.
+size_t cuda_acts_bytes_opts(const ModelConfig *cfg, const CudaModelOpts *o, int maxB, int maxT, int eval);
+size_t cuda_model_bytes_opts(const ModelConfig *cfg, size_t num_params, const CudaModelOpts *o);
+
+// As model_backward_ent: dent (B, T) = dLoss/dH for the entropy of the last head (NULL = none).
+void cuda_model_backward_ent(CudaModel *cm, CudaActs *a, const float *dlogp, const float *dent);
+
+// Sum of squares of grads[off, off + n) in double (deterministic), for the global norm of sharded grads.
+double cuda_model_grad_sqnorm_range(const CudaModel *cm, size_t off, size_t n);
+// grads[off, off + n) *= factor.
+void cuda_model_scale_grads_range(CudaModel *cm, size_t off, size_t n, float factor);
+// One AdamW step on [off, off + n) (inside the optimizer shard): the fp32 master weights of the range
+// are updated from grads, then (BF16) the range of the bf16 weights is refreshed from them.
+void cuda_model_adamw_range(CudaModel *cm, const AdamWConfig *c, float lr, long step, size_t off, size_t n);
+
+// The compute weights (device): fp32 `params` in FP32 mode, the bf16 copy in BF16 mode; elements of
+// cuda_model_weight_bytes(cm) / num_params bytes each. What NCCL all-gathers / broadcasts.
+void *cuda_model_weights(const CudaModel *cm);
+size_t cuda_model_weight_bytes(const CudaModel *cm);
+// ZeRO-1: after each rank's cuda_model_adamw_range on its shard, the learner all-gathers
+// cuda_model_weights() (bf16 in BF16 mode, so half the bytes) and every rank holds the new weights.
+// Device -> host copies for checkpoints and the weight broadcast (no full fp32 device copy made):
+// params as fp32 (BF16: master where this rank holds it, bf16 widened elsewhere; callers that need
+// exact fp32 masters gather the shards), optimizer state of the shard.
+void cuda_model_download_params(const CudaModel *cm, float *host, size_t off, size_t n);
+void cuda_model_download_weights_bf16(const CudaModel *cm, uint16_t *host, size_t off, size_t n);
+void cuda_model_download_opt(const CudaModel *cm, float *m_host, float *v_host, float *master_host);  // shard only
+void cuda_model_upload_opt(CudaModel *cm, const float *m_host, const float *v_host, const float *master_host);
+float *cuda_model_grads(const CudaModel *cm);   // device (capacity floats)
 
 #ifdef __cplusplus
 }

@@ -108,6 +108,47 @@ float cuda_grad_clip(float *g, size_t n, double norm, float max_norm);
 void cuda_sgemm_rm(CudaCtx *cx, int transA, int transB, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+
+// ---- fused (flash) causal GQA attention -----------------------------------------------------------------
+// Never materialises T x T: tiles of K/V stream through shared memory with an online softmax. Same math
+// and layouts as attention_forward in common/engine/ops.h: q (B, T, H, D), k / v (B, T, KV, D), out
+// (B, T, H, D), query head h reads KV head h / (H / KV), scale 1/sqrt(D), causal. lse (B, H, T) fp32:
+// the row's log-sum-exp of the scaled scores, kept for the backward. D <= 256 (the kernels' limit;
+// larger D dies with a message naming it). The _bf16 variants take bf16 q/k/v/out/dout and give bf16
+// dq/dk/dv; every accumulation is fp32.
+void cuda_flash_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                                  int B, int T, int H, int KV, int D);
+// dq, dk, dv += ... (as the other attention backward); needs out and lse from the forward.
+// scratch: cuda_flash_scratch_floats() floats (per-row D_i = sum(dout * out), and fp32 dk/dv partials).
+size_t cuda_flash_scratch_floats(int B, int T, int H, int KV, int D);
+void cuda_flash_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                                   const float *lse, const float *q, const float *k, const float *v,
+                                   float *scratch, int B, int T, int H, int KV, int D);
+void cuda_flash_attention_forward_bf16(void *out, float *lse, const void *q, const void *k, const void *v,
+                                       int B, int T, int H, int KV, int D);
+// bf16 dq / dk / dv are OVERWRITTEN (a bf16 += would round twice; callers sum in fp32 elsewhere).
+void cuda_flash_attention_backward_bf16(void *dq, void *dk, void *dv, const void *dout, const void *out,
+                                        const float *lse, const void *q, const void *k, const void *v,
+                                        float *scratch, int B, int T, int H, int KV, int D);
+
+// ---- bf16 helpers ---------------------------------------------------------------------------------------
+// Round-to-nearest-even fp32 -> bf16 and back, n elements (device). The host equivalents are
+// bf16_from_f32 / f32_from_bf16 in common/core/bf16.h (bit-identical).
+void cuda_f32_to_bf16(void *dst, const float *src, size_t n);
+void cuda_bf16_to_f32(float *dst, const void *src, size_t n);
+
+// ---- device selection and memory ------------------------------------------------------------------------
+void cuda_set_device(int ordinal);
+int cuda_get_device(void);
+// Free and total bytes of the current device (cudaMemGetInfo).
+void cuda_mem_info(size_t *free_bytes, size_t *total_bytes);
+// The current device's UUID as text ("GPU-8c2e..."), so ranks can tell when they share one GPU.
+void cuda_device_uuid(char *buf, size_t len);
+// Peak bytes this process allocated through cuda_malloc since the last reset (the memory plan is
+// checked against it).
+size_t cuda_peak_allocated(void);
+void cuda_reset_peak_allocated(void);
+
 #ifdef __cplusplus
 }
 #endif
