@@ -23,8 +23,14 @@ rlvr_ensure_built() {
 
 # Waits up to $2 seconds for the learner's rendezvous file in run dir $1.
 rlvr_wait_rendezvous() {
-  local dir="$1" timeout="${2:-120}" t=0
+  # pid (optional): the learner's launcher; when it exits first (a config error, a bad model path)
+  # there is nothing to wait for, and its log already says why.
+  local dir="$1" timeout="${2:-120}" pid="${3:-}" t=0
   while [ ! -s "$dir/rendezvous.json" ]; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "the learner exited before it published $dir/rendezvous.json (its error is above and in $dir/logs/learner.log)" >&2
+      return 1
+    fi
     sleep 0.2; t=$((t + 1))
     if [ $t -ge $((timeout * 5)) ]; then echo "no rendezvous file in $dir after ${timeout}s (is the learner running? see $dir/logs/learner.log)" >&2; return 1; fi
   done

@@ -62,7 +62,14 @@ OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS=1 \
   "${resume[@]}" "${overrides[@]}" >&3 2>&3 &
 # $! is mpirun itself, so the cleanup's SIGTERM reaches the learner and it checkpoints.
 learner_pid=$!
-rlvr_wait_rendezvous "$dir" 300
+if ! rlvr_wait_rendezvous "$dir" 300 "$learner_pid"; then
+  rc=0
+  wait "$learner_pid" || rc=$?
+  learner_pid=""
+  code=$(learner_code "$rc")
+  [ "$code" = 0 ] && code=1
+  exit "$code"
+fi
 "$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --workers "$workers" --threads "$threads"
 rc=0
 wait "$learner_pid" || rc=$?

@@ -15,6 +15,17 @@ out=$("$root/launch/run_local.sh" --bogus 2>&1); rc=$?
 ok "run_local rejects unknown args (rc $rc)" "[ $rc -eq 2 ] && grep -q \"unknown argument '--bogus'\" <<<\"\$out\""
 out=$("$root/launch/run_local.sh" --config x.yaml 2>&1); rc=$?
 ok "run_local needs --run-dir (rc $rc)" "[ $rc -eq 2 ] && grep -q 'run-dir' <<<\"\$out\""
+# A learner that stops at its config stops the launch at once (not after the 300 s rendezvous wait).
+if [ -x "${RLVR_BIN:-$root/build/bin}/learner" ]; then
+  rdir=$(mktemp -d)
+  t0=$(date +%s)
+  out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 "$root/launch/run_local.sh" \
+        --config "$root/configs/demo_cpu.yaml" --run-dir "$rdir/run" --np 1 --workers 1 trainer.no_such_key=1 2>&1); rc=$?
+  dt=$(( $(date +%s) - t0 ))
+  ok "run_local stops when the learner rejects its config (rc $rc, ${dt}s)" \
+     "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -lt 60 ] && grep -q \"unknown key 'trainer.no_such_key'\" <<<\"\$out\" && grep -q 'exited before it published' <<<\"\$out\""
+  rm -rf "$rdir"
+fi
 out=$("$root/launch/demo_smollm2.sh" --bogus 2>&1); rc=$?
 ok "demo_smollm2 rejects unknown args (rc $rc)" "[ $rc -eq 2 ] && grep -q \"unknown argument '--bogus'\" <<<\"\$out\""
 out=$("$root/launch/rollout_pool.sh" --workers 2 2>&1); rc=$?
