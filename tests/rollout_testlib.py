@@ -10,6 +10,8 @@ import tempfile
 import threading
 import time
 
+from checks import Checks
+
 ROOT = os.environ.get("RLVR_ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("RLVR_BIN", os.path.join(ROOT, "build", "bin"))
 HARNESS = os.environ.get("RLVR_COORD_HARNESS", os.path.join(os.path.dirname(BIN), "tests", "coord_harness"))
@@ -17,20 +19,11 @@ ROLLOUT = os.path.join(BIN, "rollout")
 SAN = os.environ.get("RLVR_SANITIZE", "OFF") == "ON"
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
-failures = []
-
-
-def check(cond, msg):
-    if cond:
-        print("ok   " + msg)
-    else:
-        print("FAIL " + msg)
-        failures.append(msg)
+check = Checks(show_passes=True)
 
 
 def finish():
-    print("%d failure(s)" % len(failures))
-    sys.exit(1 if failures else 0)
+    sys.exit(check.summary())
 
 
 class Harness:
@@ -136,7 +129,7 @@ def tmpdir(tag):
 
 
 def cleanup(d):
-    if not failures:
+    if not check.failures:
         shutil.rmtree(d, ignore_errors=True)
     else:
         print("kept %s for inspection" % d)

@@ -8,19 +8,11 @@ import subprocess
 import sys
 import tempfile
 
+from checks import Checks
+
 BIN = os.environ.get("RLVR_BIN", "build/bin")
 RLVR = os.path.join(BIN, "rlvr")
-failed = 0
-passed = 0
-
-
-def check(cond, msg):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+check = Checks()
 
 
 def near(a, b, tol=1e-6):
@@ -294,5 +286,4 @@ check(p.returncode == 0 and b"policy_loss" in p.stdout, "help")
 p = subprocess.run([RLVR, "algo", "/nonexistent/x.jsonl"], capture_output=True, timeout=30)
 check(p.returncode == 2 and b"cannot open" in p.stderr, "missing file")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

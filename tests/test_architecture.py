@@ -13,15 +13,10 @@ import os
 import re
 import sys
 
+from checks import Checks
+
 ROOT = os.environ.get("RLVR_ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-failed = 0
-
-
-def check(cond, msg):
-    global failed
-    if not cond:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
+check = Checks()
 
 
 # Outside libraries as CMake names them -> as the page names them.
@@ -126,4 +121,4 @@ for n in build:
     visit(n, [])
 
 print(f"{len(build)} libraries and programs, {len(listed)} sources checked")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

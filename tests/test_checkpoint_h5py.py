@@ -13,15 +13,11 @@ import tempfile
 import h5py
 import numpy as np
 
+from checks import Checks
+
 BIN = os.environ.get("RLVR_BIN", "build/bin")
 WRITER = os.path.join(BIN, "..", "tests", "test_checkpoint")
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg, file=sys.stderr)
+check = Checks()
 
 
 def crc32c(data: bytes) -> int:
@@ -143,8 +139,7 @@ def main():
         check(out.returncode == 1 and "checksum" in out.stderr, f"export of a damaged file: {out.returncode} {out.stderr}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{'FAILED' if failures else 'OK'}: {len(failures)} failures")
-    return 1 if failures else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -12,16 +12,11 @@ import sys
 
 import numpy as np
 
+from checks import Checks
+
 ROOT = os.environ.get("RLVR_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 RLVR = os.path.join(os.environ.get("RLVR_BIN", os.path.join(ROOT, "build", "bin")), "rlvr")
-failed = 0
-
-
-def check(cond, msg):
-    global failed
-    if not cond:
-        failed += 1
-        print("FAIL", msg, file=sys.stderr)
+check = Checks()
 
 
 def read_safetensors(path):
@@ -83,5 +78,4 @@ for args, needle in [
 r = score("--model", d, "--tokens", "5")
 check(r.returncode == 0 and json.loads(r.stdout) == {"logprobs": [], "entropies": []}, f"single token: {r.stdout!r}")
 
-print("failed" if failed else "ok", failed)
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

@@ -28,6 +28,8 @@ import tempfile
 
 import numpy as np
 
+from checks import Checks
+
 BIN = os.environ.get("RLVR_BIN", "build/bin")
 ROOT = os.environ.get("RLVR_ROOT", ".")
 ASSETS = os.environ.get("RLVR_ASSETS", os.path.join(ROOT, ".assets"))
@@ -36,14 +38,7 @@ FIXTURE = os.path.join(ROOT, "tests", "fixtures", "chat_template", "tokenize.jso
 BUILT_IN = "qwen2.5, smollm2, llama3, llama3.1, llama3.2"
 ENV = dict(os.environ)
 ENV.setdefault("ASAN_OPTIONS", "detect_leaks=0")
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(("ok: " if cond else "FAIL: ") + what, file=sys.stderr if not cond else sys.stdout)
-    if not cond:
-        failures += 1
+check = Checks(show_passes=True)
 
 
 def run(args, stdin=None):
@@ -192,8 +187,8 @@ def main():
     tok_dir = os.path.join(ASSETS, "tokenizers", "qwen2")
     check(os.path.exists(os.path.join(tok_dir, "tokenizer.json")),
           f"{tok_dir}/tokenizer.json exists (launch/setup.sh fetches it)")
-    if failures:
-        sys.exit(1)
+    if check.failures:
+        sys.exit(check.summary())
     tmp = tempfile.mkdtemp()
     try:
         hf = os.path.join(tmp, "hf")
@@ -290,8 +285,7 @@ def main():
         check(r.returncode == 2 and b"--tokenizer" in r.stderr, "tokenize without --tokenizer is a usage error")
     finally:
         shutil.rmtree(tmp)
-    print(f"{'FAILED' if failures else 'passed'}: {failures} failures")
-    sys.exit(1 if failures else 0)
+    sys.exit(check.summary())
 
 
 if __name__ == "__main__":

@@ -45,6 +45,8 @@ except ImportError:
 
 from tokenizers import Tokenizer  # noqa: E402
 
+from checks import Checks  # noqa: E402
+
 TOOL = os.environ.get("RLVR_GGUF_TOOL") or os.path.join(ROOT, "build", "tests", "gguf_tool")
 # vocabulary file -> (tokenizer.ggml.pre, what transformers' GGUF conversion leaves out)
 VOCABS = {
@@ -54,16 +56,7 @@ VOCABS = {
     "starcoder": ("starcoder", "digits"),
     "refact": ("refact", "digits"),
 }
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg)
+check = Checks()
 
 
 def read_inp_out(name):
@@ -212,8 +205,7 @@ def main():
         r = subprocess.run([TOOL, "tokenizer", os.path.join(LLAMA_CPP, "models", f"ggml-vocab-{label}.gguf")],
                            capture_output=True, text=True)
         check(r.returncode != 0 and needle in r.stderr, f"{label}: expected an error with {needle!r}, got {r.stderr!r}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -15,16 +15,12 @@ import zlib
 import msgpack
 import zmq
 
+from checks import Checks
+
 ROOT = os.environ.get("RLVR_ROOT", ".")
 SERVER = os.environ.get("RLVR_COORD_SERVER") or os.path.join(os.environ.get("RLVR_BIN", "build/bin"), "..", "tests", "coord_test_server")
 N_PROMPTS, G, N_WEIGHTS, CHUNK = 5, 3, 100000, 65536
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
+check = Checks()
 
 
 def pack(msg):
@@ -177,8 +173,7 @@ def main():
     s.close(0)
     sub.close(0)
     ctx.term()
-    print("interop: %d checks failed" % len(failures))
-    return 1 if failures else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from checks import Checks
+
 ROOT = os.environ.get("RLVR_ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("RLVR_BIN", os.path.join(ROOT, "build", "bin"))
 TESTS_BIN = os.path.join(os.path.dirname(BIN), "tests")
@@ -26,14 +28,7 @@ PEER = os.path.join(TESTS_BIN, "test_learner_batch")
 TIME_KEYS = {"tokens_per_s", "time_wait_s", "time_train_s", "time_sync_s", "time_step_s", "coord_workers",
              "coord_requeued", "coord_leases_expired", "coord_bad_messages", "coord_late_dropped", "coord_stale_dropped"}
 
-FAILS = []
-
-
-def check(cond, msg):
-    if not cond:
-        FAILS.append(msg)
-        print("FAIL:", msg, flush=True)
-    return cond
+check = Checks()
 
 
 def env():
@@ -144,16 +139,13 @@ def dump_logs(run_dir):
 
 
 def done(tmp):
-    if FAILS:
+    if check.failures:
         for d in sorted(os.listdir(tmp)):
             p = os.path.join(tmp, d)
             if os.path.isdir(p):
                 print("===== run dir", p)
                 dump_logs(p)
-        print("%d failure(s)" % len(FAILS))
-        return 1
-    print("all checks passed")
-    return 0
+    return check.summary()
 
 
 # ---- scenario: 2 ranks + 2 workers, a worker killed mid-lease, a late worker, garbage bytes ----

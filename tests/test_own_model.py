@@ -23,6 +23,8 @@ import tempfile
 
 import numpy as np
 
+from checks import Checks
+
 BIN = os.path.abspath(os.environ.get("RLVR_BIN", "build/bin"))
 ROOT = os.path.abspath(os.environ.get("RLVR_ROOT", "."))
 ASSETS = os.environ.get("RLVR_ASSETS", os.path.join(ROOT, ".assets"))
@@ -30,14 +32,7 @@ CACHE = os.path.join(os.environ.get("RLVR_CACHE", os.path.join(ROOT, ".cache")),
 DATA = os.path.abspath(os.environ.get("RLVR_DATA", os.path.join(ROOT, "..", "shared", "data")))
 QWEN25_TEMPLATE = os.path.join(CACHE, "llama.cpp", "models", "templates", "Qwen-Qwen2.5-7B-Instruct.jinja")
 TIMEOUT_S = 400
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(("ok: " if cond else "FAIL: ") + what, file=sys.stderr if not cond else sys.stdout)
-    if not cond:
-        failures += 1
+check = Checks(show_passes=True)
 
 
 def write_safetensors(path, tensors):
@@ -107,8 +102,8 @@ def main():
         check(os.path.exists(path), f"{path} exists ({how})")
     commands = readme_commands()
     check(commands is not None and "mpirun -np 2" in (commands or ""), "README.md has the own-model commands between the markers")
-    if failures:
-        sys.exit(1)
+    if check.failures:
+        sys.exit(check.summary())
     tmp = tempfile.mkdtemp()
     try:
         hf = os.path.join(tmp, "Qwen2.5-tiny")
@@ -156,8 +151,7 @@ def main():
         print(out[-2000:])
     finally:
         shutil.rmtree(tmp)
-    print(f"{'FAILED' if failures else 'passed'}: {failures} failures")
-    sys.exit(1 if failures else 0)
+    sys.exit(check.summary())
 
 
 if __name__ == "__main__":

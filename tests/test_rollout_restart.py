@@ -50,15 +50,10 @@ def main():
     log = worker_log(w)
     check("reconnecting" in log, "worker log says it reconnected")
     print("elapsed %.1f s" % (time.time() - t0))
-    if failures_present():
+    if check.failures:
         print(log[-3000:])
     cleanup(base)
     finish()
-
-
-def failures_present():
-    from rollout_testlib import failures
-    return bool(failures)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import tempfile
 import h5py
 import numpy as np
 
+from checks import Checks
+
 BIN = os.environ.get("RLVR_BIN", "build/bin")
 ENV = dict(os.environ)
 ENV.setdefault("ASAN_OPTIONS", "detect_leaks=0")
@@ -29,14 +31,7 @@ CFG = dict(architectures=["Qwen2ForCausalLM"], model_type="qwen2", vocab_size=29
            use_sliding_window=False, sliding_window=4096, rope_scaling=None, hidden_act="silu",
            bos_token_id=1, eos_token_id=[2, 3], pad_token_id=None, torch_dtype="bfloat16", rlvr_tokenizer="char")
 
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what, file=sys.stderr)
+check = Checks()
 
 
 def qwen2_shapes(c):
@@ -166,8 +161,7 @@ def main():
         r = run("convert", src)
         check(r.returncode == 2 and "usage" in r.stderr, "usage on wrong arguments")
 
-    print("failures: %d" % failures)
-    return 1 if failures else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -31,16 +31,9 @@ import gen_pairs  # noqa: E402
 import triage  # noqa: E402
 from refs import MathVerify, Ours  # noqa: E402
 
-passed = failed = 0
+from checks import Checks  # noqa: E402
 
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg)
+check = Checks()
 
 
 corpus = [json.loads(l) for l in open(os.path.join(ROOT, "tests", "verifier_diff", "corpus.jsonl"))]
@@ -74,5 +67,4 @@ for i, row in enumerate(corpus):
 rate = agree / max(1, len(corpus))
 print(f"{len(corpus)} pairs, agreement with Math-Verify {rate:.4f}, {len(corpus) - agree} triaged disagreements")
 check(rate >= MIN_AGREEMENT, f"agreement {rate:.4f} below {MIN_AGREEMENT}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())
