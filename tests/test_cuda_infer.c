@@ -229,8 +229,10 @@ static void check_batch_independence(const Model *m, CudaPrecision prec) {
                prec == CUDA_PREC_BF16 ? "bf16" : "fp32", sps[k].temperature, sps[k].top_p, sps[k].top_k,
                same ? "equal" : "DIFFER", dl, sb, kb);
         CHECK_MSG(same, "a request's tokens depend on its batch");
-        // cuBLAS may pick another kernel for 64 rows than for 1: logits agree to rounding, not bit for bit
-        CHECK_MSG(dl <= 1e-3, "log-probs alone vs in a batch differ by %.3g", dl);
+        // cuBLAS picks its kernel by shape (64 rows vs 1), so logits agree to rounding, not bit for bit;
+        // in bf16 a last-bit GEMM difference can flip an activation's bf16 rounding (2^-9 relative)
+        const double tol = prec == CUDA_PREC_BF16 ? 2e-2 : 1e-3;
+        CHECK_MSG(dl <= tol, "log-probs alone vs in a batch differ by %.3g > %.0e", dl, tol);
         CHECK_EQ_INT(sb, 0);
         CHECK_EQ_INT(kb, 0);
         cuda_infer_free(g);
