@@ -4,11 +4,16 @@
 // Data flow of a step (rows processed in chunks of at most `rows` rows; X = the precision's type, fp32
 // or bf16):
 //   x (R, C) fp32 residual  <- embedding rows
-//   per layer: xn (R, C) X = RMSNorm(x) -> q / k / v (fp32 GEMM outputs, cuBLAS with X inputs and fp32
-//   accumulation) -> + bias, RoPE, K/V rows written to the cache (X) at (slot, pos) -> attention of
-//   each row over positions 0..pos of its slot (split over the sequence in ATT_CHUNK positions, then a
-//   combine) -> att (R, H*D) X -> o_proj -> x += ; xn = RMSNorm(x) -> gate / up -> SwiGLU -> h X ->
-//   down_proj -> x += (fused with the next RMSNorm).
+//   per layer: xn (R, C) X = RMSNorm(x) -> qkv (R, H*D + 2*KV*D) in ONE GEMM (fp32 output, cuBLAS with
+//   X inputs and fp32 accumulation) -> + bias, RoPE, K/V rows written to the cache (X) at (slot, pos) ->
+//   attention of each row over positions 0..pos of its slot (split over the sequence in ATT_CHUNK
+//   positions, then a combine) -> att (R, H*D) X -> o_proj -> x += ; xn = RMSNorm(x) -> gate|up (R, 2I)
+//   in one GEMM -> SwiGLU -> h X -> down_proj -> x += (fused with the next RMSNorm).
+//
+// Weight layout on the device: Model.params' layout, except that each layer's q/k/v span (q_proj
+// weight, q bias, k weight, k bias, v weight, v bias) is stored as [q k v weights][q k v biases], so
+// the three projections are one (H*D + 2*KV*D, C) matrix. gate_proj and up_proj are adjacent in
+// Model.params already: one (2I, C) matrix.
 //   hid (n_out, C) X = final RMSNorm of the output rows -> logits (n_out, V) fp32 -> sampler.
 // The residual stream, every GEMM output and every reduction are fp32 in both precisions.
 //
@@ -50,9 +55,12 @@ template <> __device__ __forceinline__ bf16 from_f<bf16>(float x) { return __flo
 
 // Offsets (elements) of the tensors in the weight buffer: the layout of Model.params (model_view).
 typedef struct {
-    size_t ln1, q, qb, k, kb, v, vb, o, ln2, gate, up, down;   // qb/kb/vb: NO_BIAS when absent
+    size_t ln1, qkv, qkv_b, o, ln2, gate_up, down;   // qkv_b: NO_BIAS without qkv bias
 } LayerOff;
 #define NO_BIAS ((size_t)-1)
+
+// host params [host, host + n) live at device elements [dev, dev + n)
+typedef struct { size_t host, dev, n; } Seg;
 
 struct CudaInfer {
     ModelConfig cfg;
@@ -64,16 +72,18 @@ struct CudaInfer {
     void *weights;               // (num_params) X
     size_t embed, norm, lm_head; // offsets
     LayerOff *lo;                // (L)
+    Seg *segs;                   // host -> device layout, in host order
+    int nsegs;
     void *kc, *vc;               // (B, L, KV, T, D) X
     int *len;                    // (B) host: positions filled per slot
     void *work;                  // the workspace allocation, carved below
     float *rope_cos, *rope_sin;  // (T, D/2)
     float *x;                    // (rows, C)
     void *xn;                    // (rows, C) X
-    float *q, *k, *v;            // (rows, H*D), (rows, KV*D) x2
+    float *qkv;                  // (rows, H*D + 2*KV*D): q | k | v of each row
     void *att;                   // (rows, H*D) X
     float *proj;                 // (rows, C)
-    float *gate, *up;            // (rows, I)
+    float *gu;                   // (rows, 2I): gate | up of each row
     void *hbuf;                  // (rows, I) X
     float *part_o;               // (rows, H, nsplit, D) unnormalised partial attention outputs
     float *part_ml;              // (rows, H, nsplit, 2) their max and sum
@@ -102,9 +112,9 @@ static size_t work_bytes(const ModelConfig *c, size_t elt, int B, int T, int *ro
     size_t b = 0;
     b += 2 * align256((size_t)T * (D / 2) * 4);                          // rope tables
     b += align256(R * C * 4) + align256(R * C * elt);                    // x, xn
-    b += align256(R * H * D * 4) + 2 * align256(R * KV * D * 4);         // q, k, v
+    b += align256(R * (H + 2 * KV) * D * 4);                             // qkv
     b += align256(R * H * D * elt) + align256(R * C * 4);                // att, proj
-    b += 2 * align256(R * I * 4) + align256(R * I * elt);                // gate, up, h
+    b += align256(R * 2 * I * 4) + align256(R * I * elt);                // gate|up, h
     b += align256(R * H * NS * D * 4) + align256(R * H * NS * 2 * 4);    // partial attention
     b += align256((size_t)B * C * elt) + align256((size_t)B * V * 4);    // hid, logits
     b += align256((3 * R + B) * sizeof(int)) + align256(2 * (size_t)B * 8) + align256((size_t)B * sizeof(CudaSampleResult));
@@ -151,14 +161,15 @@ __global__ void add_rmsnorm_kernel(T *out, float *x, const float *add, const T *
 }
 
 // Bias, RoPE (HF rotate_half with the host tables) and the K/V cache write of one row per block.
+// qkv (rows, (H + 2 KV) D): q rotated in place; bias (H + 2 KV) D or NULL, the same layout.
 template <typename T>
-__global__ void qkv_rope_kernel(float *q, float *k, const float *v, const T *qb, const T *kb, const T *vb,
-                                const float *cos_t, const float *sin_t, const int *slots, const int *pos, T *kc,
-                                T *vc, int l, int L, int Tmax, int H, int KV, int D) {
+__global__ void qkv_rope_kernel(float *qkv, const T *bias, const float *cos_t, const float *sin_t, const int *slots,
+                                const int *pos, T *kc, T *vc, int l, int L, int Tmax, int H, int KV, int D) {
     const int r = blockIdx.x, half = D / 2, p = pos[r];
     const float *cs = cos_t + (size_t)p * half, *sn = sin_t + (size_t)p * half;
-    float *qr = q + (size_t)r * H * D, *kr = k + (size_t)r * KV * D;
-    const float *vr = v + (size_t)r * KV * D;
+    float *qr = qkv + (size_t)r * (H + 2 * KV) * D, *kr = qr + (size_t)H * D;
+    const float *vr = kr + (size_t)KV * D;
+    const T *qb = bias, *kb = bias ? bias + (size_t)H * D : NULL, *vb = bias ? bias + (size_t)(H + KV) * D : NULL;
     for (int j = threadIdx.x; j < H * half; j += blockDim.x) {
         const int h = j / half, i = j % half, o = h * D + i;
         const float a = qr[o] + (qb ? to_f(qb[o]) : 0.0f), b = qr[o + half] + (qb ? to_f(qb[o + half]) : 0.0f);
@@ -179,13 +190,14 @@ __global__ void qkv_rope_kernel(float *q, float *k, const float *v, const T *qb,
     }
 }
 
-// Grid (rows * KV, nsplit): block (r, g, s) attends query heads g*G .. g*G+G-1 of row r over positions
+// Grid (rows * KV, nsplit): block (r, g, s) attends query heads g*G .. g*G+G-1 of row r (q rows
+// q_stride floats apart) over positions
 // [s * ATT_CHUNK, min(pos[r] + 1, (s + 1) * ATT_CHUNK)) of its slot. Dynamic shared memory:
 // q (G, D) and scores (G, ATT_CHUNK) floats.
 template <typename T>
 __global__ void attn_chunk_kernel(float *part_o, float *part_ml, const float *q, const T *kc, const T *vc,
                                   const int *slots, const int *pos, int l, int L, int Tmax, int H, int KV, int D,
-                                  int nsplit) {
+                                  int nsplit, size_t q_stride) {
     extern __shared__ float smem[];
     const int G = H / KV, r = blockIdx.x / KV, g = blockIdx.x % KV, s = blockIdx.y;
     const int npos = pos[r] + 1, t0 = s * ATT_CHUNK;
@@ -193,7 +205,7 @@ __global__ void attn_chunk_kernel(float *part_o, float *part_ml, const float *q,
     const int t1 = min(npos, t0 + ATT_CHUNK), n = t1 - t0;
     float *sq = smem, *sc = smem + (size_t)G * D;
     const float scale = 1.0f / sqrtf((float)D);
-    for (int i = threadIdx.x; i < G * D; i += blockDim.x) sq[i] = q[(size_t)r * H * D + (size_t)g * G * D + i];
+    for (int i = threadIdx.x; i < G * D; i += blockDim.x) sq[i] = q[(size_t)r * q_stride + (size_t)g * G * D + i];
     __syncthreads();
     const size_t head = ((((size_t)slots[r] * L + l) * KV + g) * Tmax) * D;
     const T *kh = kc + head, *vh = vc + head;
@@ -264,10 +276,13 @@ __global__ void attn_combine_kernel(T *att, const float *part_o, const float *pa
     }
 }
 
-template <typename T> __global__ void swiglu_kernel(T *h, const float *g, const float *u, size_t n) {
+// h (rows, I) = silu(gate) * up from gu (rows, 2I) = gate | up.
+template <typename T> __global__ void swiglu_kernel(T *h, const float *gu, size_t rows, int I) {
+    const size_t n = rows * I;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const float a = g[i];
-        h[i] = from_f<T>(a / (1.0f + expf(-a)) * u[i]);
+        const size_t r = i / I, j = i % I;
+        const float a = gu[r * 2 * I + j], u = gu[r * 2 * I + I + j];
+        h[i] = from_f<T>(a / (1.0f + expf(-a)) * u);
     }
 }
 
@@ -318,13 +333,10 @@ static void carve(CudaInfer *s) {
     TAKE(s->rope_sin, float *, (size_t)s->T * (D / 2) * 4);
     TAKE(s->x, float *, R * C * 4);
     TAKE(s->xn, void *, R * C * e);
-    TAKE(s->q, float *, R * H * D * 4);
-    TAKE(s->k, float *, R * KV * D * 4);
-    TAKE(s->v, float *, R * KV * D * 4);
+    TAKE(s->qkv, float *, R * (H + 2 * KV) * D * 4);
     TAKE(s->att, void *, R * H * D * e);
     TAKE(s->proj, float *, R * C * 4);
-    TAKE(s->gate, float *, R * I * 4);
-    TAKE(s->up, float *, R * I * 4);
+    TAKE(s->gu, float *, R * 2 * I * 4);
     TAKE(s->hbuf, void *, R * I * e);
     TAKE(s->part_o, float *, R * H * NS * D * 4);
     TAKE(s->part_ml, float *, R * H * NS * 2 * 4);
@@ -416,14 +428,36 @@ extern "C" int cuda_infer_init(CudaInfer **out, const Model *m, const CudaInferO
     s->embed = OFF(hv.embed_tokens);
     s->norm = OFF(hv.norm);
     s->lm_head = OFF(hv.lm_head);
+    const size_t C = c->hidden_size, QD = (size_t)c->num_heads * c->head_dim, KD = (size_t)c->num_kv_heads * c->head_dim;
+    const size_t I = c->intermediate_size;
+    s->segs = (Seg *)mallocCheck(((size_t)c->num_layers * 7 + 1) * sizeof(Seg));
+    size_t cur = 0;   // host elements before it are covered by segs
     for (int l = 0; l < c->num_layers; l++) {
         const LayerView *lv = &hv.layers[l];
         LayerOff *lo = &s->lo[l];
-        lo->ln1 = OFF(lv->input_layernorm); lo->q = OFF(lv->q_proj); lo->qb = OFF(lv->q_bias);
-        lo->k = OFF(lv->k_proj); lo->kb = OFF(lv->k_bias); lo->v = OFF(lv->v_proj); lo->vb = OFF(lv->v_bias);
-        lo->o = OFF(lv->o_proj); lo->ln2 = OFF(lv->post_attention_layernorm);
-        lo->gate = OFF(lv->gate_proj); lo->up = OFF(lv->up_proj); lo->down = OFF(lv->down_proj);
+        lo->ln1 = OFF(lv->input_layernorm); lo->o = OFF(lv->o_proj); lo->ln2 = OFF(lv->post_attention_layernorm);
+        lo->gate_up = OFF(lv->gate_proj); lo->down = OFF(lv->down_proj);
+        lo->qkv = OFF(lv->q_proj);
+        lo->qkv_b = c->qkv_bias ? lo->qkv + (QD + 2 * KD) * C : NO_BIAS;
+        if (OFF(lv->up_proj) != lo->gate_up + I * C) die("cuda_infer: up_proj does not follow gate_proj in the parameter layout");
+        const size_t qw = lo->qkv, kw = OFF(lv->k_proj), vw = OFF(lv->v_proj);
+        if (!c->qkv_bias) {
+            if (kw != qw + QD * C || vw != kw + KD * C) die("cuda_infer: q/k/v projections are not adjacent in the parameter layout");
+            continue;   // already [q k v]: covered by the identity segments
+        }
+        const size_t qb = OFF(lv->q_bias), kb = OFF(lv->k_bias), vb = OFF(lv->v_bias);
+        if (qb != qw + QD * C || kw != qb + QD || kb != kw + KD * C || vw != kb + KD || vb != vw + KD * C)
+            die("cuda_infer: unexpected q/k/v layout in the parameters");
+        s->segs[s->nsegs++] = Seg{cur, cur, qw - cur};
+        s->segs[s->nsegs++] = Seg{qw, qw, QD * C};
+        s->segs[s->nsegs++] = Seg{qb, qw + (QD + 2 * KD) * C, QD};
+        s->segs[s->nsegs++] = Seg{kw, qw + QD * C, KD * C};
+        s->segs[s->nsegs++] = Seg{kb, qw + (QD + 2 * KD) * C + QD, KD};
+        s->segs[s->nsegs++] = Seg{vw, qw + (QD + KD) * C, KD * C};
+        s->segs[s->nsegs++] = Seg{vb, qw + (QD + 2 * KD) * C + QD + KD, KD};
+        cur = vb + KD;
     }
+    s->segs[s->nsegs++] = Seg{cur, cur, m->num_params - cur};
 #undef OFF
     // RoPE: the CPU engine's tables, so both engines rotate by bit-identical angles.
     const size_t half = (size_t)c->head_dim / 2;
@@ -448,41 +482,38 @@ extern "C" void cuda_infer_free(CudaInfer *s) {
     cuda_free(s->vc);
     cuda_free(s->work);
     cuda_ctx_destroy(s->cx);
-    free(s->lo); free(s->len); free(s->h_idx); free(s->h_rng); free(s->h_res);
+    free(s->lo); free(s->segs); free(s->len); free(s->h_idx); free(s->h_rng); free(s->h_res);
     free(s);
 }
 
 extern "C" int cuda_infer_max_batch(const CudaInfer *s) { return s->B; }
 extern "C" size_t cuda_infer_device_bytes(const CudaInfer *s) { return s->bytes; }
 
-extern "C" void cuda_infer_load_params(CudaInfer *s, const float *params) {
-    if (s->prec == CUDA_PREC_FP32) {
-        cuda_upload(s->weights, params, s->num_params * sizeof(float));
-        return;
-    }
-    // BF16: fp32 chunks through the staging buffer, rounded on the device (no full fp32 copy there).
-    for (size_t i = 0; i < s->num_params; i += STAGE_ELEMS) {
-        const size_t n = s->num_params - i < STAGE_ELEMS ? s->num_params - i : STAGE_ELEMS;
-        cuda_upload(s->stage, params + i, n * sizeof(float));
-        f32_to_bf16_kernel<<<grid_for(n), 256>>>((bf16 *)s->weights + i, (const float *)s->stage, n);
-        cudaCheckLaunch();
+// Host params (src_elt bytes per element: 4 fp32, 2 bf16) into the device layout, converted to the
+// precision's type on the device through the staging buffer when the types differ.
+static void load_weights(CudaInfer *s, const void *params, size_t src_elt) {
+    for (int g = 0; g < s->nsegs; g++) {
+        const Seg *sg = &s->segs[g];
+        const char *src = (const char *)params + sg->host * src_elt;
+        char *dst = (char *)s->weights + sg->dev * s->elt;
+        if (src_elt == s->elt) {
+            cuda_upload(dst, src, sg->n * s->elt);
+            continue;
+        }
+        for (size_t i = 0; i < sg->n; i += STAGE_ELEMS) {
+            const size_t n = sg->n - i < STAGE_ELEMS ? sg->n - i : STAGE_ELEMS;
+            cuda_upload(s->stage, src + i * src_elt, n * src_elt);
+            if (src_elt == 4) f32_to_bf16_kernel<<<grid_for(n), 256>>>((bf16 *)dst + i, (const float *)s->stage, n);
+            else bf16_to_f32_kernel<<<grid_for(n), 256>>>((float *)dst + i, (const bf16 *)s->stage, n);
+            cudaCheckLaunch();
+        }
     }
     cuda_sync();
 }
 
-extern "C" void cuda_infer_load_params_bf16(CudaInfer *s, const uint16_t *params) {
-    if (s->prec == CUDA_PREC_BF16) {
-        cuda_upload(s->weights, params, s->num_params * sizeof(uint16_t));
-        return;
-    }
-    for (size_t i = 0; i < s->num_params; i += STAGE_ELEMS) {
-        const size_t n = s->num_params - i < STAGE_ELEMS ? s->num_params - i : STAGE_ELEMS;
-        cuda_upload(s->stage, params + i, n * sizeof(uint16_t));
-        bf16_to_f32_kernel<<<grid_for(n), 256>>>((float *)s->weights + i, (const bf16 *)s->stage, n);
-        cudaCheckLaunch();
-    }
-    cuda_sync();
-}
+extern "C" void cuda_infer_load_params(CudaInfer *s, const float *params) { load_weights(s, params, sizeof(float)); }
+
+extern "C" void cuda_infer_load_params_bf16(CudaInfer *s, const uint16_t *params) { load_weights(s, params, sizeof(uint16_t)); }
 
 extern "C" void cuda_infer_reset_slot(CudaInfer *s, int slot) {
     if (slot < 0 || slot >= s->B) die("cuda_infer_reset_slot: slot %d outside 0..%d", slot, s->B - 1);
@@ -525,24 +556,21 @@ static void forward_chunk(CudaInfer *s, int R, int row0, int n_out, int nsplit) 
     const size_t att_smem = (size_t)G * (D + ATT_CHUNK) * sizeof(float);
     for (int l = 0; l < L; l++) {
         const LayerOff *lo = &s->lo[l];
-        gemm_rows(s, s->q, xn, lo->q, R, C, H * D);
-        gemm_rows(s, s->k, xn, lo->k, R, C, KV * D);
-        gemm_rows(s, s->v, xn, lo->v, R, C, KV * D);
-        qkv_rope_kernel<T><<<R, ATT_THREADS>>>(s->q, s->k, s->v, (const T *)wptr(s, lo->qb), (const T *)wptr(s, lo->kb),
-                                               (const T *)wptr(s, lo->vb), s->rope_cos, s->rope_sin, d_slots, d_pos,
-                                               (T *)s->kc, (T *)s->vc, l, L, s->T, H, KV, D);
+        gemm_rows(s, s->qkv, xn, lo->qkv, R, C, (H + 2 * KV) * D);
+        qkv_rope_kernel<T><<<R, ATT_THREADS>>>(s->qkv, (const T *)wptr(s, lo->qkv_b), s->rope_cos, s->rope_sin, d_slots,
+                                               d_pos, (T *)s->kc, (T *)s->vc, l, L, s->T, H, KV, D);
         cudaCheckLaunch();
         attn_chunk_kernel<T><<<dim3((unsigned)(R * KV), (unsigned)nsplit), ATT_THREADS, att_smem>>>(
-            s->part_o, s->part_ml, s->q, (const T *)s->kc, (const T *)s->vc, d_slots, d_pos, l, L, s->T, H, KV, D, s->nsplit);
+            s->part_o, s->part_ml, s->qkv, (const T *)s->kc, (const T *)s->vc, d_slots, d_pos, l, L, s->T, H, KV, D,
+            s->nsplit, (size_t)(H + 2 * KV) * D);
         cudaCheckLaunch();
         attn_combine_kernel<T><<<dim3((unsigned)R, (unsigned)H), 64>>>((T *)s->att, s->part_o, s->part_ml, d_pos, H, D, s->nsplit);
         cudaCheckLaunch();
         gemm_rows(s, s->proj, s->att, lo->o, R, H * D, C);
         add_rmsnorm_kernel<T><<<R, NORM_THREADS>>>(xn, s->x, s->proj, (const T *)wptr(s, lo->ln2), C, eps);
         cudaCheckLaunch();
-        gemm_rows(s, s->gate, xn, lo->gate, R, C, I);
-        gemm_rows(s, s->up, xn, lo->up, R, C, I);
-        swiglu_kernel<T><<<grid_for((size_t)R * I), 256>>>((T *)s->hbuf, s->gate, s->up, (size_t)R * I);
+        gemm_rows(s, s->gu, xn, lo->gate_up, R, C, 2 * I);
+        swiglu_kernel<T><<<grid_for((size_t)R * I), 256>>>((T *)s->hbuf, s->gu, (size_t)R, I);
         cudaCheckLaunch();
         gemm_rows(s, s->proj, s->hbuf, lo->down, R, I, C);
         const size_t next = l + 1 < L ? s->lo[l + 1].ln1 : s->norm;   // residual add fused with the next norm
