@@ -5,7 +5,8 @@
 //     models and two random models (Qwen2 GQA with bias, head_dim 16; LLaMA tied, head_dim 80, not a
 //     multiple of the warp), for a batch of prompts of different lengths whose prefill spans several
 //     row chunks and whose decode crosses attention chunk boundaries (positions 128, 256);
-//   - greedy generation (the GPU's sampled token fed back) equals the CPU argmax at every step;
+//   - greedy generation (the GPU's sampled token fed back) equals the CPU argmax at every step (or ties
+//     with it within the fp32 tolerance);
 //   - bf16 logits against the CPU engine run on the same bf16-rounded weights, within TOL_BF16;
 //   - a request alone and among 63 others gives the same tokens (T 1, and T 0.8 / top-k / top-p);
 //   - reported log-prob / entropy equal sampler_logprob_entropy on the GPU's own logits within TOL_STATS,
@@ -123,7 +124,11 @@ static void check_logits(const char *name, const Model *m, const Model *cpu_m, C
         worst = fmax(worst, d / fmax(mx, 1e-30));
         for (int b = 0; b < NS; b++) {
             const int want = argmax_row(lc + (size_t)b * V, V);
-            if (prec == CUDA_PREC_FP32 && tok[b] != want) mism++;
+            // a different token counts only when the CPU logits separate the two beyond the fp32
+            // tolerance (a genuine near-tie may go either way)
+            if (prec == CUDA_PREC_FP32 && tok[b] != want &&
+                lc[(size_t)b * V + want] - lc[(size_t)b * V + tok[b]] > TOL_FP32 * mx)
+                mism++;
             float rl, re;
             sampler_logprob_entropy(lg + (size_t)b * V, V, 1.0f, tok[b], &rl, &re);
             if (fabs(rl - lp[b]) > TOL_STATS || fabs(re - en[b]) > TOL_STATS) stat_bad++;
