@@ -41,6 +41,62 @@ static void upload_bf16_from_f32(void *dst, const float *src, size_t n) {
     free(stage);
 }
 
+// ---- phase timing (cuda_model_profile) ------------------------------------------------------------------
+
+typedef struct { int phase; cudaEvent_t start, stop; } ProfMark;
+static int g_prof_on;
+static ProfMark *g_marks;
+static size_t g_nmarks, g_cap_marks;
+
+extern "C" void cuda_model_profile(int on) { g_prof_on = on; }
+
+// Opens a timed span of `phase` on the default stream; returns its index (or -1 when timing is off).
+static long prof_begin(int phase) {
+    if (!g_prof_on) return -1;
+    if (g_nmarks == g_cap_marks) {
+        const size_t cap = g_cap_marks ? 2 * g_cap_marks : 256;
+        g_marks = (ProfMark *)reallocCheck(g_marks, cap * sizeof(ProfMark));
+        for (size_t i = g_cap_marks; i < cap; i++) {
+            cudaCheck(cudaEventCreate(&g_marks[i].start));
+            cudaCheck(cudaEventCreate(&g_marks[i].stop));
+        }
+        g_cap_marks = cap;
+    }
+    g_marks[g_nmarks].phase = phase;
+    cudaCheck(cudaEventRecord(g_marks[g_nmarks].start, 0));
+    return (long)g_nmarks++;
+}
+
+static void prof_end(long mark) {
+    if (mark >= 0) cudaCheck(cudaEventRecord(g_marks[mark].stop, 0));
+}
+
+extern "C" void cuda_model_profile_take(double *ms) {
+    for (int p = 0; p < CUDA_PHASES; p++) ms[p] = 0.0;
+    cudaCheck(cudaDeviceSynchronize());
+    for (size_t i = 0; i < g_nmarks; i++) {
+        float t = 0.0f;
+        cudaCheck(cudaEventElapsedTime(&t, g_marks[i].start, g_marks[i].stop));
+        ms[g_marks[i].phase] += t;
+    }
+    g_nmarks = 0;
+}
+
+// The layers' GEMMs through the timing spans.
+template <typename T>
+static void lin_fwd(CudaCtx *cx, T *out, const T *x, const T *Wt, const T *b, size_t N, int IC, int OC) {
+    const long mk = prof_begin(CUDA_PHASE_GEMM);
+    op_linear_forward<T>(cx, out, x, Wt, b, N, IC, OC);
+    prof_end(mk);
+}
+template <typename T>
+static void lin_bwd(CudaCtx *cx, T *dx, float beta_dx, float *dW, float *db, const T *dout, const T *x, const T *Wt,
+                    size_t N, int IC, int OC) {
+    const long mk = prof_begin(CUDA_PHASE_GEMM);
+    op_linear_backward<T>(cx, dx, beta_dx, dW, db, dout, x, Wt, N, IC, OC);
+    prof_end(mk);
+}
+
 // ---- model ----------------------------------------------------------------------------------------------
 
 extern "C" void cuda_model_opts_default(CudaModelOpts *o, size_t num_params) {
@@ -105,16 +161,22 @@ extern "C" void cuda_model_init_opts(CudaModel *cm, const Model *m, const CudaMo
         cm->wc = cm->w;
     } else {
         cm->wb = cuda_malloc(align_bytes(P * sizeof(uint16_t)));
-        upload_bf16_from_f32(cm->wb, m->params, P);
         model_view(m, m->params, &cm->wc);
         view_rebase(&cm->wc, m->params, cm->wb, sizeof(uint16_t));
         if (cm->train) {
+            // The fp32 weights pass through the gradient buffer (>= num_params floats, zeroed below) and
+            // are rounded on the device: one upload, no host conversion of billions of floats.
             cm->params = (float *)cuda_malloc(align_bytes(r.opt_len * sizeof(float)));
-            cuda_upload(cm->params, m->params + r.opt_off, r.opt_len * sizeof(float));
+            cm->grads = (float *)cuda_malloc(align_bytes(r.capacity * sizeof(float)));
+            cuda_upload(cm->grads, m->params, P * sizeof(float));
+            op_to_bf16((bf16 *)cm->wb, cm->grads, P);
+            cudaCheck(cudaMemcpy(cm->params, cm->grads + r.opt_off, r.opt_len * sizeof(float), cudaMemcpyDeviceToDevice));
+        } else {
+            upload_bf16_from_f32(cm->wb, m->params, P);
         }
     }
     if (cm->train) {
-        cm->grads = (float *)cuda_malloc(align_bytes(r.capacity * sizeof(float)));
+        if (!cm->grads) cm->grads = (float *)cuda_malloc(align_bytes(r.capacity * sizeof(float)));
         cuda_zero(cm->grads, r.capacity * sizeof(float));
         if (m->grads) cuda_upload(cm->grads, m->grads, P * sizeof(float));
         const size_t ob = r.opt_len * sizeof(float);
@@ -343,21 +405,23 @@ template <typename T> static void layer_forward(const CudaModel *cm, CudaActs *a
     T *h = act<T>(a->mlp_h, ls, N * I);                         // (N, I)
 
     op_rmsnorm_forward<T>(ln1, r1, x, W<T>(lw->input_layernorm), N, C, eps);
-    op_linear_forward<T>(cx, q, ln1, W<T>(lw->q_proj), W<T>(lw->q_bias), N, C, H * D);
-    op_linear_forward<T>(cx, k, ln1, W<T>(lw->k_proj), W<T>(lw->k_bias), N, C, KV * D);
-    op_linear_forward<T>(cx, v, ln1, W<T>(lw->v_proj), W<T>(lw->v_bias), N, C, KV * D);
+    lin_fwd<T>(cx, q, ln1, W<T>(lw->q_proj), W<T>(lw->q_bias), N, C, H * D);
+    lin_fwd<T>(cx, k, ln1, W<T>(lw->k_proj), W<T>(lw->k_bias), N, C, KV * D);
+    lin_fwd<T>(cx, v, ln1, W<T>(lw->v_proj), W<T>(lw->v_bias), N, C, KV * D);
     op_rope<T>(q, a->rope_cos, a->rope_sin, B, Tn, H, D, 1.0f);
     op_rope<T>(k, a->rope_cos, a->rope_sin, B, Tn, KV, D, 1.0f);
+    long mk = prof_begin(CUDA_PHASE_ATTENTION);
     attn_forward(cx, a, ls, atty, q, k, v);
-    op_linear_forward<T>(cx, mid, atty, W<T>(lw->o_proj), (const T *)NULL, N, H * D, C);
+    prof_end(mk);
+    lin_fwd<T>(cx, mid, atty, W<T>(lw->o_proj), (const T *)NULL, N, H * D, C);
     op_residual_forward<T>(mid, mid, x, N * C);
     op_rmsnorm_forward<T>(ln2, r2, mid, W<T>(lw->post_attention_layernorm), N, C, eps);
-    op_linear_forward<T>(cx, gate, ln2, W<T>(lw->gate_proj), (const T *)NULL, N, C, I);
-    op_linear_forward<T>(cx, up, ln2, W<T>(lw->up_proj), (const T *)NULL, N, C, I);
+    lin_fwd<T>(cx, gate, ln2, W<T>(lw->gate_proj), (const T *)NULL, N, C, I);
+    lin_fwd<T>(cx, up, ln2, W<T>(lw->up_proj), (const T *)NULL, N, C, I);
     op_swiglu_forward<T>(h, gate, up, N * I);
     if (!full) return;
     T *xout = act<T>(a->resid, resid_slot(a, l + 1), N * C);   // (N, C)
-    op_linear_forward<T>(cx, xout, h, W<T>(lw->down_proj), (const T *)NULL, N, I, C);
+    lin_fwd<T>(cx, xout, h, W<T>(lw->down_proj), (const T *)NULL, N, I, C);
     op_residual_forward<T>(xout, xout, mid, N * C);
 }
 
@@ -404,6 +468,7 @@ extern "C" void cuda_model_head(const CudaModel *cm, CudaActs *a, const int *tar
     a->temperature = temperature;
     // The entropy is always made: the entropy-bonus backward reads it.
     float *d_logp = a->stats, *d_ent = a->stats + N, *d_hn = a->stats + 2 * N, *d_ss = a->stats + 3 * N;
+    const long mk = prof_begin(CUDA_PHASE_HEAD);
     if (a->bf16)
         op_head_forward<bf16>(cm->cx, d_logp, d_ent, hnorm ? d_hn : NULL, sumsq ? d_ss : NULL, a->lse, a->logits,
                               a->head_rows, (const bf16 *)(void *)a->lnf, W<bf16>(cm->wc.lm_head), a->targets, N, a->C,
@@ -411,6 +476,7 @@ extern "C" void cuda_model_head(const CudaModel *cm, CudaActs *a, const int *tar
     else
         op_head_forward<float>(cm->cx, d_logp, d_ent, hnorm ? d_hn : NULL, sumsq ? d_ss : NULL, a->lse, a->logits,
                                a->head_rows, a->lnf, cm->wc.lm_head, a->targets, N, a->C, V, temperature);
+    prof_end(mk);
     cuda_download(logp, d_logp, N * sizeof(float));
     if (entropy) cuda_download(entropy, d_ent, N * sizeof(float));
     if (hnorm) cuda_download(hnorm, d_hn, N * sizeof(float));
@@ -456,9 +522,11 @@ template <typename T> static void backward_t(CudaModel *cm, CudaActs *a, int wit
     T *dgate = (T *)(void *)a->dgate, *dup = (T *)(void *)a->dup;
     T *dq = (T *)(void *)a->dq, *dk = (T *)(void *)a->dk, *dv = (T *)(void *)a->dv;
 
+    const long mh = prof_begin(CUDA_PHASE_HEAD);
     op_head_backward<T>(cx, dln, gw->lm_head, a->dlogp, a->dlogp_host, with_ent ? a->dent : NULL,
                         with_ent ? a->dent_host : NULL, a->stats + N, (const T *)(void *)a->lnf, W<T>(w->lm_head),
                         a->targets, a->lse, a->logits, (bf16 *)a->logits16, a->head_rows, N, C, a->V, a->temperature);
+    prof_end(mh);
     cuda_zero(a->dresid, N * C * sizeof(float));
     op_rmsnorm_backward<T>(a->dresid, gw->norm, dln, act<T>(a->resid, resid_slot(a, L), N * C), W<T>(w->norm),
                            a->lnf_rstd, N, C);
@@ -483,23 +551,25 @@ template <typename T> static void backward_t(CudaModel *cm, CudaActs *a, int wit
         // MLP branch; dresid also flows straight through the residual to mid.
         const T *dres = grad_operand(a->dresid, dln, N * C);
         T *dh = dbig;                                              // (N, I)
-        op_linear_backward<T>(cx, dh, 0.0f, lg->down_proj, NULL, dres, h, W<T>(lw->down_proj), N, I, C);
+        lin_bwd<T>(cx, dh, 0.0f, lg->down_proj, NULL, dres, h, W<T>(lw->down_proj), N, I, C);
         op_swiglu_backward<T>(dgate, dup, dh, gate, up, N * I);
-        op_linear_backward<T>(cx, dln, 0.0f, lg->gate_proj, NULL, dgate, ln2, W<T>(lw->gate_proj), N, C, I);
-        op_linear_backward<T>(cx, dln, 1.0f, lg->up_proj, NULL, dup, ln2, W<T>(lw->up_proj), N, C, I);
+        lin_bwd<T>(cx, dln, 0.0f, lg->gate_proj, NULL, dgate, ln2, W<T>(lw->gate_proj), N, C, I);
+        lin_bwd<T>(cx, dln, 1.0f, lg->up_proj, NULL, dup, ln2, W<T>(lw->up_proj), N, C, I);
         op_rmsnorm_backward<T>(a->dresid, lg->post_attention_layernorm, dln, mid, W<T>(lw->post_attention_layernorm),
                                a->ln2_rstd + ls * N, N, C);
 
         // attention branch
         dres = grad_operand(a->dresid, dln, N * C);
         T *datty = dbig;                                           // (N, H*D)
-        op_linear_backward<T>(cx, datty, 0.0f, lg->o_proj, NULL, dres, atty, W<T>(lw->o_proj), N, H * D, C);
+        lin_bwd<T>(cx, datty, 0.0f, lg->o_proj, NULL, dres, atty, W<T>(lw->o_proj), N, H * D, C);
+        long mk = prof_begin(CUDA_PHASE_ATTENTION);
         attn_backward(cx, a, ls, dq, dk, dv, datty, atty, q, k, v);
+        prof_end(mk);
         op_rope<T>(dq, a->rope_cos, a->rope_sin, B, Tn, H, D, -1.0f);
         op_rope<T>(dk, a->rope_cos, a->rope_sin, B, Tn, KV, D, -1.0f);
-        op_linear_backward<T>(cx, dln, 0.0f, lg->q_proj, lg->q_bias, dq, ln1, W<T>(lw->q_proj), N, C, H * D);
-        op_linear_backward<T>(cx, dln, 1.0f, lg->k_proj, lg->k_bias, dk, ln1, W<T>(lw->k_proj), N, C, KV * D);
-        op_linear_backward<T>(cx, dln, 1.0f, lg->v_proj, lg->v_bias, dv, ln1, W<T>(lw->v_proj), N, C, KV * D);
+        lin_bwd<T>(cx, dln, 0.0f, lg->q_proj, lg->q_bias, dq, ln1, W<T>(lw->q_proj), N, C, H * D);
+        lin_bwd<T>(cx, dln, 1.0f, lg->k_proj, lg->k_bias, dk, ln1, W<T>(lw->k_proj), N, C, KV * D);
+        lin_bwd<T>(cx, dln, 1.0f, lg->v_proj, lg->v_bias, dv, ln1, W<T>(lw->v_proj), N, C, KV * D);
         op_rmsnorm_backward<T>(a->dresid, lg->input_layernorm, dln, x, W<T>(lw->input_layernorm),
                                a->ln1_rstd + ls * N, N, C);
     }
@@ -553,12 +623,14 @@ extern "C" void cuda_model_adamw_range(CudaModel *cm, const AdamWConfig *c, floa
         die("cuda_model_adamw_range: range [%zu, %zu) is outside this rank's optimizer shard [%zu, %zu)", off, off + n,
             o0, o1);
     const size_t i = off - o0;  // into the shard's buffers
+    const long mk = prof_begin(CUDA_PHASE_OPTIMIZER);
     if (model_bf16(cm))
         op_adamw(cm->params + i, (bf16 *)cm->wb + off, cm->grads + off, cm->adam_m + i, cm->adam_v + i, n, c->beta1,
                  c->beta2, c->eps, c->weight_decay, lr, step);
     else
         op_adamw(cm->params + off, NULL, cm->grads + off, cm->adam_m + i, cm->adam_v + i, n, c->beta1, c->beta2, c->eps,
                  c->weight_decay, lr, step);
+    prof_end(mk);
 }
 
 extern "C" void cuda_model_adamw_step(CudaModel *cm, const AdamWConfig *c, float lr, long step) {
@@ -568,8 +640,10 @@ extern "C" void cuda_model_adamw_step(CudaModel *cm, const AdamWConfig *c, float
 
 extern "C" double cuda_model_clip_grad_norm(CudaModel *cm, float max_norm) {
     if (!cm->train) die("cuda_model_clip_grad_norm: the device model was made with train = 0 (no gradients)");
+    const long mk = prof_begin(CUDA_PHASE_OPTIMIZER);
     const double norm = sqrt(cuda_grad_sqnorm(cm->grads, cm->num_params));
     cuda_grad_clip(cm->grads, cm->num_params, norm, max_norm);
+    prof_end(mk);
     return norm;
 }
 

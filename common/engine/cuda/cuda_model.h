@@ -178,6 +178,14 @@ void cuda_model_download_opt(const CudaModel *cm, float *m_host, float *v_host, 
 void cuda_model_upload_opt(CudaModel *cm, const float *m_host, const float *v_host, const float *master_host);
 float *cuda_model_grads(const CudaModel *cm);   // device (capacity floats)
 
+// Phase timing for benchmarks (off by default; no cost when off). While on, the cuda_model_* calls
+// record cudaEvents around their GEMMs (the layers' projections), attention, the head (its GEMMs
+// included) and the optimizer (norm, clip, AdamW); cuda_model_profile_take synchronises, adds up the
+// milliseconds per phase into ms[CUDA_PHASES] and starts over.
+enum { CUDA_PHASE_GEMM = 0, CUDA_PHASE_ATTENTION, CUDA_PHASE_HEAD, CUDA_PHASE_OPTIMIZER, CUDA_PHASES };
+void cuda_model_profile(int on);
+void cuda_model_profile_take(double *ms);
+
 #ifdef __cplusplus
 }
 #endif
