@@ -391,18 +391,18 @@ template <typename T> static void layer_forward(const CudaModel *cm, CudaActs *a
     const float eps = cm->cfg.rms_norm_eps;
     CudaCtx *cx = cm->cx;
     const LayerView *lw = &cm->wc.layers[l];
-    const T *x = act<T>(a->resid, resid_slot(a, l), N * C);     // (N, C)
-    T *ln1 = act<T>(a->ln1, ls, N * C);                         // (N, C)
+    const T *x = act<T>(a->resid, resid_slot(a, l), N * C);        // (N, C)
+    T *ln1 = act<T>(a->ln1, ls, N * C);                            // (N, C)
     float *r1 = a->ln1_rstd + ls * N;                              // (N)
-    T *q = act<T>(a->q, ls, N * H * D);                         // (N, H*D)
-    T *k = act<T>(a->k, ls, N * KV * D);                        // (N, KV*D)
-    T *v = act<T>(a->v, ls, N * KV * D);                        // (N, KV*D)
-    T *atty = act<T>(a->atty, ls, N * H * D);                   // (N, H*D)
-    T *mid = act<T>(a->resid_mid, ls, N * C);                   // (N, C)
-    T *ln2 = act<T>(a->ln2, ls, N * C);                         // (N, C)
+    T *q = act<T>(a->q, ls, N * H * D);                            // (N, H*D)
+    T *k = act<T>(a->k, ls, N * KV * D);                           // (N, KV*D)
+    T *v = act<T>(a->v, ls, N * KV * D);                           // (N, KV*D)
+    T *atty = act<T>(a->atty, ls, N * H * D);                      // (N, H*D)
+    T *mid = act<T>(a->resid_mid, ls, N * C);                      // (N, C)
+    T *ln2 = act<T>(a->ln2, ls, N * C);                            // (N, C)
     float *r2 = a->ln2_rstd + ls * N;                              // (N)
-    T *gate = act<T>(a->gate, ls, N * I), *up = act<T>(a->up, ls, N * I);  // (N, I)
-    T *h = act<T>(a->mlp_h, ls, N * I);                         // (N, I)
+    T *gate = act<T>(a->gate, ls, N * I), *up = act<T>(a->up, ls, N * I); // (N, I)
+    T *h = act<T>(a->mlp_h, ls, N * I);                            // (N, I)
 
     op_rmsnorm_forward<T>(ln1, r1, x, W<T>(lw->input_layernorm), N, C, eps);
     lin_fwd<T>(cx, q, ln1, W<T>(lw->q_proj), W<T>(lw->q_bias), N, C, H * D);
@@ -420,7 +420,7 @@ template <typename T> static void layer_forward(const CudaModel *cm, CudaActs *a
     lin_fwd<T>(cx, up, ln2, W<T>(lw->up_proj), (const T *)NULL, N, C, I);
     op_swiglu_forward<T>(h, gate, up, N * I);
     if (!full) return;
-    T *xout = act<T>(a->resid, resid_slot(a, l + 1), N * C);   // (N, C)
+    T *xout = act<T>(a->resid, resid_slot(a, l + 1), N * C);       // (N, C)
     lin_fwd<T>(cx, xout, h, W<T>(lw->down_proj), (const T *)NULL, N, I, C);
     op_residual_forward<T>(xout, xout, mid, N * C);
 }
