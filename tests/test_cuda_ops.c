@@ -10,6 +10,8 @@
 // and 1e-4 for reductions (RMSNorm, GEMMs, attention, head), whose lengths here are <= 1000.
 // Backward inputs start from random (not zero) gradients so the += convention is checked too.
 // The TF32 switch is checked separately with tol 1e-2 (TF32 products keep 10 mantissa bits).
+// The bf16 conversions are bit-exact against the host's (common/core/bf16.h): NaN payloads, infinities,
+// denormals, round-half-to-even ties, overflow to infinity, random bit patterns, all 65536 bf16 values.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ int main(void) {
 }
 #else
 
+#include "common/core/bf16.h"
 #include "common/engine/cuda/cuda_ops.h"
 #include "common/engine/ops.h"
 #include "common/engine/optim.h"
@@ -344,6 +347,78 @@ static void test_optim(void) {
     cuda_free(d_p); cuda_free(d_g); cuda_free(d_m); cuda_free(d_v);
 }
 
+// Device fp32 -> bf16 -> fp32 against bf16_from_f32 / f32_from_bf16, bit for bit.
+static void test_bf16_convert(void) {
+    static const uint32_t special[] = {
+        0x00000000u, 0x80000000u, 0x3f800000u, 0xbf800000u,          // +-0, +-1
+        0x7f800000u, 0xff800000u,                                   // +-inf
+        0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fbfffffu, 0xffffffffu, 0x7f80ffffu,  // quiet / signalling NaNs
+        0x00000001u, 0x807fffffu, 0x00008000u, 0x00018000u, 0x00017fffu, 0x00008001u,  // denormals, their ties
+        0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu,          // ties to even (down, up), above, below
+        0x7f7fffffu, 0xff7fffffu, 0x7f7f8000u, 0x7f7f7fffu,          // max float rounds to inf; ties near it
+        0x00800000u, 0x007fffffu, 0x4b7fffffu, 0xc2f6e979u,
+    };
+    const size_t ns = sizeof(special) / sizeof(special[0]), nr = 200000, n = ns + nr;
+    uint32_t *bits = malloc(n * sizeof(uint32_t));
+    memcpy(bits, special, sizeof(special));
+    for (size_t i = ns; i < n; i++) bits[i] = (uint32_t)rng_u64(&rng);
+    float *f = malloc(n * sizeof(float));
+    memcpy(f, bits, n * sizeof(float));
+    float *d_f = to_dev(f, n);
+    uint16_t *d_h = cuda_malloc(n * sizeof(uint16_t)), *h = malloc(n * sizeof(uint16_t));
+    cuda_f32_to_bf16(d_h, d_f, n);
+    cuda_download(h, d_h, n * sizeof(uint16_t));
+    size_t bad = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+        if (h[i] != bf16_from_f32(f[i])) { bad++; if (first == n) first = i; }
+    printf("  bf16 from f32: %zu values (%zu special), %zu differ from the host\n", n, ns, bad);
+    CHECK_MSG(bad == 0, "cuda_f32_to_bf16: %zu of %zu differ; first 0x%08x -> gpu 0x%04x host 0x%04x", bad, n,
+              first < n ? bits[first] : 0u, first < n ? h[first] : 0u, first < n ? bf16_from_f32(f[first]) : 0u);
+    // every bf16 pattern widened
+    const size_t nb = 65536;
+    uint16_t *all = malloc(nb * sizeof(uint16_t));
+    for (size_t i = 0; i < nb; i++) all[i] = (uint16_t)i;
+    uint16_t *d_all = cuda_malloc(nb * sizeof(uint16_t));
+    float *d_w = cuda_malloc(nb * sizeof(float)), *w = malloc(nb * sizeof(float));
+    cuda_upload(d_all, all, nb * sizeof(uint16_t));
+    cuda_bf16_to_f32(d_w, d_all, nb);
+    cuda_download(w, d_w, nb * sizeof(float));
+    bad = 0;
+    for (size_t i = 0; i < nb; i++) {
+        const float e = f32_from_bf16(all[i]);
+        if (memcmp(&e, &w[i], sizeof(float)) != 0) bad++;
+    }
+    printf("  bf16 to f32: all 65536 patterns, %zu differ from the host\n", bad);
+    CHECK_MSG(bad == 0, "cuda_bf16_to_f32: %zu of 65536 patterns differ from f32_from_bf16", bad);
+    free(bits); free(f); free(h); free(all); free(w);
+    cuda_free(d_f); cuda_free(d_h); cuda_free(d_all); cuda_free(d_w);
+}
+
+// Device selection, memory info, UUID, and the peak of cuda_malloc'd bytes.
+static void test_device_helpers(void) {
+    cuda_set_device(0);
+    CHECK_EQ_INT(cuda_get_device(), 0);
+    size_t fr = 0, tot = 0;
+    cuda_mem_info(&fr, &tot);
+    printf("  device memory: %.2f GiB free of %.2f GiB\n", fr / 1073741824.0, tot / 1073741824.0);
+    CHECK(tot > 0 && fr <= tot);
+    char uuid[64];
+    cuda_device_uuid(uuid, sizeof(uuid));
+    printf("  uuid %s\n", uuid);
+    CHECK_MSG(strncmp(uuid, "GPU-", 4) == 0 && strlen(uuid) == 40, "uuid '%s' is not GPU-xxxxxxxx-xxxx-...", uuid);
+    const size_t MB = (size_t)1 << 20;
+    cuda_reset_peak_allocated();
+    const size_t base = cuda_peak_allocated();
+    void *a = cuda_malloc(1 * MB), *b = cuda_malloc(3 * MB);
+    cuda_free(a);
+    void *c = cuda_malloc(MB / 2);
+    CHECK_EQ_INT(cuda_peak_allocated(), base + 4 * MB);   // a + b live together; c fits in a's place
+    cuda_free(b);
+    cuda_free(c);
+    cuda_reset_peak_allocated();
+    CHECK_EQ_INT(cuda_peak_allocated(), base);             // everything freed: back to what was live
+}
+
 int main(void) {
     char desc[256];
     if (cuda_device_count() == 0) {
@@ -366,6 +441,8 @@ int main(void) {
     test_swiglu_residual();
     test_head(cx);
     test_optim();
+    test_bf16_convert();
+    test_device_helpers();
     cuda_ctx_destroy(cx);
     return tests_done();
 }

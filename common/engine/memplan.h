@@ -38,6 +38,9 @@ size_t memplan_head_rows(size_t V, size_t N);
 
 // The activation slab: X(name, count, elem_bytes) for every buffer, in carve order. Uses the locals
 // MEMPLAN_ACTS_DIMS declares. A buffer with count 0 is absent in that configuration (NULL pointer).
+// logits16 is the bf16 copy of a head chunk's dz (the backward GEMMs take both operands in one type);
+// emb_index groups the positions of each token (distinct tokens, their starts, the positions) so the
+// embedding gradient is summed in a fixed order.
 #define MEMPLAN_ACTS_DIMS(cfg, o)                                                                              \
     const size_t L = (size_t)(cfg)->num_layers, C = (size_t)(cfg)->hidden_size, H = (size_t)(cfg)->num_heads, \
                  KV = (size_t)(cfg)->num_kv_heads, D = (size_t)(cfg)->head_dim,                               \
@@ -74,6 +77,7 @@ size_t memplan_head_rows(size_t V, size_t N);
     X(lnf_rstd, N, 4)                                                                \
     X(lse, N, 4)                                                                     \
     X(logits, ROWS * V, 4)                                                           \
+    X(logits16, (A == 2 ? TR : 0) * ROWS * V, 2)                                     \
     X(stats, 4 * N, 4)                                                               \
     X(dlogp, TR * N, 4)                                                              \
     X(dent, TR * N, 4)                                                               \
@@ -85,6 +89,7 @@ size_t memplan_head_rows(size_t V, size_t N);
     X(dbig, TR * N * (I > H * D ? I : H * D), A)                                     \
     X(dgate, TR * N * I, A)                                                          \
     X(dup, TR * N * I, A)                                                            \
+    X(emb_index, TR * (3 * N + 1), 4)                                                \
     X(att_scratch, FL ? TR * (B * H * T + 2 * N * KV * D)                            \
                       : (3 * N * H * D + 4 * N * KV * D + B * KV * T * T), 4)
 

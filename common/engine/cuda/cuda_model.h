@@ -31,21 +31,54 @@ extern "C" {
 #include "common/engine/optim.h"
 #include <stdint.h>
 
+// ---- the learner on GPUs: mixed precision, recompute, flash attention, sharded optimizer ------------------
+//
+// Precision BF16: the fp32 master weights stay in `params` (only the ZeRO-1 shard of them when
+// opts.opt_off / opt_len cover part of the buffer), a bf16 copy of ALL weights feeds every GEMM
+// (cuBLAS bf16 inputs, fp32 accumulation), activations are stored in bf16, gradients are fp32 (one
+// contiguous buffer, layout of Model.params), the log-prob / entropy head runs in fp32, Adam moments
+// are fp32. FP32 keeps matching the CPU engine (the tests of cuda_model_init).
+typedef enum { CUDA_PREC_FP32 = 0, CUDA_PREC_BF16 = 1 } CudaPrecision;
+
+typedef struct {
+    int train;                  // 1: grads (+ Adam state over [opt_off, opt_off + opt_len)) allocated
+    CudaPrecision precision;
+    int allow_tf32;             // fp32 mode only: cuBLAS may use TF32 tensor cores
+    int recompute;              // activation checkpointing: keep each layer's input only; backward
+                                // recomputes the layer's forward (one layer's activations live at a time)
+    int flash;                  // 1: fused causal GQA attention (never T x T); 0: the cuBLAS full-matrix path
+    size_t opt_off, opt_len;    // ZeRO-1 shard of the optimizer: Adam m / v (and, in BF16, the fp32
+                                // master) exist only for these floats of the flat buffer. Stage 0: 0, num_params.
+    size_t capacity;            // floats allocated for grads (>= num_params; padding for equal-size
+                                // reduce-scatter blocks is zeroed and never read as a parameter). 0: num_params.
+    int device;                 // CUDA device ordinal (cudaSetDevice before any allocation)
+} CudaModelOpts;
+
 typedef struct {
     ModelConfig cfg;
     size_t num_params;
     int train;                        // 1: grads / adam_m / adam_v allocated
-    float *params;                    // (num_params) device
-    float *grads, *adam_m, *adam_v;   // (num_params) device, or NULL when !train
-    ModelView w, gw;                  // device views into params and grads (gw zero when !train)
+    CudaModelOpts opts;               // as given (cuda_model_init: fp32, the whole buffer's optimizer)
+    float *params;                    // FP32: (num_params) the weights; BF16: the fp32 master of
+                                      // [opt_off, opt_off + opt_len) (NULL when !train)
+    void *wb;                         // BF16: (num_params) bf16 compute weights; NULL in FP32
+    float *grads;                     // (capacity) device, or NULL when !train
+    float *adam_m, *adam_v;           // (opt_len): the moments of [opt_off, opt_off + opt_len), or NULL
+    ModelView w, gw;                  // device views into params (FP32 only) and grads (gw zero when !train)
+    ModelView wc;                     // views of the compute weights: w in FP32, bf16 addresses in BF16
     CudaCtx *cx;                      // cuBLAS handle and GEMM precision
 } CudaModel;
 
 // Device activations for batches up to (maxB, maxT); the field meanings and shapes are those of Acts in
-// common/engine/forward.h (all device pointers, carved from one cudaMalloc). Training layout only (every layer
-// kept).
+// common/engine/forward.h (all device pointers, carved from one cudaMalloc by MEMPLAN_ACTS_FIELDS of
+// common/engine/memplan.h). The shapes below are those of the full training layout; with recompute or in
+// eval one layer's buffers are kept (Lk = 1) and in eval two residual slots (used in turn). Buffers of
+// activations (resid, ln1, q, k, v, atty, resid_mid, ln2, gate, up, mlp_h, lnf, dln, dq, dk, dv, dbig,
+// dgate, dup) hold elements of `act_bytes` bytes: bf16 in BF16 mode, whatever their C type says.
 typedef struct {
     int maxB, maxT, B, T;
+    int bf16, recompute, eval, flash; // the layout's options (cuda_acts_init_opts)
+    size_t act_bytes;                 // 4 (fp32) or 2 (bf16)
     int L, C, H, KV, D, I, V;
     size_t head_rows;                 // rows of the (head_rows, V) logits chunk
     float temperature;
@@ -57,7 +90,8 @@ typedef struct {
     float *resid;                     // (L+1, B, T, C)
     float *ln1, *ln1_rstd;            // (L, B, T, C), (L, B, T)
     float *q, *k, *v;                 // (L, B, T, H*D), (L, B, T, KV*D) x2
-    float *att;                       // (L, B, H, T, T)
+    float *att;                       // (L, B, H, T, T) cuBLAS attention only (flash 0)
+    float *att_lse;                   // (L, B, H, T) flash attention's row log-sum-exp
     float *atty;                      // (L, B, T, H*D)
     float *resid_mid;                 // (L, B, T, C)
     float *ln2, *ln2_rstd;            // (L, B, T, C), (L, B, T)
@@ -65,14 +99,18 @@ typedef struct {
     float *lnf, *lnf_rstd;            // (B, T, C), (B, T)
     float *lse;                       // (B, T)
     float *logits;                    // (head_rows, V)
+    void *logits16;                   // (head_rows, V) bf16 dz of a head chunk (BF16 training only)
     float *stats;                     // (4, B, T): logp, entropy, hnorm, sumsq of the last head
-    float *dlogp;                     // (B, T)
+    float *dlogp, *dent;              // (B, T) each
     float *dresid, *dln;              // (B, T, C)
     float *dq, *dk, *dv;              // (B, T, H*D), (B, T, KV*D) x2
     float *dbig;                      // (B, T, max(I, H*D))
     float *dgate, *dup;               // (B, T, I)
-    float *att_scratch;               // cuda_attention_scratch_floats(maxB, maxT, ...)
-    float *dlogp_host;                // (maxB * maxT) host copy of the last dlogp (chunk skipping)
+    int *emb_index;                   // (3 N + 1) positions of each token, for the embedding gradient
+    float *att_scratch;               // cuda_attention_scratch_floats / cuda_flash_scratch_floats
+    float *dlogp_host, *dent_host;    // (maxB * maxT) host copies of the last dlogp / dent (chunk skipping)
+    int *tokens_host;                 // (maxB * maxT) the last forward's tokens (host)
+    int *index_host;                  // (5 N + 1) host scratch of the embedding index
 } CudaActs;
 
 // Uploads m->params (and, with train, m->grads / adam_m / adam_v when the host has them; zeros otherwise).
@@ -100,29 +138,6 @@ void cuda_model_backward(CudaModel *cm, CudaActs *a, const float *dlogp);
 void cuda_model_adamw_step(CudaModel *cm, const AdamWConfig *c, float lr, long step);
 double cuda_model_clip_grad_norm(CudaModel *cm, float max_norm);
 
-
-// ---- the learner on GPUs: mixed precision, recompute, flash attention, sharded optimizer ------------------
-//
-// Precision BF16: the fp32 master weights stay in `params` (only the ZeRO-1 shard of them when
-// opts.master_off/master_len cover part of the buffer), a bf16 copy of ALL weights feeds every GEMM
-// (cuBLAS bf16 inputs, fp32 accumulation), activations are stored in bf16, gradients are fp32 (one
-// contiguous buffer, layout of Model.params), the log-prob / entropy head runs in fp32, Adam moments
-// are fp32. FP32 keeps matching the CPU engine (the tests of cuda_model_init).
-typedef enum { CUDA_PREC_FP32 = 0, CUDA_PREC_BF16 = 1 } CudaPrecision;
-
-typedef struct {
-    int train;                  // 1: grads (+ Adam state over [opt_off, opt_off + opt_len)) allocated
-    CudaPrecision precision;
-    int allow_tf32;             // fp32 mode only: cuBLAS may use TF32 tensor cores
-    int recompute;              // activation checkpointing: keep each layer's input only; backward
-                                // recomputes the layer's forward (one layer's activations live at a time)
-    int flash;                  // 1: fused causal GQA attention (never T x T); 0: the cuBLAS full-matrix path
-    size_t opt_off, opt_len;    // ZeRO-1 shard of the optimizer: Adam m / v (and, in BF16, the fp32
-                                // master) exist only for these floats of the flat buffer. Stage 0: 0, num_params.
-    size_t capacity;            // floats allocated for grads (>= num_params; padding for equal-size
-                                // reduce-scatter blocks is zeroed and never read as a parameter). 0: num_params.
-    int device;                 // CUDA device ordinal (cudaSetDevice before any allocation)
-} CudaModelOpts;
 
 // train 1, fp32, no tf32, no recompute, flash on, full optimizer, device 0.
 void cuda_model_opts_default(CudaModelOpts *o, size_t num_params);
@@ -162,6 +177,14 @@ void cuda_model_download_weights_bf16(const CudaModel *cm, uint16_t *host, size_
 void cuda_model_download_opt(const CudaModel *cm, float *m_host, float *v_host, float *master_host);  // shard only
 void cuda_model_upload_opt(CudaModel *cm, const float *m_host, const float *v_host, const float *master_host);
 float *cuda_model_grads(const CudaModel *cm);   // device (capacity floats)
+
+// Phase timing for benchmarks (off by default; no cost when off). While on, the cuda_model_* calls
+// record cudaEvents around their GEMMs (the layers' projections), attention, the head (its GEMMs
+// included) and the optimizer (norm, clip, AdamW); cuda_model_profile_take synchronises, adds up the
+// milliseconds per phase into ms[CUDA_PHASES] and starts over.
+enum { CUDA_PHASE_GEMM = 0, CUDA_PHASE_ATTENTION, CUDA_PHASE_HEAD, CUDA_PHASE_OPTIMIZER, CUDA_PHASES };
+void cuda_model_profile(int on);
+void cuda_model_profile_take(double *ms);
 
 #ifdef __cplusplus
 }
