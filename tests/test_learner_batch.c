@@ -242,9 +242,9 @@ static void test_update_micro_invariance(void) {
         CHECK(model_init(&m, &mc, err, sizeof err) == 0);
         model_init_random(&m, 7, 0.05f);
         model_alloc_train(&m);
-        Dist d = {0, 1, 0};
+        Dist d = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
         Trainer t;
-        trainer_init(&t, &cfg, &d, &m, NULL, 1);
+        CHECK(trainer_init(&t, &cfg, &d, &m, NULL, 1, err, sizeof err) == 0);
         int l1[2] = {3, 5}, c1[2] = {1, 0}, l2[2] = {4, 2}, c2[2] = {1, 0};
         CoordGroup gs[2] = {make_group(1, 2, 3, l1, c1), make_group(2, 2, 2, l2, c2)};
         RlBatch b;
@@ -301,9 +301,9 @@ static void test_entropy_bonus(void) {
         CHECK(model_init(&m, &mc, err, sizeof err) == 0);
         model_init_random(&m, 11, 0.3f);
         model_alloc_train(&m);
-        Dist d = {0, 1, 0};
+        Dist d = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
         Trainer t;
-        trainer_init(&t, &cfg, &d, &m, NULL, 1);
+        CHECK(trainer_init(&t, &cfg, &d, &m, NULL, 1, err, sizeof err) == 0);
         double ent[2];
         for (int step = 0; step < 2; step++) {
             int l1[2] = {3, 5}, c1[2] = {1, 1}, l2[2] = {4, 2}, c2[2] = {0, 0};

@@ -43,6 +43,10 @@ void model_adamw_step_scaled(Model *m, const AdamWConfig *c, float lr, long step
     adamw_update_scaled(m->params, m->grads, m->adam_m, m->adam_v, m->num_params, c, lr, step, grad_scale);
 }
 
+void model_adamw_range(Model *m, const AdamWConfig *c, float lr, long step, size_t off, size_t n) {
+    adamw_update_scaled(m->params + off, m->grads + off, m->adam_m + off, m->adam_v + off, n, c, lr, step, 1.0f);
+}
+
 void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step) {
     model_adamw_step_scaled(m, c, lr, step, 1.0f);
 }
@@ -75,6 +79,12 @@ float grad_clip(float *g, size_t n, double norm, float max_norm) {
     #pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) g[i] *= f;
     return f;
+}
+
+void grad_scale_range(float *g, size_t off, size_t n, float factor) {
+    float *p = g + off;
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(n))
+    for (size_t i = 0; i < n; i++) p[i] *= factor;
 }
 
 double model_grad_norm(const Model *m) { return sqrt(grad_sqnorm(m->grads, m->num_params)); }
