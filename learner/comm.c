@@ -15,9 +15,20 @@
 
 #define UUID_LEN 64   // bytes of a device UUID as text ("GPU-" + 36), padded
 
+// memplan_zero_shard's equal blocks, of whole GRAD_SQNORM_BLOCKs: the planned buffer is padded to
+// nranks x GRAD_SQNORM_BLOCK floats, so every shard starts on a norm block boundary and the shards'
+// block sums are the whole buffer's (comm_grad_sqnorm). The padding is < nranks x 16 KiB.
+static void shard_of(size_t n, int nranks, int r, size_t *off, size_t *len, size_t *block, size_t *cap) {
+    const size_t R = nranks > 0 ? (size_t)nranks : 1, unit = R * GRAD_SQNORM_BLOCK;
+    const size_t padded = (n + unit - 1) / unit * unit;
+    memplan_zero_shard(padded, nranks, r, off, len, block, cap);
+    *off = *off < n ? *off : n;
+    *len = *off + *len < n ? *len : n - *off;
+}
+
 void comm_shard(size_t n, int nranks, int r, size_t *off, size_t *len) {
     size_t block = 0, cap = 0;
-    memplan_zero_shard(n, nranks, r, off, len, &block, &cap);
+    shard_of(n, nranks, r, off, len, &block, &cap);
 }
 
 void comm_engine_range(int zero_stage, size_t n, const Dist *d, EngineOpts *o) {
@@ -28,7 +39,7 @@ void comm_engine_range(int zero_stage, size_t n, const Dist *d, EngineOpts *o) {
         return;
     }
     size_t block = 0, cap = 0;
-    memplan_zero_shard(n, d->size, d->rank, &o->opt_off, &o->opt_len, &block, &cap);
+    shard_of(n, d->size, d->rank, &o->opt_off, &o->opt_len, &block, &cap);
     o->capacity = cap;   // equal blocks for the device reduce-scatter; the padding stays zero
 }
 
@@ -63,7 +74,7 @@ int comm_init(Comm *c, const Dist *d, int zero_stage, const Engine *e, char *err
     c->zero_stage = d->size > 1 ? zero_stage : 0;
     c->n = e->m->num_params;
     size_t off = 0, len = 0;
-    memplan_zero_shard(c->n, d->size, d->rank, &off, &len, &c->block, &c->capacity);
+    shard_of(c->n, d->size, d->rank, &off, &len, &c->block, &c->capacity);
     c->off = c->zero_stage ? off : 0;
     c->len = c->zero_stage ? len : c->n;
     if (c->off != e->o.opt_off || c->len != e->o.opt_len)
@@ -169,7 +180,23 @@ void comm_reduce_grads(Comm *c, Engine *e) {
 #endif
 }
 
+// CPU engine: the norm blocks of the shards, gathered and added in order, are exactly grad_sqnorm of
+// the whole buffer (stage 0's norm).
+static double host_sqnorm(const Comm *c, const Engine *e) {
+    if (c->zero_stage == 0) return engine_grad_sqnorm(e, 0, c->n);
+    const size_t per = c->block / GRAD_SQNORM_BLOCK, R = (size_t)c->d->size;
+    double *mine = callocCheck(per, sizeof(double));   // an empty or short last shard adds zeros
+    double *all = mallocCheck(per * R * sizeof(double));
+    if (c->len > 0) grad_sqnorm_blocks(engine_grads(e) + c->off, c->len, mine);
+    dist_allgather_bytes(mine, per * sizeof(double), all);
+    double s = 0.0;
+    for (size_t i = 0; i < per * R; i++) s += all[i];
+    free(mine); free(all);
+    return s;
+}
+
 double comm_grad_sqnorm(Comm *c, Engine *e) {
+    if (!engine_on_device(e)) return host_sqnorm(c, e);
     const int R = c->d->size;
     double *part = mallocCheck((size_t)R * sizeof(double));
     if (c->zero_stage == 0) {
@@ -182,7 +209,7 @@ double comm_grad_sqnorm(Comm *c, Engine *e) {
         double mine = c->len > 0 ? engine_grad_sqnorm(e, c->off, c->len) : 0.0;
         dist_allgather_bytes(&mine, sizeof mine, part);
     }
-    // rank order on every rank and in both stages: the same norm bit for bit
+    // device: the shards' sums in rank order, on every rank and in both stages
     double s = 0.0;
     for (int r = 0; r < R; r++) s += part[r];
     free(part);

@@ -5,10 +5,12 @@
 //            equal blocks of `block` floats, rank order), AdamW on its shard only, then every shard's new
 //            weights go to every rank (an all-gather, as one broadcast per owner).
 //
-// The global gradient norm is the same sum in both stages: the squared norms of the shards (stage 0
-// computes them locally over the same blocks), added in rank order. On the CPU, with two ranks, the
-// reduced gradients (a + b is commutative) and hence the parameters of the two stages are
-// bit-identical (tests/test_zero.py).
+// Shards are memplan_zero_shard's equal blocks, made of whole GRAD_SQNORM_BLOCKs (common/engine/optim.h).
+// The global gradient norm is the same sum in both stages: on the CPU the 4096-float block sums of
+// grad_sqnorm added in block order (stage 1 gathers its shards' block sums), on the device the shards'
+// squared norms added in rank order (stage 0 computes them locally). So on the CPU, with two ranks,
+// where the reduced gradients are a + b in both stages, the parameters, the Adam state and the norms
+// of the two stages are bit-identical (tests/test_zero.py).
 //
 // Paths: COMM_MPI (CPU engine, host buffers), COMM_NCCL (CUDA engine, device buffers; communicator
 // bootstrapped through MPI), COMM_HOST (CUDA engine when two ranks share one GPU, which NCCL refuses:

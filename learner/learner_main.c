@@ -292,6 +292,13 @@ int main(int argc, char **argv) {
     if (trainer_init(&L->tr, c, &L->d, &L->model, L->has_ref ? &L->ref : NULL, steps_per_batch, err, sizeof err) != 0)
         fail_all(L, 1, "error: learner: %s\n", err);
     L->tr.opt_step = L->resume_opt_step;
+    if (L->d.rank == 0) {
+        const Comm *cm = &L->tr.comm;
+        printf("learner: trainer.device %s, %s, ZeRO stage %d", c->trainer_device, c->trainer_precision, cm->zero_stage);
+        if (cm->zero_stage) printf(" (AdamW state in shards of %zu floats over %d ranks)", cm->block, L->d.size);
+        if (L->d.size > 1) printf(", gradients through %s", comm_path_name(cm->path));
+        printf("\n");
+    }
     if (L->d.rank == 0)
         printf("learner: model %s, %zu parameters, %d layers, hidden %d, vocab %d; %s\n", model_arch_name(L->model.cfg.arch),
                L->model.num_params, L->model.cfg.num_layers, L->model.cfg.hidden_size, L->model.cfg.vocab_size,

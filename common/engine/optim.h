@@ -33,8 +33,13 @@ void model_adamw_step_scaled(Model *m, const AdamWConfig *c, float lr, long step
 // ranges' updates is bit-identical to model_adamw_step.
 void model_adamw_range(Model *m, const AdamWConfig *c, float lr, long step, size_t off, size_t n);
 
-// Sum of squares of g (n), accumulated in double. Sum it across shards/ranks, then sqrt.
+// Sum of squares of g (n), accumulated in double: the sums of GRAD_SQNORM_BLOCK-float blocks, added in
+// block order (whatever the thread count).
+#define GRAD_SQNORM_BLOCK ((size_t)4096)
 double grad_sqnorm(const float *g, size_t n);
+// The block sums grad_sqnorm adds: out (ceil(n / GRAD_SQNORM_BLOCK)). A shard starting on a block
+// boundary gives the same sums for its blocks as the whole buffer does.
+void grad_sqnorm_blocks(const float *g, size_t n, double *out);
 // The clipping factor of torch's clip_grad_norm_ for an already-reduced global L2 norm:
 // max_norm / (norm + 1e-6) when that is < 1, else 1 (and 1 when max_norm <= 0). A non-finite norm
 // gives 0: the caller should skip the step (verl does).
