@@ -138,15 +138,15 @@ void plan_print(FILE *f, const LearnerPlan *lp) {
     fprintf(f, "  step:  micro-batch %d x T %d, %s, ZeRO stage %d over %d rank%s, recompute %s, flash attention %s\n",
             o->micro_batch, o->seq_len, o->precision == MEMPLAN_BF16 ? "bf16" : "fp32", o->zero_stage, o->nranks,
             o->nranks > 1 ? "s" : "", o->recompute ? "on" : "off", o->flash ? "on" : "off");
-    fprintf(f, "  %-34s %10.2f GiB\n", "weights", gib(p->weights));
-    fprintf(f, "  %-34s %10.2f GiB\n", "fp32 master weights", gib(p->master));
-    fprintf(f, "  %-34s %10.2f GiB\n", "gradients (fp32)", gib(p->grads));
-    fprintf(f, "  %-34s %10.2f GiB\n", "Adam m + v (fp32)", gib(p->adam));
-    fprintf(f, "  %-34s %10.2f GiB%s\n", "activations, recompute on", gib(p->acts_recompute), o->recompute ? "   <- used" : "");
-    fprintf(f, "  %-34s %10.2f GiB%s\n", "activations, recompute off", gib(p->acts_full), o->recompute ? "" : "   <- used");
-    fprintf(f, "  %-34s %10.2f GiB\n", "forward-only pass (old / ref)", gib(p->acts_eval));
-    fprintf(f, "  %-34s %10.2f GiB\n", "runtime reserve (context, cuBLAS, NCCL)", gib(p->reserve));
-    fprintf(f, "  %-34s %10.2f GiB\n", "total", gib(p->total));
+    fprintf(f, "  %-38s %10.2f GiB\n", "weights", gib(p->weights));
+    fprintf(f, "  %-38s %10.2f GiB\n", "fp32 master weights", gib(p->master));
+    fprintf(f, "  %-38s %10.2f GiB\n", "gradients (fp32)", gib(p->grads));
+    fprintf(f, "  %-38s %10.2f GiB\n", "Adam m + v (fp32)", gib(p->adam));
+    fprintf(f, "  %-38s %10.2f GiB%s\n", "activations, recompute on", gib(p->acts_recompute), o->recompute ? "   <- used" : "");
+    fprintf(f, "  %-38s %10.2f GiB%s\n", "activations, recompute off", gib(p->acts_full), o->recompute ? "" : "   <- used");
+    fprintf(f, "  %-38s %10.2f GiB\n", "forward-only pass (old / ref)", gib(p->acts_eval));
+    fprintf(f, "  %-38s %10.2f GiB\n", "runtime reserve (CUDA, cuBLAS, NCCL)", gib(p->reserve));
+    fprintf(f, "  %-38s %10.2f GiB\n", "total", gib(p->total));
     if (lp->gpu_bytes > 0)
         fprintf(f, "  GPU memory %.2f GiB (%s): %s\n", gib(lp->gpu_bytes), lp->gpu_from,
                 p->total <= lp->gpu_bytes ? "fits" : "DOES NOT FIT");
@@ -205,6 +205,8 @@ int plan_check_fit(const LearnerPlan *lp, char *err, size_t errlen) {
     for (int i = 0; i < nk && used < errlen; i++)
         used += (size_t)snprintf(err + used, errlen - used, "%s%s (%.2f GiB%s)", i ? "; " : " ", k[i].what, gib(k[i].total),
                                  k[i].total <= lp->gpu_bytes ? ", fits" : "");
-    if (used < errlen) snprintf(err + used, errlen - used, " (rlvr plan prints the breakdown)");
+    if (used < errlen)
+        snprintf(err + used, errlen - used, "%s (rlvr plan prints the breakdown)",
+                 k[0].total > lp->gpu_bytes ? "; none fits alone: combine them" : "");
     return -1;
 }

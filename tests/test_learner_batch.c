@@ -325,8 +325,19 @@ static void test_entropy_bonus(void) {
     }
     // the CUDA backend is not wired into the learner: asking for it is an error that says so
     snprintf(cfg.trainer_device, sizeof cfg.trainer_device, "cuda");
+#ifndef RLVR_CUDA
+    // a build without the backend refuses cuda, naming the build flag
     CHECK(trainer_check_config(&cfg, err, sizeof err) != 0);
-    CHECK(strstr(err, "trainer.device") != NULL && strstr(err, "trainer.device=cpu") != NULL);
+    CHECK(strstr(err, "trainer.device") != NULL && strstr(err, "-DRLVR_CUDA=ON") != NULL && strstr(err, "trainer.device=cpu") != NULL);
+#else
+    CHECK(trainer_check_config(&cfg, err, sizeof err) == 0);
+#endif
+    // bf16 is a cuda precision: the CPU engine refuses it
+    snprintf(cfg.trainer_device, sizeof cfg.trainer_device, "cpu");
+    snprintf(cfg.trainer_precision, sizeof cfg.trainer_precision, "bf16");
+    CHECK(trainer_check_config(&cfg, err, sizeof err) != 0);
+    CHECK(strstr(err, "trainer.precision=fp32") != NULL && strstr(err, "trainer.device=cuda") != NULL);
+    snprintf(cfg.trainer_precision, sizeof cfg.trainer_precision, "fp32");
     CHECK(norm[0] == 0.0);
     CHECK(norm[1] > 0.0);
     CHECK_NEAR(norm[2], 2.0 * norm[1], 1e-4 * norm[2]);
