@@ -101,6 +101,9 @@ void plan_from_model(const RlvrConfig *c, const ModelConfig *mc, size_t num_para
     snprintf(lp->source, sizeof lp->source, "%s", c->model_path[0] ? c->model_path : "model.init.*");
     plan_opts_from_config(c, nranks, &lp->o);
     memplan_train(&lp->mc, lp->num_params, &lp->o, &lp->p);
+    lp->ref = c->actor_use_kl_loss ? lp->p.weights : 0;
+    // the engine keeps the forward-only slab (pi_old / reference passes) next to the training one
+    lp->total = lp->p.total + lp->p.acts_eval + lp->ref;
     if (c->trainer_gpu_memory_gib > 0) {
         lp->gpu_bytes = (size_t)(c->trainer_gpu_memory_gib * PLAN_GIB);
         snprintf(lp->gpu_from, sizeof lp->gpu_from, "trainer.gpu_memory_gib");
@@ -145,11 +148,12 @@ void plan_print(FILE *f, const LearnerPlan *lp) {
     fprintf(f, "  %-38s %10.2f GiB%s\n", "activations, recompute on", gib(p->acts_recompute), o->recompute ? "   <- used" : "");
     fprintf(f, "  %-38s %10.2f GiB%s\n", "activations, recompute off", gib(p->acts_full), o->recompute ? "" : "   <- used");
     fprintf(f, "  %-38s %10.2f GiB\n", "forward-only pass (old / ref)", gib(p->acts_eval));
+    if (lp->ref) fprintf(f, "  %-38s %10.2f GiB\n", "reference policy (actor.use_kl_loss)", gib(lp->ref));
     fprintf(f, "  %-38s %10.2f GiB\n", "runtime reserve (CUDA, cuBLAS, NCCL)", gib(p->reserve));
-    fprintf(f, "  %-38s %10.2f GiB\n", "total", gib(p->total));
+    fprintf(f, "  %-38s %10.2f GiB\n", "total", gib(lp->total));
     if (lp->gpu_bytes > 0)
         fprintf(f, "  GPU memory %.2f GiB (%s): %s\n", gib(lp->gpu_bytes), lp->gpu_from,
-                p->total <= lp->gpu_bytes ? "fits" : "DOES NOT FIT");
+                lp->total <= lp->gpu_bytes ? "fits" : "DOES NOT FIT");
     else
         fprintf(f, "  GPU memory unknown (set trainer.gpu_memory_gib to check the plan against it)\n");
 }
@@ -163,11 +167,11 @@ typedef struct {
 static size_t total_with(const LearnerPlan *lp, const MemPlanOpts *o) {
     MemPlan p;
     memplan_train(&lp->mc, lp->num_params, o, &p);
-    return p.total;
+    return p.total + p.acts_eval + (lp->ref ? p.weights : 0);
 }
 
 int plan_check_fit(const LearnerPlan *lp, char *err, size_t errlen) {
-    if (lp->gpu_bytes == 0 || lp->p.total <= lp->gpu_bytes) return 0;
+    if (lp->gpu_bytes == 0 || lp->total <= lp->gpu_bytes) return 0;
     Knob k[4];
     int nk = 0;
     MemPlanOpts o;
@@ -193,7 +197,7 @@ int plan_check_fit(const LearnerPlan *lp, char *err, size_t errlen) {
     // the knob that saves most first
     for (int i = 1; i < nk; i++)
         for (int j = i; j > 0 && k[j].total < k[j - 1].total; j--) { Knob x = k[j]; k[j] = k[j - 1]; k[j - 1] = x; }
-    rlvr_err(err, errlen, "the memory plan needs %.2f GiB per GPU but the GPU has %.2f GiB (%s); ", gib(lp->p.total),
+    rlvr_err(err, errlen, "the memory plan needs %.2f GiB per GPU but the GPU has %.2f GiB (%s); ", gib(lp->total),
              gib(lp->gpu_bytes), lp->gpu_from[0] ? lp->gpu_from : "device");
     size_t used = strlen(err);
     if (nk == 0) {

@@ -18,6 +18,8 @@ typedef struct {
     char source[1100];   // where the shape came from (config.json, a model file, model.init.*)
     MemPlanOpts o;
     MemPlan p;
+    size_t ref;          // the frozen reference policy's weights (actor.use_kl_loss), else 0
+    size_t total;        // what the learner's engine allocates: p.total + the forward-only slab + ref
     size_t gpu_bytes;    // memory the plan is checked against (0: unknown)
     char gpu_from[64];   // "trainer.gpu_memory_gib", "device", ""
 } LearnerPlan;

@@ -73,6 +73,7 @@ int trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Mod
     // a cuda run that cannot fit stops here, naming the knob, not in an out-of-memory abort mid-step
     if (eo.cuda && plan_check_device(cfg, &m->cfg, m->num_params, d->size, eo.device, err, errlen) != 0) return -1;
     if (engine_init(&t->eng, m, ref, &eo, err, errlen) != 0) return -1;
+    if (eo.cuda) { free(m->grads); m->grads = NULL; }   // the gradients live on the device only
     if (comm_init(&t->comm, d, (int)cfg->trainer_zero_stage, &t->eng, err, errlen) != 0) { engine_free(&t->eng); return -1; }
     comm_bcast_weights(&t->comm, &t->eng);
     micro_init(&t->mb, t->micro, t->maxT);
