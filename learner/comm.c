@@ -47,8 +47,9 @@ const char *comm_path_name(CommPath p) {
     return p == COMM_NCCL ? "NCCL" : p == COMM_HOST ? "MPI through host memory" : "MPI";
 }
 
-int comm_pick_device(const Dist *d, int *device, char *err, size_t errlen) {
+int comm_pick_device(const Dist *d, int *device, int *sharing, char *err, size_t errlen) {
     *device = 0;
+    *sharing = 1;
 #ifdef RLVR_CUDA
     int count = cuda_device_count();
     const char *vis = getenv("CUDA_VISIBLE_DEVICES");
@@ -56,6 +57,7 @@ int comm_pick_device(const Dist *d, int *device, char *err, size_t errlen) {
         return rlvr_err(err, errlen, "trainer.device = cuda but rank %d sees no CUDA device (CUDA_VISIBLE_DEVICES=%s; check "
                         "nvidia-smi, the job's GPU request, or set trainer.device=cpu)", d->rank, vis ? vis : "unset");
     *device = d->local_rank % count;
+    *sharing = d->local_size / count + (*device < d->local_size % count ? 1 : 0);
     if (d->local_size > count && d->local_rank == 0)
         fprintf(stderr, "learner: warning: %d ranks on this node share %d visible GPU%s (CUDA_VISIBLE_DEVICES=%s): ranks on the "
                 "same GPU exchange gradients through host memory (slower; one rank per GPU is the fast layout)\n",

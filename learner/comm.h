@@ -40,8 +40,9 @@ void comm_shard(size_t n, int nranks, int r, size_t *off, size_t *len);
 // The engine options' optimizer range and gradient capacity for this rank and stage.
 void comm_engine_range(int zero_stage, size_t n, const Dist *d, EngineOpts *o);
 // cuda: this rank's device (local rank modulo the devices visible; a warning when a node has more ranks
-// than devices). 0, or -1 with err (no device, or a build without CUDA).
-int comm_pick_device(const Dist *d, int *device, char *err, size_t errlen);
+// than devices) and how many ranks of the node use it (*sharing). 0, or -1 with err (no device, or a
+// build without CUDA).
+int comm_pick_device(const Dist *d, int *device, int *sharing, char *err, size_t errlen);
 
 // After engine_init. Picks the path (the CUDA engine compares device UUIDs across ranks) and, for NCCL,
 // makes the communicator. 0, or -1 with err.

@@ -111,7 +111,7 @@ void plan_from_model(const RlvrConfig *c, const ModelConfig *mc, size_t num_para
 }
 
 int plan_check_device(const RlvrConfig *c, const ModelConfig *mc, size_t num_params, int nranks, int device,
-                      char *err, size_t errlen) {
+                      int sharing, char *err, size_t errlen) {
     LearnerPlan lp;
     plan_from_model(c, mc, num_params, nranks, &lp);
 #ifdef RLVR_CUDA
@@ -125,6 +125,11 @@ int plan_check_device(const RlvrConfig *c, const ModelConfig *mc, size_t num_par
 #else
     (void)device;
 #endif
+    if (sharing > 1) {   // ranks on one GPU split its memory
+        lp.gpu_bytes /= (size_t)sharing;
+        size_t k = strlen(lp.gpu_from);
+        snprintf(lp.gpu_from + k, sizeof lp.gpu_from - k, ", shared by %d ranks", sharing);
+    }
     return plan_check_fit(&lp, err, errlen);
 }
 

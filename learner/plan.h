@@ -38,9 +38,10 @@ int plan_make(const RlvrConfig *c, int nranks, LearnerPlan *lp, char *err, size_
 // The plan of a model already loaded (the learner's start-up check).
 void plan_from_model(const RlvrConfig *c, const ModelConfig *mc, size_t num_params, int nranks, LearnerPlan *lp);
 // trainer.device=cuda start-up: the plan against trainer.gpu_memory_gib, else the total memory of
-// `device`; 0 when it fits, else -1 with err naming the knobs (plan_check_fit).
+// `device`, divided among the `sharing` ranks that use the device; 0 when it fits, else -1 with err
+// naming the knobs (plan_check_fit).
 int plan_check_device(const RlvrConfig *c, const ModelConfig *mc, size_t num_params, int nranks, int device,
-                      char *err, size_t errlen);
+                      int sharing, char *err, size_t errlen);
 // A table of the plan's buffers, GiB per GPU.
 void plan_print(FILE *f, const LearnerPlan *lp);
 // 0 when the plan's total fits in lp->gpu_bytes (or gpu_bytes is 0: unknown), else -1 with err naming

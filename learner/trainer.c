@@ -69,9 +69,10 @@ int trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Mod
     engine_opts_from_config(&eo, cfg->trainer_device, cfg->trainer_precision, cfg->trainer_activation_checkpointing,
                             cfg->trainer_flash_attention, cfg->trainer_allow_tf32, m->num_params, t->micro, t->maxT);
     comm_engine_range((int)cfg->trainer_zero_stage, m->num_params, d, &eo);
-    if (eo.cuda && comm_pick_device(d, &eo.device, err, errlen) != 0) return -1;
+    int sharing = 1;
+    if (eo.cuda && comm_pick_device(d, &eo.device, &sharing, err, errlen) != 0) return -1;
     // a cuda run that cannot fit stops here, naming the knob, not in an out-of-memory abort mid-step
-    if (eo.cuda && plan_check_device(cfg, &m->cfg, m->num_params, d->size, eo.device, err, errlen) != 0) return -1;
+    if (eo.cuda && plan_check_device(cfg, &m->cfg, m->num_params, d->size, eo.device, sharing, err, errlen) != 0) return -1;
     if (engine_init(&t->eng, m, ref, &eo, err, errlen) != 0) return -1;
     if (eo.cuda) { free(m->grads); m->grads = NULL; }   // the gradients live on the device only
     if (comm_init(&t->comm, d, (int)cfg->trainer_zero_stage, &t->eng, err, errlen) != 0) { engine_free(&t->eng); return -1; }

@@ -71,6 +71,10 @@ static void test_fit(void) {
     plan_from_model(&c, &q7, plan_num_params(&q7), 8, &lp);
     CHECK_MSG(plan_check_fit(&lp, err, sizeof err) == 0, "7B bf16 + recompute + ZeRO-1 x 8: %.2f GiB", lp.total / PLAN_GIB);
     CHECK(lp.p.acts < lp.p.acts_full);
+    // the start-up check of a cuda run: the same plan, the memory split among the ranks of one GPU
+    CHECK(plan_check_device(&c, &q7, plan_num_params(&q7), 8, 0, 1, err, sizeof err) == 0);
+    CHECK(plan_check_device(&c, &q7, plan_num_params(&q7), 8, 0, 2, err, sizeof err) != 0);
+    CHECK_MSG(strstr(err, "shared by 2 ranks") != NULL && strstr(err, "40.00 GiB") != NULL, "%s", err);
     // ZeRO-1 divides the Adam state by the ranks
     MemPlan p1 = lp.p;
     plan_from_model(&c, &q7, plan_num_params(&q7), 1, &lp);
