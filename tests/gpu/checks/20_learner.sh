@@ -14,6 +14,7 @@ set -uo pipefail
 [ "${MODE:-full}" = full ] || { echo "the minimal build has no learner program"; exit 77; }
 ROOT=$(pwd)
 B="$ROOT/${BUILD:-build-gpu}/bin"
+command -v python3 >/dev/null || { echo "FAIL: python3 is needed for the comparisons"; exit 1; }
 for p in learner rlvr rollout; do [ -x "$B/$p" ] || { echo "FAIL: $B/$p missing"; exit 1; }; done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 W=$(mktemp -d /tmp/rlvr_gpu_learner.XXXXXX)
@@ -79,19 +80,21 @@ PY
   [ $? -eq 0 ] || fail "$3"
 }
 
-# metrics A B WHAT REL: loss and grad_norm of every step within REL relative
+# metrics A B WHAT REL [REL_NORM]: loss (and grad_norm, within REL_NORM, default REL) of every step
 metrics() {
-  python3 - "$W/$1/metrics.jsonl" "$W/$2/metrics.jsonl" "$3" "$4" <<'PY'
+  python3 - "$W/$1/metrics.jsonl" "$W/$2/metrics.jsonl" "$3" "$4" "${5:-$4}" <<'PY'
 import json, sys
 ma = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 mb = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-rel, ok = float(sys.argv[4]), len(ma) == len(mb) and len(ma) > 0
-worst = 0.0
+tol = {"loss": float(sys.argv[4]), "grad_norm": float(sys.argv[5])}
+ok = len(ma) == len(mb) and len(ma) > 0
+worst = {"loss": 0.0, "grad_norm": 0.0}
 for x, y in zip(ma, mb):
-    for k in ("loss", "grad_norm"):
-        worst = max(worst, abs(x[k] - y[k]) / max(abs(x[k]), 1e-12))
-ok = ok and worst <= rel
-print("  %-44s loss / grad norm of %d steps: max rel diff %.3g -> %s" % (sys.argv[3], len(ma), worst, "ok" if ok else "FAIL"))
+    for k in worst:
+        worst[k] = max(worst[k], abs(x[k] - y[k]) / max(abs(x[k]), 1e-12))
+ok = ok and all(worst[k] <= tol[k] for k in worst)
+print("  %-44s %d steps: loss max rel diff %.3g, grad norm %.3g -> %s" % (sys.argv[3], len(ma), worst["loss"],
+      worst["grad_norm"], "ok" if ok else "FAIL (allowed %g / %g)" % (tol["loss"], tol["grad_norm"])))
 sys.exit(0 if ok else 1)
 PY
   [ $? -eq 0 ] || fail "$3 metrics"
@@ -148,9 +151,11 @@ grep -h "^step\|trainer.device" "$W/grpo.log" | head -5
 echo "5. bf16 + recompute + flash attention, 1 rank, vs the fp32 CPU run"
 run gpu_bf16 1 trainer.device=cuda trainer.precision=bf16 trainer.activation_checkpointing=true trainer.flash_attention=true
 export_ckpt gpu_bf16 3
-# bf16 rounds weights and activations to 8 mantissa bits (relative 2^-9 = 2e-3 per rounding): losses
-# agree to ~1e-2 relative, and Adam's normalised steps keep every parameter within 2 x steps x lr
-metrics cpu gpu_bf16 "bf16 GPU vs fp32 CPU" 2e-2
+# bf16 rounds weights and activations to 8 mantissa bits (relative 2^-9 = 2e-3 per rounding); the
+# fp32 head and accumulation keep the loss within ~1e-2 relative; the gradient passes through ~2L + 2
+# rounded tensors on its way back (~sqrt(6) x 2e-3 each way, plus the rounded weights' own change of
+# the loss surface): 5e-2 on its norm. Adam's normalised steps keep every parameter within 2 x steps x lr.
+metrics cpu gpu_bf16 "bf16 GPU vs fp32 CPU" 2e-2 5e-2
 compare cpu.3 gpu_bf16.3 "bf16 GPU vs fp32 CPU" "$PARAM_MAX" 1.0
 
 [ $FAIL = 0 ] && echo "learner checks passed" || echo "learner checks FAILED"
