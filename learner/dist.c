@@ -36,6 +36,11 @@ void dist_init(Dist *d, int *argc, char ***argv) {
     MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->size));
+    MPI_Comm node;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node));
+    MPI_CHECK(MPI_Comm_rank(node, &d->local_rank));
+    MPI_CHECK(MPI_Comm_size(node, &d->local_size));
+    MPI_CHECK(MPI_Comm_free(&node));
 }
 
 void dist_finalize(Dist *d) {
@@ -110,6 +115,43 @@ void dist_barrier(int sleep_us) {
     } else {
         MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
     }
+}
+
+#define DIST_PIECE_BYTES ((size_t)1 << 30)   // MPI counts are int: big buffers go in pieces
+
+void dist_reduce_sum_f32(float *buf, size_t n, int root) {
+    int rank = 0;
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+    const size_t piece = DIST_PIECE_BYTES / sizeof(float);
+    for (size_t i = 0; i < n; i += piece) {
+        int k = (int)(n - i < piece ? n - i : piece);
+        if (rank == root) MPI_CHECK(MPI_Reduce(MPI_IN_PLACE, buf + i, k, MPI_FLOAT, MPI_SUM, root, MPI_COMM_WORLD));
+        else MPI_CHECK(MPI_Reduce(buf + i, NULL, k, MPI_FLOAT, MPI_SUM, root, MPI_COMM_WORLD));
+    }
+}
+
+void dist_bcast_from(void *buf, size_t bytes, int root) {
+    uint8_t *p = buf;
+    for (size_t i = 0; i < bytes; i += DIST_PIECE_BYTES) {
+        int k = (int)(bytes - i < DIST_PIECE_BYTES ? bytes - i : DIST_PIECE_BYTES);
+        MPI_CHECK(MPI_Bcast(p + i, k, MPI_BYTE, root, MPI_COMM_WORLD));
+    }
+}
+
+void dist_move_f32(float *buf, size_t n, int from, int to) {
+    int rank = 0;
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+    if (from == to || (rank != from && rank != to)) return;
+    const size_t piece = DIST_PIECE_BYTES / sizeof(float);
+    for (size_t i = 0; i < n; i += piece) {
+        int k = (int)(n - i < piece ? n - i : piece);
+        if (rank == from) MPI_CHECK(MPI_Send(buf + i, k, MPI_FLOAT, to, 0, MPI_COMM_WORLD));
+        else MPI_CHECK(MPI_Recv(buf + i, k, MPI_FLOAT, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
+    }
+}
+
+void dist_allgather_bytes(const void *mine, size_t bytes, void *all) {
+    MPI_CHECK(MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD));
 }
 
 uint64_t dist_checksum_f32(const float *buf, size_t n) {

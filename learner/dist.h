@@ -16,6 +16,7 @@ void dist_check_fail(int rc, const char *what, const char *file, int line);
 
 typedef struct {
     int rank, size;
+    int local_rank, local_size;   // this rank among the ranks of its node (MPI_COMM_TYPE_SHARED)
     int initialized_here;   // 1: dist_init called MPI_Init_thread (so dist_finalize finalizes)
 } Dist;
 
@@ -36,6 +37,14 @@ void dist_allreduce_sum_f64(double *buf, size_t n);
 void dist_allreduce_max_f64(double *buf, size_t n);
 void dist_allreduce_max_i32(int32_t *buf, size_t n, int sleep_us);
 void dist_barrier(int sleep_us);
+// Sum of n floats of every rank into root's buf (other ranks' buf unchanged), in 1 GiB pieces.
+void dist_reduce_sum_f32(float *buf, size_t n, int root);
+// Broadcast of bytes from root (blocking), in 1 GiB pieces.
+void dist_bcast_from(void *buf, size_t bytes, int root);
+// Rank `from`'s buf (n floats) into rank `to`'s buf; other ranks do nothing. from == to: nothing.
+void dist_move_f32(float *buf, size_t n, int from, int to);
+// Every rank's `bytes` bytes of mine, in rank order, into all (size * bytes).
+void dist_allgather_bytes(const void *mine, size_t bytes, void *all);
 // Bitwise checksum of a float buffer (for the debug "params identical on all ranks" check).
 uint64_t dist_checksum_f32(const float *buf, size_t n);
 // 1 when every rank holds the same 64-bit value.

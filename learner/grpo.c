@@ -289,6 +289,7 @@ static void log_batch_ids(Learner *L, const CoordGroup *g, int n) {
 
 void learner_publish(Learner *L) {
     if (L->d.rank != 0 || !L->coord) return;
+    trainer_sync_params(&L->tr);
     char err[1024];
     coord_set_policy_version(L->coord, L->version);
     if (L->weights_via_file) {
@@ -390,7 +391,7 @@ static void publish(Learner *L, StepTimes *tm) {
 // --check-every: the ranks' parameters must stay bit-identical.
 static void check_ranks_agree(Learner *L) {
     if (L->debug_check_every > 0 && L->step % L->debug_check_every == 0 && L->d.size > 1 &&
-        !dist_all_equal_u64(dist_checksum_f32(L->model.params, L->model.num_params)))
+        !dist_all_equal_u64(engine_weights_checksum(&L->tr.eng)))
         die("rank %d: parameters differ between ranks after step %ld (non-deterministic all-reduce?); "
             "report this with the MPI version and the mpirun flags", L->d.rank, L->step);
 }

@@ -17,6 +17,7 @@
 
 #include "common/core/check.h"
 #include "learner/learner.h"
+#include "learner/plan.h"
 #include "common/io/model_io.h"
 
 
@@ -32,6 +33,8 @@ static void usage(FILE *f) {
             "  key.sub=value        override any config key (learner --help-config lists them)\n"
             "  --weights-via-file   publish HDF5 snapshots (DIR/weights/) instead of sending weights over ZeroMQ\n"
             "  --check-every N      compare parameter checksums across ranks every N steps (default 10; 0 off)\n"
+            "  --dry-run [--ranks N] print the per-GPU memory plan of the config and exit (1: it does not fit\n"
+            "                       trainer.gpu_memory_gib); no MPI or GPU needed (= rlvr plan)\n"
             "signals: SIGUSR1 checkpoints at the next step boundary; SIGTERM/SIGINT checkpoint and exit 0\n"
             "exit codes: 0 state on disk (done, or stopped by a signal after its checkpoint); 1 failed; 2 bad arguments or\n"
             "  config; 3 the final / stop checkpoint failed (the newest on disk is older); see docs/operations.md\n");
@@ -138,9 +141,56 @@ static int write_rendezvous(Learner *L, char *err, size_t errlen) {
     return coord_write_rendezvous(L->coord, L->rendezvous_path, absarch, err, errlen);
 }
 
+// The rank count a dry run plans for: --ranks N, else the launcher's (mpirun, srun), else 1.
+static int dry_run_ranks(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--ranks")) return atoi(argv[i + 1]);
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]) && atoi(getenv(vars[i])) > 0) return atoi(getenv(vars[i]));
+    return 1;
+}
+
+// --dry-run: prints the memory plan of the config and exits (no MPI, no GPU needed): 0 when it fits
+// (or the GPU memory is unknown), 1 when it does not, 2 on a bad config.
+static int dry_run(int argc, char **argv) {
+    RlvrConfig *c = mallocCheck(sizeof *c);
+    config_defaults(c);
+    char **rest = mallocCheck((size_t)(argc + 1) * sizeof(char *));
+    int nrest = 0, rc = 0;
+    char err[4096];
+    if (config_parse_args(c, argc - 1, argv + 1, rest, &nrest, err, sizeof err) != 0) {
+        fprintf(stderr, "error: learner --dry-run: %s\n", err);
+        rc = 2;
+    }
+    for (int i = 0; i < nrest && rc == 0; i++) {
+        if (!strcmp(rest[i], "--dry-run")) continue;
+        if (!strcmp(rest[i], "--ranks") && i + 1 < nrest && atoi(rest[i + 1]) > 0) { i++; continue; }
+        fprintf(stderr, "error: learner --dry-run: unknown argument '%s' (--ranks N takes a positive count)\n", rest[i]);
+        rc = 2;
+    }
+    LearnerPlan lp;
+    if (rc == 0 && plan_make(c, dry_run_ranks(argc, argv), &lp, err, sizeof err) != 0) {
+        fprintf(stderr, "error: learner --dry-run: %s\n", err);
+        rc = 2;
+    }
+    if (rc == 0) {
+        plan_print(stdout, &lp);
+        if (plan_check_fit(&lp, err, sizeof err) != 0) {
+            fprintf(stderr, "error: %s\n", err);
+            rc = 1;
+        }
+    }
+    free(rest);
+    free(c);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     static Learner Lst;
     Learner *L = &Lst;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--dry-run")) return dry_run(argc, argv);
     dist_init(&L->d, &argc, &argv);
     learner_install_signals();
     // Ranks started by a launcher (mpirun, srun) stop when it dies; a singleton's parent is a shell,
@@ -239,8 +289,16 @@ int main(int argc, char **argv) {
         L->data.cursor = cur; L->data.skipped_long = skipped;
     }
     int steps_per_batch = (int)(c->data_train_batch_size / c->actor_ppo_mini_batch_size);
-    trainer_init(&L->tr, c, &L->d, &L->model, L->has_ref ? &L->ref : NULL, steps_per_batch);
+    if (trainer_init(&L->tr, c, &L->d, &L->model, L->has_ref ? &L->ref : NULL, steps_per_batch, err, sizeof err) != 0)
+        fail_all(L, 1, "error: learner: %s\n", err);
     L->tr.opt_step = L->resume_opt_step;
+    if (L->d.rank == 0) {
+        const Comm *cm = &L->tr.comm;
+        printf("learner: trainer.device %s, %s, ZeRO stage %d", c->trainer_device, c->trainer_precision, cm->zero_stage);
+        if (cm->zero_stage) printf(" (AdamW state in shards of %zu floats over %d ranks)", cm->block, L->d.size);
+        if (L->d.size > 1) printf(", gradients through %s", comm_path_name(cm->path));
+        printf("\n");
+    }
     if (L->d.rank == 0)
         printf("learner: model %s, %zu parameters, %d layers, hidden %d, vocab %d; %s\n", model_arch_name(L->model.cfg.arch),
                L->model.num_params, L->model.cfg.num_layers, L->model.cfg.hidden_size, L->model.cfg.vocab_size,

@@ -105,19 +105,18 @@ int learner_sft(Learner *L) {
             double ntok = 0;
             for (int r = r0; r < r1; r++) ntok += b.resp_len[r];
             int k = trainer_my_rows(&b, r0, r1, L->d.size, L->d.rank, rows);
-            memset(m->grads, 0, m->num_params * sizeof(float));
+            engine_zero_grads(&t->eng);
             for (int i0 = 0; i0 < k; i0 += t->micro) {
                 int kk = k - i0 < t->micro ? k - i0 : t->micro;
                 micro_build(&t->mb, &b, rows + i0, kk);
                 MicroBatch *mb = &t->mb;
                 size_t bt = (size_t)mb->B * mb->T;
-                model_forward(m, &t->acts, mb->tokens, mb->B, mb->T);
-                model_head(m, &t->acts, mb->targets, 1.0f, t->logp, NULL, NULL, NULL);
+                engine_forward_head(&t->eng, mb->tokens, mb->targets, mb->B, mb->T, 1.0f, t->logp, NULL);
                 for (size_t p = 0; p < bt; p++) {
                     t->dlogp[p] = mb->mask[p] != 0 ? (float)(-1.0 / ntok) : 0.0f;
                     if (mb->mask[p] != 0) loss_sum[0] -= t->logp[p] / ntok;
                 }
-                model_backward(m, &t->acts, t->dlogp);
+                engine_backward(&t->eng, t->dlogp, NULL);
                 for (int i = 0; i < mb->B; i++) loss_sum[1] += b.prompt_len[mb->rows[i]] + b.resp_len[mb->rows[i]];
             }
             int skipped = 0;
@@ -163,6 +162,7 @@ int learner_sft(Learner *L) {
     free(rows);
     if (L->d.rank == 0) {
         char path[LEARNER_PATH_MAX + 16];
+        // the host Model already holds the final parameters: the last step's checkpoint gathered them
         snprintf(path, sizeof path, "%s/final.h5", L->run_dir);
         if (model_save_native(m, path, err, sizeof err) != 0) {
             fprintf(stderr, "error: learner (sft): writing %s: %s\n", path, err);

@@ -28,6 +28,7 @@ void learner_log(const Learner *L, const char *fmt, ...) {
 
 int learner_save(Learner *L, const char *why) {
     int rc = 0;
+    trainer_gather_state(&L->tr);   // ZeRO-1 shards and device state into rank 0's host Model
     if (L->d.rank == 0) {
         double t0 = now_seconds();
         uint8_t *blob = NULL;

@@ -6,11 +6,17 @@
 #include <string.h>
 
 #include "common/core/check.h"
+#include "learner/plan.h"
 
 int trainer_check_config(const RlvrConfig *cfg, char *err, size_t errlen) {
-    if (strcmp(cfg->trainer_device, "cpu") != 0)
-        return rlvr_err(err, errlen, "trainer.device = %s: the learner runs the CPU engine; the CUDA backend (docs/cuda.md) is "
-                        "tested op by op but not wired into the learner yet. Set trainer.device=cpu", cfg->trainer_device);
+#ifndef RLVR_CUDA
+    if (!strcmp(cfg->trainer_device, "cuda"))
+        return rlvr_err(err, errlen, "trainer.device = cuda but this build has no CUDA backend; rebuild with "
+                        "launch/build.sh build -DRLVR_CUDA=ON (docs/cuda.md), or set trainer.device=cpu");
+#endif
+    if (!strcmp(cfg->trainer_precision, "bf16") && strcmp(cfg->trainer_device, "cuda") != 0)
+        return rlvr_err(err, errlen, "trainer.precision = bf16 but trainer.device = %s: the CPU engine is fp32; set "
+                        "trainer.precision=fp32 or trainer.device=cuda", cfg->trainer_device);
     if (cfg->data_train_batch_size % cfg->actor_ppo_mini_batch_size != 0)
         return rlvr_err(err, errlen, "actor.ppo_mini_batch_size = %lld must divide data.train_batch_size = %lld",
                         (long long)cfg->actor_ppo_mini_batch_size, (long long)cfg->data_train_batch_size);
@@ -51,14 +57,26 @@ static void fill_params(Trainer *t) {
     reward_format_parse(c->reward_format, &t->rf);
 }
 
-void trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Model *ref, int opt_steps_per_batch) {
+int trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Model *ref, int opt_steps_per_batch,
+                 char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     t->cfg = cfg; t->d = d; t->m = m; t->ref = ref;
     fill_params(t);
     t->micro = (int)cfg->actor_ppo_micro_batch_size_per_gpu;
     t->maxT = (int)(cfg->data_max_prompt_length + cfg->data_max_response_length);
     t->temperature = (float)cfg->rollout_temperature;
-    acts_init(&t->acts, &m->cfg, t->micro, t->maxT);
+    EngineOpts eo;
+    engine_opts_from_config(&eo, cfg->trainer_device, cfg->trainer_precision, cfg->trainer_activation_checkpointing,
+                            cfg->trainer_flash_attention, cfg->trainer_allow_tf32, m->num_params, t->micro, t->maxT);
+    comm_engine_range((int)cfg->trainer_zero_stage, m->num_params, d, &eo);
+    int sharing = 1;
+    if (eo.cuda && comm_pick_device(d, &eo.device, &sharing, err, errlen) != 0) return -1;
+    // a cuda run that cannot fit stops here, naming the knob, not in an out-of-memory abort mid-step
+    if (eo.cuda && plan_check_device(cfg, &m->cfg, m->num_params, d->size, eo.device, sharing, err, errlen) != 0) return -1;
+    if (engine_init(&t->eng, m, ref, &eo, err, errlen) != 0) return -1;
+    if (eo.cuda) { free(m->grads); m->grads = NULL; }   // the gradients live on the device only
+    if (comm_init(&t->comm, d, (int)cfg->trainer_zero_stage, &t->eng, err, errlen) != 0) { engine_free(&t->eng); return -1; }
+    comm_bcast_weights(&t->comm, &t->eng);
     micro_init(&t->mb, t->micro, t->maxT);
     size_t bt = (size_t)t->micro * (size_t)t->maxT;
     t->logp = mallocCheck(bt * sizeof(float));
@@ -71,10 +89,12 @@ void trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Mo
     t->sched.total_steps = cfg->trainer_total_training_steps * (long)opt_steps_per_batch * cfg->actor_ppo_epochs;
     t->sched.decay = strcmp(cfg->actor_optim_lr_scheduler, "cosine") == 0 ? LR_COSINE : LR_CONSTANT;
     t->sched.min_lr_ratio = (float)cfg->actor_optim_min_lr_ratio;
+    return 0;
 }
 
 void trainer_free(Trainer *t) {
-    acts_free(&t->acts);
+    comm_free(&t->comm);
+    engine_free(&t->eng);
     micro_free(&t->mb);
     free(t->logp); free(t->entropy); free(t->dlogp); free(t->ref_logp); free(t->dent);
     memset(t, 0, sizeof *t);
@@ -92,12 +112,6 @@ int trainer_my_rows(const RlBatch *b, int r0, int r1, int nranks, int rank, int 
     return k;
 }
 
-// Forward + head of the current micro-batch; logp/entropy (B, T).
-static void forward_head(Trainer *t, Model *m, float *logp, float *entropy) {
-    MicroBatch *mb = &t->mb;
-    model_forward(m, &t->acts, mb->tokens, mb->B, mb->T);
-    model_head(m, &t->acts, mb->targets, t->temperature, logp, entropy, NULL, NULL);
-}
 
 // actor.recompute_old_log_prob: pi_old on the learner, each rank its token-balanced share, then
 // summed (exact: one contribution per entry, zeros elsewhere); the gap to the workers' log-probs is
@@ -110,7 +124,7 @@ static void recompute_old_logp(Trainer *t, RlBatch *b, StepStats *st) {
     for (int i0 = 0; i0 < n; i0 += t->micro) {
         int k = n - i0 < t->micro ? n - i0 : t->micro;
         micro_build(&t->mb, b, rows + i0, k);
-        forward_head(t, t->m, t->logp, NULL);
+        engine_logp(&t->eng, 0, t->mb.tokens, t->mb.targets, t->mb.B, t->mb.T, t->temperature, t->logp);
         for (int i = 0; i < k; i++) {
             int r = rows[i0 + i];
             for (int j = 0; j < b->resp_len[r]; j++) {
@@ -195,19 +209,30 @@ void trainer_prepare(Trainer *t, RlBatch *b, long step, long plateau_step, int64
 }
 
 double trainer_optimizer_step(Trainer *t, int *skipped) {
-    Model *m = t->m;
+    Comm *c = &t->comm;
     double t0 = now_seconds();
-    if (t->d->size > 1) dist_allreduce_sum_f32(m->grads, m->num_params);
+    comm_reduce_grads(c, &t->eng);
+    double sq = comm_grad_sqnorm(c, &t->eng);
     t->time_allreduce += now_seconds() - t0;
-    double norm = sqrt(grad_sqnorm(m->grads, m->num_params));
+    double norm = sqrt(sq);
     *skipped = 0;
     if (!isfinite(norm)) { *skipped = 1; return norm; }
-    if (t->cfg->actor_grad_clip > 0) grad_clip(m->grads, m->num_params, norm, (float)t->cfg->actor_grad_clip);
+    if (t->cfg->actor_grad_clip > 0) {
+        float f = clip_coef(norm, (float)t->cfg->actor_grad_clip);
+        if (f != 1.0f) engine_scale_grads(&t->eng, c->off, c->len, f);
+    }
     float lr = lr_at(&t->sched, t->opt_step);
-    model_adamw_step(m, &t->adam, lr, t->opt_step + 1);
+    if (c->len > 0) engine_adamw(&t->eng, &t->adam, lr, t->opt_step + 1, c->off, c->len);
+    t0 = now_seconds();
+    comm_gather_weights(c, &t->eng);
+    t->time_allreduce += now_seconds() - t0;
     t->opt_step++;
     return norm;
 }
+
+void trainer_sync_params(Trainer *t) { engine_params_to_host(&t->eng); }
+
+void trainer_gather_state(Trainer *t) { comm_gather_state(&t->comm, &t->eng); }
 
 // ---- the PPO update ----------------------------------------------------------------------------
 
@@ -246,12 +271,12 @@ static ActorLossParams minibatch_loss_params(const Trainer *t, const RlBatch *b,
 // Forward, loss and backward of the micro-batch in t->mb; its gradients add to m->grads.
 static void micro_step(Trainer *t, const ActorLossParams *lp, ActorLossStats *ls) {
     MicroBatch *mb = &t->mb;
-    if (t->ref) forward_head(t, t->ref, t->ref_logp, NULL);
-    forward_head(t, t->m, t->logp, t->entropy);
+    if (t->ref) engine_logp(&t->eng, 1, mb->tokens, mb->targets, mb->B, mb->T, t->temperature, t->ref_logp);
+    engine_forward_head(&t->eng, mb->tokens, mb->targets, mb->B, mb->T, t->temperature, t->logp, t->entropy);
     // with actor.entropy_coeff the loss subtracts coeff * agg(H): dL/dH = -coeff * w per token
     actor_loss(t->logp, mb->old_logp, mb->adv, mb->mask, t->ref ? t->ref_logp : NULL, t->dent ? t->entropy : NULL,
                (size_t)mb->B, (size_t)mb->T, lp, t->dlogp, t->dent, ls);
-    model_backward_ent(t->m, &t->acts, t->dlogp, t->dent);
+    engine_backward(&t->eng, t->dlogp, t->dent);
 }
 
 static void add_loss_sums(UpdateSums *u, const ActorLossStats *ls, const RlBatch *b, const MicroBatch *mb) {
@@ -293,7 +318,7 @@ static void add_gap_sums(UpdateSums *u, const Trainer *t) {
 // This rank's n rows of one mini-batch, in micro-batches: gradients summed in m->grads, metrics in u.
 static void minibatch_grads(Trainer *t, RlBatch *b, const int *rows, int n, const ActorLossParams *lp,
                             int first_epoch, int pi_old, UpdateSums *u) {
-    memset(t->m->grads, 0, t->m->num_params * sizeof(float));
+    engine_zero_grads(&t->eng);
     for (int i0 = 0; i0 < n; i0 += t->micro) {
         int k = n - i0 < t->micro ? n - i0 : t->micro;
         micro_build(&t->mb, b, rows + i0, k);

@@ -14,14 +14,17 @@
 #include "common/engine/optim.h"
 #include "common/rl/algo.h"
 #include "learner/batch.h"
+#include "learner/comm.h"
 #include "learner/dist.h"
+#include "learner/engine.h"
 
 typedef struct {
     const RlvrConfig *cfg;
     const Dist *d;
     Model *m;                 // the policy (grads and AdamW state allocated)
     Model *ref;               // frozen reference policy (actor.use_kl_loss), else NULL
-    Acts acts;
+    Engine eng;               // the compute backend of trainer.device (learner/engine.h)
+    Comm comm;                // gradient / weight exchange of trainer.zero_stage (learner/comm.h)
     MicroBatch mb;
     int micro;                // sequences per micro-batch
     int maxT;
@@ -64,8 +67,11 @@ typedef struct {
 AdamWConfig trainer_adamw_from_config(const RlvrConfig *c);
 // Validates the config keys the trainer uses (unsupported combinations are errors, not surprises).
 int trainer_check_config(const RlvrConfig *cfg, char *err, size_t errlen);
-// m must have grads/adam allocated; ref may be NULL unless actor.use_kl_loss.
-void trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Model *ref, int opt_steps_per_batch);
+// m must have grads/adam allocated; ref may be NULL unless actor.use_kl_loss. Starts the engine of
+// trainer.device on this rank (its GPU on cuda) and the communication of trainer.zero_stage.
+// 0, or -1 with err.
+int trainer_init(Trainer *t, const RlvrConfig *cfg, const Dist *d, Model *m, Model *ref, int opt_steps_per_batch,
+                 char *err, size_t errlen);
 void trainer_free(Trainer *t);
 
 // Rewards, advantages and shaping for the whole batch (every rank, deterministic). Also recomputes
@@ -78,6 +84,11 @@ void trainer_update(Trainer *t, RlBatch *b, StepStats *st);
 // Rows of responses [r0, r1) of b this rank processes (token-balanced); returns how many (<= r1-r0).
 int trainer_my_rows(const RlBatch *b, int r0, int r1, int nranks, int rank, int *rows);
 
-// Gradient step shared with SFT: allreduce grads, clip, AdamW. Returns the pre-clip norm; *skipped
-// set when the norm was not finite (no update then).
+// Gradient step shared with SFT: sum grads over the ranks (all-reduce, or reduce-scatter under ZeRO-1),
+// clip by the global norm, AdamW (this rank's shard under ZeRO-1, then the weights all-gathered).
+// Returns the pre-clip norm; *skipped set when the norm was not finite (no update then).
 double trainer_optimizer_step(Trainer *t, int *skipped);
+// The host Model's parameters up to date (weights publishing, validation): a no-op on the CPU engine.
+void trainer_sync_params(Trainer *t);
+// Rank 0's host Model holds the whole training state (checkpoint); every rank calls it.
+void trainer_gather_state(Trainer *t);

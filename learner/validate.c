@@ -113,6 +113,7 @@ char *val_format(long step, int64_t policy_version, const ValResult *v) {
 char *learner_validate_step(Learner *L, char *line) {
     ValResult v;
     char err[2048];
+    trainer_sync_params(&L->tr);
     if (learner_validate(&L->cfg, &L->model, &L->tok, &v, err, sizeof err) != 0) {
         // a broken validation set should not cost the training run: say so and go on
         learner_log(L, "warning: validation at step %ld failed: %s (fix data.val_files / eval.*; training continues)", L->step, err);

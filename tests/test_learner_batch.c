@@ -242,9 +242,9 @@ static void test_update_micro_invariance(void) {
         CHECK(model_init(&m, &mc, err, sizeof err) == 0);
         model_init_random(&m, 7, 0.05f);
         model_alloc_train(&m);
-        Dist d = {0, 1, 0};
+        Dist d = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
         Trainer t;
-        trainer_init(&t, &cfg, &d, &m, NULL, 1);
+        CHECK(trainer_init(&t, &cfg, &d, &m, NULL, 1, err, sizeof err) == 0);
         int l1[2] = {3, 5}, c1[2] = {1, 0}, l2[2] = {4, 2}, c2[2] = {1, 0};
         CoordGroup gs[2] = {make_group(1, 2, 3, l1, c1), make_group(2, 2, 2, l2, c2)};
         RlBatch b;
@@ -301,9 +301,9 @@ static void test_entropy_bonus(void) {
         CHECK(model_init(&m, &mc, err, sizeof err) == 0);
         model_init_random(&m, 11, 0.3f);
         model_alloc_train(&m);
-        Dist d = {0, 1, 0};
+        Dist d = {.rank = 0, .size = 1, .local_rank = 0, .local_size = 1};
         Trainer t;
-        trainer_init(&t, &cfg, &d, &m, NULL, 1);
+        CHECK(trainer_init(&t, &cfg, &d, &m, NULL, 1, err, sizeof err) == 0);
         double ent[2];
         for (int step = 0; step < 2; step++) {
             int l1[2] = {3, 5}, c1[2] = {1, 1}, l2[2] = {4, 2}, c2[2] = {0, 0};
@@ -325,8 +325,19 @@ static void test_entropy_bonus(void) {
     }
     // the CUDA backend is not wired into the learner: asking for it is an error that says so
     snprintf(cfg.trainer_device, sizeof cfg.trainer_device, "cuda");
+#ifndef RLVR_CUDA
+    // a build without the backend refuses cuda, naming the build flag
     CHECK(trainer_check_config(&cfg, err, sizeof err) != 0);
-    CHECK(strstr(err, "trainer.device") != NULL && strstr(err, "trainer.device=cpu") != NULL);
+    CHECK(strstr(err, "trainer.device") != NULL && strstr(err, "-DRLVR_CUDA=ON") != NULL && strstr(err, "trainer.device=cpu") != NULL);
+#else
+    CHECK(trainer_check_config(&cfg, err, sizeof err) == 0);
+#endif
+    // bf16 is a cuda precision: the CPU engine refuses it
+    snprintf(cfg.trainer_device, sizeof cfg.trainer_device, "cpu");
+    snprintf(cfg.trainer_precision, sizeof cfg.trainer_precision, "bf16");
+    CHECK(trainer_check_config(&cfg, err, sizeof err) != 0);
+    CHECK(strstr(err, "trainer.precision=fp32") != NULL && strstr(err, "trainer.device=cuda") != NULL);
+    snprintf(cfg.trainer_precision, sizeof cfg.trainer_precision, "fp32");
     CHECK(norm[0] == 0.0);
     CHECK(norm[1] > 0.0);
     CHECK_NEAR(norm[2], 2.0 * norm[1], 1e-4 * norm[2]);

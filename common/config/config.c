@@ -895,6 +895,9 @@ int config_validate(const RlvrConfig *c, char *err, size_t errlen) {
     if (c->data_apply_chat_template && config_prompt_template_writes_chat(c->data_prompt_template))
         FAIL("data.prompt_template writes chat markup itself and data.apply_chat_template would wrap it in the model's chat "
              "template again; with the chat template give the user message's text (default, plain, dapo, or text with {prompt})");
+    if (!strcmp(c->trainer_precision, "bf16") && strcmp(c->trainer_device, "cuda") != 0)
+        FAIL("trainer.precision = bf16 but trainer.device = %s: the CPU engine is fp32; set trainer.precision=fp32 or "
+             "trainer.device=cuda", c->trainer_device);
 #undef FAIL
     return 0;
 }

@@ -42,7 +42,13 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
 #define RLVR_CONFIG_KEYS(X) \
     /* ---- trainer ---- */ \
     X(trainer_mode, "trainer.mode", STR, "grpo", "grpo|sft", "what the learner trains: RL with GRPO, or supervised fine-tuning") \
-    X(trainer_device, "trainer.device", STR, "cpu", "cpu|cuda", "compute backend of the learner and the workers") \
+    X(trainer_device, "trainer.device", STR, "cpu", "cpu|cuda", "compute backend of the learner: the CPU engine, or one CUDA GPU per rank (chosen by local rank; docs/cuda.md)") \
+    X(trainer_precision, "trainer.precision", STR, "fp32", "fp32|bf16", "learner arithmetic: fp32 everywhere, or bf16 weights and activations with fp32 master weights, Adam moments and log-prob head (cuda only)") \
+    X(trainer_zero_stage, "trainer.zero_stage", INT, "0", "[0,1]", "0: every rank holds the whole AdamW state; 1: AdamW state (and bf16 masters) sharded over the ranks (ZeRO-1)") \
+    X(trainer_activation_checkpointing, "trainer.activation_checkpointing", BOOL, "false", "", "cuda: keep each layer's input only and recompute the layer in backward (memory for time)") \
+    X(trainer_flash_attention, "trainer.flash_attention", BOOL, "true", "", "cuda: fused causal attention that never stores the T x T matrix") \
+    X(trainer_allow_tf32, "trainer.allow_tf32", BOOL, "false", "", "cuda, fp32 precision: let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error)") \
+    X(trainer_gpu_memory_gib, "trainer.gpu_memory_gib", FLOAT, "0", "[0,)", "GPU memory the memory plan checks against; 0: ask the device (set it to plan on a machine without the GPU)") \
     X(trainer_total_training_steps, "trainer.total_training_steps", INT, "100", "[1,)", "training steps (one step = one batch of data.train_batch_size prompts)") \
     X(trainer_save_freq, "trainer.save_freq", INT, "50", "[0,)", "checkpoint every N steps; 0: only the final one (the last step is always saved)") \
     X(trainer_max_keep_ckpt, "trainer.max_keep_ckpt", INT, "3", "[1,)", "checkpoints kept in RUN_DIR/checkpoints (older complete ones are deleted)") \

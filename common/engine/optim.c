@@ -5,6 +5,9 @@
 // path stops GCC from vectorising the AdamW loop.
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "common/core/check.h"
 
 #include "common/engine/ops.h"  // PAR_WORTH
 
@@ -43,22 +46,44 @@ void model_adamw_step_scaled(Model *m, const AdamWConfig *c, float lr, long step
     adamw_update_scaled(m->params, m->grads, m->adam_m, m->adam_v, m->num_params, c, lr, step, grad_scale);
 }
 
+void model_adamw_range(Model *m, const AdamWConfig *c, float lr, long step, size_t off, size_t n) {
+    adamw_update_scaled(m->params + off, m->grads + off, m->adam_m + off, m->adam_v + off, n, c, lr, step, 1.0f);
+}
+
 void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step) {
     model_adamw_step_scaled(m, c, lr, step, 1.0f);
 }
 
-double grad_sqnorm(const float *g, size_t n) {
-    // Fixed-size blocks summed in order: the result does not depend on the thread count.
-    const size_t BLK = 4096, nb = (n + BLK - 1) / BLK;
-    double total = 0.0;
-    #pragma omp parallel for schedule(static) reduction(+:total) if (nb > 8)
+// One block's sum of squares. Not inlined: grad_sqnorm and grad_sqnorm_blocks run the same machine code,
+// so their block sums agree bit for bit.
+__attribute__((noinline)) static double sqnorm_block(const float *g, size_t n) {
+    double s = 0.0;
+    #pragma omp simd reduction(+:s)
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    return s;
+}
+
+void grad_sqnorm_blocks(const float *g, size_t n, double *out) {
+    const size_t nb = (n + GRAD_SQNORM_BLOCK - 1) / GRAD_SQNORM_BLOCK;
+    #pragma omp parallel for schedule(static) if (nb > 8)
     for (size_t b = 0; b < nb; b++) {
-        const size_t e = (b + 1) * BLK < n ? (b + 1) * BLK : n;
-        double s = 0.0;
-        #pragma omp simd reduction(+:s)
-        for (size_t i = b * BLK; i < e; i++) s += (double)g[i] * g[i];
-        total += s;
+        const size_t e = (b + 1) * GRAD_SQNORM_BLOCK < n ? (b + 1) * GRAD_SQNORM_BLOCK : n;
+        out[b] = sqnorm_block(g + b * GRAD_SQNORM_BLOCK, e - b * GRAD_SQNORM_BLOCK);
     }
+}
+
+#define SQNORM_STACK_BLOCKS 64
+
+double grad_sqnorm(const float *g, size_t n) {
+    // Fixed-size blocks summed in block order: the result does not depend on the thread count, and a
+    // ZeRO-1 shard of whole blocks reproduces it from the shards' block sums.
+    const size_t nb = (n + GRAD_SQNORM_BLOCK - 1) / GRAD_SQNORM_BLOCK;
+    double stack[SQNORM_STACK_BLOCKS];
+    double *part = nb <= SQNORM_STACK_BLOCKS ? stack : mallocCheck(nb * sizeof(double));
+    grad_sqnorm_blocks(g, n, part);
+    double total = 0.0;
+    for (size_t b = 0; b < nb; b++) total += part[b];
+    if (part != stack) free(part);
     return total;
 }
 
@@ -75,6 +100,12 @@ float grad_clip(float *g, size_t n, double norm, float max_norm) {
     #pragma omp parallel for schedule(static) if (PAR_WORTH(n))
     for (size_t i = 0; i < n; i++) g[i] *= f;
     return f;
+}
+
+void grad_scale_range(float *g, size_t off, size_t n, float factor) {
+    float *p = g + off;
+    #pragma omp parallel for schedule(static) if (PAR_WORTH(n))
+    for (size_t i = 0; i < n; i++) p[i] *= factor;
 }
 
 double model_grad_norm(const Model *m) { return sqrt(grad_sqnorm(m->grads, m->num_params)); }

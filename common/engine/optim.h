@@ -29,15 +29,25 @@ void adamw_update_scaled(float *params, const float *grads, float *m, float *v, 
 // Over the whole model (params, grads, adam_m, adam_v).
 void model_adamw_step(Model *m, const AdamWConfig *c, float lr, long step);
 void model_adamw_step_scaled(Model *m, const AdamWConfig *c, float lr, long step, float grad_scale);
+// The same on [off, off + n) of the model's buffers (a ZeRO-1 shard): elementwise, so the union of the
+// ranges' updates is bit-identical to model_adamw_step.
+void model_adamw_range(Model *m, const AdamWConfig *c, float lr, long step, size_t off, size_t n);
 
-// Sum of squares of g (n), accumulated in double. Sum it across shards/ranks, then sqrt.
+// Sum of squares of g (n), accumulated in double: the sums of GRAD_SQNORM_BLOCK-float blocks, added in
+// block order (whatever the thread count).
+#define GRAD_SQNORM_BLOCK ((size_t)4096)
 double grad_sqnorm(const float *g, size_t n);
+// The block sums grad_sqnorm adds: out (ceil(n / GRAD_SQNORM_BLOCK)). A shard starting on a block
+// boundary gives the same sums for its blocks as the whole buffer does.
+void grad_sqnorm_blocks(const float *g, size_t n, double *out);
 // The clipping factor of torch's clip_grad_norm_ for an already-reduced global L2 norm:
 // max_norm / (norm + 1e-6) when that is < 1, else 1 (and 1 when max_norm <= 0). A non-finite norm
 // gives 0: the caller should skip the step (verl does).
 float clip_coef(double norm, float max_norm);
 // Scales g in place by clip_coef(norm, max_norm) (unless 0 or 1) and returns the factor.
 float grad_clip(float *g, size_t n, double norm, float max_norm);
+// g[off, off + n) *= factor (grad_clip's multiply on a range).
+void grad_scale_range(float *g, size_t off, size_t n, float factor);
 // Global L2 norm of m->grads.
 double model_grad_norm(const Model *m);
 // Global norm of m->grads, clipped in place; returns the pre-clip norm. max_norm <= 0: no clipping.

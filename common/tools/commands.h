@@ -13,3 +13,4 @@ int cmd_export(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_plan(int argc, char **argv);

@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
         {"export", cmd_export, "write an HF directory from a checkpoint"},
         {"inspect", cmd_inspect, "summarise a checkpoint or model file"},
         {"analyze", cmd_analyze, "the paper's analyses: entropy, gradient-norm proxy, token replacement"},
+        {"plan", cmd_plan, "per-GPU memory plan of a learner config (learner --dry-run); exit 1 when it does not fit"},
         {"tokenize", cmd_tokenize, "text <-> token ids, chat messages -> prompt, with a model's tokenizer (JSON Lines)"},
     };
     const int n = (int)(sizeof(cmds) / sizeof(cmds[0]));
