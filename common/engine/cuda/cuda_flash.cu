@@ -1,0 +1,485 @@
+// Fused (flash) causal GQA attention, forward and backward, fp32 and bf16 storage (see cuda_ops.h for the
+// API). The T x T score matrix is never stored: K/V tiles stream through shared memory with an online
+// softmax (running row max m and sum l, the output rescaled by exp(m_old - m_new)), and the forward keeps
+// only lse = m + log l per row. The backward recomputes P = exp(scale q.k - lse) tile by tile.
+//
+// The kernels are a transcription of tests/flash_ref.c (the same algorithm in plain C, checked against
+// attention_forward / attention_backward of common/engine/ops.c by tests/test_flash_ref.c): same tile
+// sizes, same loops, same masking. The correspondence is named at each kernel.
+//
+// Work split (FlashAttention-2's): a block of FLASH_THREADS threads owns one tile of BR = 16 * RM query
+// rows (forward, dQ) or BC = BR keys (dK/dV). Its threads form a 16 x 16 grid: thread (rg, cg) = (tid / 16,
+// tid % 16) holds the score micro-tile rows rg * RM + i, columns cg + 16 j (i, j < RM), and output rows
+// rg * RM + i, head dims cg + 16 j. The 16 threads of a row group are one half-warp, so row max / row sum
+// are 4 shuffles. Tiles live in shared memory as fp32 with a row stride of DP + 1 (no bank conflicts
+// when 16 lanes read 16 different rows at the same d).
+//
+// Head dims: D is padded with zeros to DP in {32, 64, 128, 256} (zeros add nothing to q.k and give
+// output columns that are never stored), so D = 64 and 128 run their own instantiations and any other
+// D <= 256 runs the next wider one. RM = 4 (64-row tiles) up to DP 128, RM = 2 (32-row tiles) at DP 256
+// to stay within the 227 KiB of shared memory per block.
+//
+// Backward, deterministic, no atomics: flash_bwd_dot makes D_i = dout_i . out_i per row;
+// flash_bwd_dkdv gives each KV tile of each (b, kv head) to one block, which loops over the G query heads
+// of its group and the query tiles on and below the diagonal, accumulating dK and dV in registers;
+// flash_bwd_dq gives each query tile to one block, which recomputes P and dS over the KV tiles up to the
+// diagonal. Every output element has one writer and a fixed summation order: results are bit-identical
+// run to run. The price is computing q.k and dout.v twice (7 tile products instead of 5).
+//
+// All arithmetic is fp32 on CUDA cores (no tensor cores yet); bf16 is a storage format here, converted
+// on load into shared memory and rounded once on store.
+#include <cuda_bf16.h>
+#include <math.h>
+
+#include "common/engine/cuda/cuda_common.cuh"
+
+#define FLASH_THREADS 256
+#define FLASH_LANES 16       // threads per row group (a half-warp)
+#define FLASH_MAX_D 256
+#define FLASH_DOT_WARPS 8    // rows per block of flash_bwd_dot
+
+// ---- element access: fp32 or bf16 storage, fp32 arithmetic ---------------------------------------------
+
+__device__ __forceinline__ float ld_elem(const float *p, size_t i) { return p[i]; }
+__device__ __forceinline__ float ld_elem(const __nv_bfloat16 *p, size_t i) { return __bfloat162float(p[i]); }
+__device__ __forceinline__ void st_elem(float *p, size_t i, float x) { p[i] = x; }
+__device__ __forceinline__ void st_elem(__nv_bfloat16 *p, size_t i, float x) { p[i] = __float2bfloat16_rn(x); }
+
+// Row max / row sum over the 16 threads of a row group (xor offsets < 16 stay inside the half-warp).
+__device__ __forceinline__ float group_max(float x) {
+    for (int o = FLASH_LANES / 2; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    return x;
+}
+__device__ __forceinline__ float group_sum(float x) {
+    for (int o = FLASH_LANES / 2; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+
+// Shared tile (rows, DP) with row stride DP + 1 = rows r0 .. r0 + rows - 1 of one head of x (row stride
+// `stride` elements, head offset `off`); rows >= T and dims >= D read as 0.
+template <typename E, int DP>
+__device__ __forceinline__ void load_tile(float *dst, const E *x, size_t base_row, int r0, int rows, int T,
+                                          size_t stride, size_t off, int D) {
+    for (int idx = threadIdx.x; idx < rows * DP; idx += FLASH_THREADS) {
+        const int r = idx / DP, d = idx % DP, t = r0 + r;
+        dst[r * (DP + 1) + d] = (t < T && d < D) ? ld_elem(x, (base_row + t) * stride + off + d) : 0.0f;
+    }
+}
+
+// Per-row values (lse or D_i, layout (B, H, T)) of query rows q0 .. q0 + rows - 1; 0 past T.
+__device__ __forceinline__ void load_rows(float *dst, const float *x, size_t row0, int q0, int rows, int T) {
+    for (int r = threadIdx.x; r < rows; r += FLASH_THREADS) dst[r] = q0 + r < T ? x[row0 + q0 + r] : 0.0f;
+}
+
+template <int DP, int RM> constexpr size_t fwd_smem_bytes() {
+    return sizeof(float) * ((size_t)3 * 16 * RM * (DP + 1) + (size_t)16 * RM * (16 * RM + 1));
+}
+template <int DP, int RM> constexpr size_t bwd_smem_bytes() {
+    return sizeof(float) * ((size_t)4 * 16 * RM * (DP + 1) + (size_t)2 * 16 * RM * (16 * RM + 1) + 2 * 16 * RM);
+}
+
+// ---- forward (flash_ref.c: fwd_tile) -----------------------------------------------------------------
+// grid (tiles, H, B); the last query tiles (most KV tiles to visit) are launched first.
+template <typename E, int DP, int RM>
+__global__ void __launch_bounds__(FLASH_THREADS)
+flash_fwd(E *out, float *lse, const E *q, const E *k, const E *v, int T, int H, int KV, int D, float scale) {
+    constexpr int BR = FLASH_LANES * RM, BC = BR, LD = DP + 1, PLD = BC + 1, DJ = DP / FLASH_LANES;
+    extern __shared__ float smem[];
+    float *sQ = smem, *sK = sQ + BR * LD, *sV = sK + BC * LD, *sP = sV + BC * LD;  // sP (BR, PLD)
+    const int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z, kh = h / (H / KV);
+    const int rg = threadIdx.x / FLASH_LANES, cg = threadIdx.x % FLASH_LANES, q0 = qt * BR;
+    const size_t qs = (size_t)H * D, ks = (size_t)KV * D, brow = (size_t)b * T;
+
+    load_tile<E, DP>(sQ, q, brow, q0, BR, T, qs, (size_t)h * D, D);
+    float o[RM][DJ], m[RM], l[RM];
+    #pragma unroll
+    for (int i = 0; i < RM; i++) {
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+        #pragma unroll
+        for (int j = 0; j < DJ; j++) o[i][j] = 0.0f;
+    }
+    for (int kt = 0; kt <= qt; kt++) {
+        const int k0 = kt * BC;
+        __syncthreads();  // the previous tile's sK / sV / sP reads are done
+        load_tile<E, DP>(sK, k, brow, k0, BC, T, ks, (size_t)kh * D, D);
+        load_tile<E, DP>(sV, v, brow, k0, BC, T, ks, (size_t)kh * D, D);
+        __syncthreads();
+        // S = scale Q K^T on this thread's RM x RM micro-tile
+        float s[RM][RM];
+        #pragma unroll
+        for (int i = 0; i < RM; i++)
+            #pragma unroll
+            for (int j = 0; j < RM; j++) s[i][j] = 0.0f;
+        #pragma unroll 8
+        for (int d = 0; d < DP; d++) {
+            float a[RM], c[RM];
+            #pragma unroll
+            for (int i = 0; i < RM; i++) a[i] = sQ[(rg * RM + i) * LD + d];
+            #pragma unroll
+            for (int j = 0; j < RM; j++) c[j] = sK[(cg + FLASH_LANES * j) * LD + d];
+            #pragma unroll
+            for (int i = 0; i < RM; i++)
+                #pragma unroll
+                for (int j = 0; j < RM; j++) s[i][j] += a[i] * c[j];
+        }
+        // causal mask (key > query; for rows < T this also masks keys >= T), then the online softmax
+        #pragma unroll
+        for (int i = 0; i < RM; i++) {
+            const int t = q0 + rg * RM + i;
+            float mt = m[i];
+            #pragma unroll
+            for (int j = 0; j < RM; j++) {
+                const int key = k0 + cg + FLASH_LANES * j;
+                s[i][j] = (t < T && key <= t) ? scale * s[i][j] : -INFINITY;
+                mt = fmaxf(mt, s[i][j]);
+            }
+            mt = group_max(mt);
+            // mt == -inf: nothing unmasked yet (rows >= T only); keep the state, add zeros
+            const float alpha = mt == -INFINITY ? 1.0f : expf(m[i] - mt);
+            float sum = 0.0f;
+            #pragma unroll
+            for (int j = 0; j < RM; j++) {
+                const float p = s[i][j] == -INFINITY ? 0.0f : expf(s[i][j] - mt);
+                sP[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = p;
+                sum += p;
+            }
+            sum = group_sum(sum);
+            l[i] = alpha * l[i] + sum;
+            m[i] = mt == -INFINITY ? m[i] : mt;
+            #pragma unroll
+            for (int j = 0; j < DJ; j++) o[i][j] *= alpha;
+        }
+        __syncthreads();
+        // O += P V
+        #pragma unroll 4
+        for (int c = 0; c < BC; c++) {
+            float p[RM];
+            #pragma unroll
+            for (int i = 0; i < RM; i++) p[i] = sP[(rg * RM + i) * PLD + c];
+            #pragma unroll
+            for (int j = 0; j < DJ; j++) {
+                const float vv = sV[c * LD + cg + FLASH_LANES * j];
+                #pragma unroll
+                for (int i = 0; i < RM; i++) o[i][j] += p[i] * vv;
+            }
+        }
+    }
+    #pragma unroll
+    for (int i = 0; i < RM; i++) {
+        const int t = q0 + rg * RM + i;
+        if (t >= T) continue;
+        const float inv = 1.0f / l[i];
+        #pragma unroll
+        for (int j = 0; j < DJ; j++) {
+            const int d = cg + FLASH_LANES * j;
+            if (d < D) st_elem(out, (brow + t) * qs + (size_t)h * D + d, o[i][j] * inv);
+        }
+        if (cg == 0) lse[((size_t)b * H + h) * T + t] = m[i] + logf(l[i]);
+    }
+}
+
+// ---- backward ----------------------------------------------------------------------------------------
+
+// flash_ref.c "flash_bwd_dot": Di (B, H, T) = dout . out per row; one warp per (b, t, h) row.
+template <typename E>
+__global__ void flash_bwd_dot(float *Di, const E *dout, const E *out, size_t rows, int T, int H, int D) {
+    const size_t r = blockIdx.x * (size_t)FLASH_DOT_WARPS + threadIdx.x / 32;  // r = (b * T + t) * H + h
+    if (r >= rows) return;
+    const int lane = threadIdx.x % 32, h = (int)(r % H);
+    const size_t bt = r / H, b = bt / T, t = bt % T;
+    float acc = 0.0f;
+    for (int d = lane; d < D; d += 32) acc += ld_elem(dout, r * D + d) * ld_elem(out, r * D + d);
+    for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+    if (lane == 0) Di[(b * H + h) * T + t] = acc;
+}
+
+// S = Q K^T and dP = dO V^T on one thread's micro-tile (rows rg * RM + i of sQ / sdO, keys cg + 16 j of
+// sK / sV), then P = exp(scale S - lse) and dS = P (dP - D_i), zero where masked: flash_ref.c bwd_pair.
+template <int DP, int RM>
+__device__ __forceinline__ void bwd_scores(float p[RM][RM], float ds[RM][RM], const float *sQ, const float *sdO,
+                                           const float *sK, const float *sV, const float *sL, const float *sD,
+                                           int rg, int cg, int q0, int k0, int T, float scale) {
+    constexpr int LD = DP + 1;
+    float s[RM][RM], dp[RM][RM];
+    #pragma unroll
+    for (int i = 0; i < RM; i++)
+        #pragma unroll
+        for (int j = 0; j < RM; j++) s[i][j] = dp[i][j] = 0.0f;
+    #pragma unroll 4
+    for (int d = 0; d < DP; d++) {
+        float a[RM], g[RM], kk[RM], vv[RM];
+        #pragma unroll
+        for (int i = 0; i < RM; i++) {
+            a[i] = sQ[(rg * RM + i) * LD + d];
+            g[i] = sdO[(rg * RM + i) * LD + d];
+        }
+        #pragma unroll
+        for (int j = 0; j < RM; j++) {
+            kk[j] = sK[(cg + FLASH_LANES * j) * LD + d];
+            vv[j] = sV[(cg + FLASH_LANES * j) * LD + d];
+        }
+        #pragma unroll
+        for (int i = 0; i < RM; i++)
+            #pragma unroll
+            for (int j = 0; j < RM; j++) {
+                s[i][j] += a[i] * kk[j];
+                dp[i][j] += g[i] * vv[j];
+            }
+    }
+    #pragma unroll
+    for (int i = 0; i < RM; i++) {
+        const int r = rg * RM + i, t = q0 + r;
+        #pragma unroll
+        for (int j = 0; j < RM; j++) {
+            const int key = k0 + cg + FLASH_LANES * j;
+            const bool ok = t < T && key <= t;
+            p[i][j] = ok ? expf(scale * s[i][j] - sL[r]) : 0.0f;
+            ds[i][j] = p[i][j] * (dp[i][j] - sD[r]);
+        }
+    }
+}
+
+// flash_ref.c "flash_bwd_dkdv": grid (tiles, KV, B). dK = scale sum dS^T Q, dV = sum P^T dO for one KV
+// tile over the G heads of its group and the query tiles qt >= kt. Thread (rg, cg) accumulates keys
+// rg * RM + i, head dims cg + 16 j. accumulate = 1: dk/dv +=; 0: overwritten.
+template <typename E, int DP, int RM>
+__global__ void __launch_bounds__(FLASH_THREADS)
+flash_bwd_dkdv(E *dk, E *dv, const E *dout, const float *lse, const float *Di, const E *q, const E *k, const E *v,
+               int T, int H, int KV, int D, float scale, int accumulate) {
+    constexpr int BR = FLASH_LANES * RM, BC = BR, LD = DP + 1, PLD = BC + 1, DJ = DP / FLASH_LANES;
+    extern __shared__ float smem[];
+    float *sK = smem, *sV = sK + BC * LD, *sQ = sV + BC * LD, *sdO = sQ + BR * LD;
+    float *sP = sdO + BR * LD, *sS = sP + BR * PLD, *sL = sS + BR * PLD, *sD = sL + BR;
+    const int kt = blockIdx.x, kh = blockIdx.y, b = blockIdx.z, G = H / KV, nt = (T + BR - 1) / BR;
+    const int rg = threadIdx.x / FLASH_LANES, cg = threadIdx.x % FLASH_LANES, k0 = kt * BC;
+    const size_t qs = (size_t)H * D, ks = (size_t)KV * D, brow = (size_t)b * T;
+
+    load_tile<E, DP>(sK, k, brow, k0, BC, T, ks, (size_t)kh * D, D);
+    load_tile<E, DP>(sV, v, brow, k0, BC, T, ks, (size_t)kh * D, D);
+    float adk[RM][DJ], adv[RM][DJ];
+    #pragma unroll
+    for (int i = 0; i < RM; i++)
+        #pragma unroll
+        for (int j = 0; j < DJ; j++) adk[i][j] = adv[i][j] = 0.0f;
+    for (int h = kh * G; h < (kh + 1) * G; h++)
+        for (int qt = kt; qt < nt; qt++) {
+            const int q0 = qt * BR;
+            __syncthreads();  // the previous pair's reads of sQ / sdO / sP / sS are done
+            load_tile<E, DP>(sQ, q, brow, q0, BR, T, qs, (size_t)h * D, D);
+            load_tile<E, DP>(sdO, dout, brow, q0, BR, T, qs, (size_t)h * D, D);
+            load_rows(sL, lse, ((size_t)b * H + h) * T, q0, BR, T);
+            load_rows(sD, Di, ((size_t)b * H + h) * T, q0, BR, T);
+            __syncthreads();
+            float p[RM][RM], ds[RM][RM];
+            bwd_scores<DP, RM>(p, ds, sQ, sdO, sK, sV, sL, sD, rg, cg, q0, k0, T, scale);
+            #pragma unroll
+            for (int i = 0; i < RM; i++)
+                #pragma unroll
+                for (int j = 0; j < RM; j++) {
+                    sP[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = p[i][j];
+                    sS[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = ds[i][j];
+                }
+            __syncthreads();
+            // dV_c += sum_r P_rc dO_r ; dK_c += sum_r dS_rc Q_r (rows past T have P = dS = 0)
+            #pragma unroll 2
+            for (int r = 0; r < BR; r++) {
+                float pc[RM], sc[RM];
+                #pragma unroll
+                for (int i = 0; i < RM; i++) {
+                    pc[i] = sP[r * PLD + rg * RM + i];
+                    sc[i] = sS[r * PLD + rg * RM + i];
+                }
+                #pragma unroll
+                for (int j = 0; j < DJ; j++) {
+                    const float g = sdO[r * LD + cg + FLASH_LANES * j], a = sQ[r * LD + cg + FLASH_LANES * j];
+                    #pragma unroll
+                    for (int i = 0; i < RM; i++) {
+                        adv[i][j] += pc[i] * g;
+                        adk[i][j] += sc[i] * a;
+                    }
+                }
+            }
+        }
+    #pragma unroll
+    for (int i = 0; i < RM; i++) {
+        const int key = k0 + rg * RM + i;
+        if (key >= T) continue;
+        #pragma unroll
+        for (int j = 0; j < DJ; j++) {
+            const int d = cg + FLASH_LANES * j;
+            if (d >= D) continue;
+            const size_t o = (brow + key) * ks + (size_t)kh * D + d;
+            st_elem(dk, o, (accumulate ? ld_elem(dk, o) : 0.0f) + scale * adk[i][j]);
+            st_elem(dv, o, (accumulate ? ld_elem(dv, o) : 0.0f) + adv[i][j]);
+        }
+    }
+}
+
+// flash_ref.c "flash_bwd_dq": grid (tiles, H, B), heaviest (last) query tiles first. dQ = scale sum dS K
+// over the KV tiles kt <= qt. Thread (rg, cg) accumulates query rows rg * RM + i, head dims cg + 16 j.
+template <typename E, int DP, int RM>
+__global__ void __launch_bounds__(FLASH_THREADS)
+flash_bwd_dq(E *dq, const E *dout, const float *lse, const float *Di, const E *q, const E *k, const E *v,
+             int T, int H, int KV, int D, float scale, int accumulate) {
+    constexpr int BR = FLASH_LANES * RM, BC = BR, LD = DP + 1, PLD = BC + 1, DJ = DP / FLASH_LANES;
+    extern __shared__ float smem[];
+    float *sK = smem, *sV = sK + BC * LD, *sQ = sV + BC * LD, *sdO = sQ + BR * LD;
+    float *sS = sdO + BR * LD, *sL = sS + 2 * BR * PLD, *sD = sL + BR;  // same carve as flash_bwd_dkdv
+    const int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z, kh = h / (H / KV);
+    const int rg = threadIdx.x / FLASH_LANES, cg = threadIdx.x % FLASH_LANES, q0 = qt * BR;
+    const size_t qs = (size_t)H * D, ks = (size_t)KV * D, brow = (size_t)b * T;
+
+    load_tile<E, DP>(sQ, q, brow, q0, BR, T, qs, (size_t)h * D, D);
+    load_tile<E, DP>(sdO, dout, brow, q0, BR, T, qs, (size_t)h * D, D);
+    load_rows(sL, lse, ((size_t)b * H + h) * T, q0, BR, T);
+    load_rows(sD, Di, ((size_t)b * H + h) * T, q0, BR, T);
+    float adq[RM][DJ];
+    #pragma unroll
+    for (int i = 0; i < RM; i++)
+        #pragma unroll
+        for (int j = 0; j < DJ; j++) adq[i][j] = 0.0f;
+    for (int kt = 0; kt <= qt; kt++) {
+        const int k0 = kt * BC;
+        __syncthreads();  // the previous tile's reads of sK / sS are done (and, at kt 0, sQ / sdO are loaded)
+        load_tile<E, DP>(sK, k, brow, k0, BC, T, ks, (size_t)kh * D, D);
+        load_tile<E, DP>(sV, v, brow, k0, BC, T, ks, (size_t)kh * D, D);
+        __syncthreads();
+        float p[RM][RM], ds[RM][RM];
+        bwd_scores<DP, RM>(p, ds, sQ, sdO, sK, sV, sL, sD, rg, cg, q0, k0, T, scale);
+        #pragma unroll
+        for (int i = 0; i < RM; i++)
+            #pragma unroll
+            for (int j = 0; j < RM; j++) sS[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = ds[i][j];
+        __syncthreads();
+        // dQ_r += sum_c dS_rc K_c (keys past T have dS = 0 and K = 0)
+        #pragma unroll 4
+        for (int c = 0; c < BC; c++) {
+            float sc[RM];
+            #pragma unroll
+            for (int i = 0; i < RM; i++) sc[i] = sS[(rg * RM + i) * PLD + c];
+            #pragma unroll
+            for (int j = 0; j < DJ; j++) {
+                const float kk = sK[c * LD + cg + FLASH_LANES * j];
+                #pragma unroll
+                for (int i = 0; i < RM; i++) adq[i][j] += sc[i] * kk;
+            }
+        }
+    }
+    #pragma unroll
+    for (int i = 0; i < RM; i++) {
+        const int t = q0 + rg * RM + i;
+        if (t >= T) continue;
+        #pragma unroll
+        for (int j = 0; j < DJ; j++) {
+            const int d = cg + FLASH_LANES * j;
+            if (d >= D) continue;
+            const size_t o = (brow + t) * qs + (size_t)h * D + d;
+            st_elem(dq, o, (accumulate ? ld_elem(dq, o) : 0.0f) + scale * adq[i][j]);
+        }
+    }
+}
+
+// ---- host side -------------------------------------------------------------------------------------------
+
+static void flash_check_shape(const char *what, int B, int T, int H, int KV, int D) {
+    if (B < 0 || T < 0 || H <= 0 || KV <= 0 || H % KV != 0)
+        rlvr_die(__FILE__, __LINE__, "%s: bad shape B %d T %d H %d KV %d (num_heads must be a positive multiple of num_kv_heads)",
+                 what, B, T, H, KV);
+    if (D <= 0 || D > FLASH_MAX_D)
+        rlvr_die(__FILE__, __LINE__, "%s: head_dim %d is outside 1..%d, the flash kernels' limit; use the cuBLAS attention (cuda_attention_forward) for this model",
+                 what, D, FLASH_MAX_D);
+}
+
+// Dynamic shared memory above 48 KiB must be allowed per kernel (and per device) before a launch; set
+// at every launch (a host-side attribute write, microseconds) so a change of device needs no bookkeeping.
+template <typename K> static void allow_smem(K kernel, size_t bytes) {
+    cudaCheck(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+}
+
+template <typename E, int DP, int RM>
+static void fwd_launch(E *out, float *lse, const E *q, const E *k, const E *v, int B, int T, int H, int KV, int D) {
+    constexpr int BR = FLASH_LANES * RM;
+    constexpr size_t smem = fwd_smem_bytes<DP, RM>();
+    allow_smem(flash_fwd<E, DP, RM>, smem);
+    const dim3 grid(cdiv_u((size_t)T, BR), (unsigned)H, (unsigned)B);
+    flash_fwd<E, DP, RM><<<grid, FLASH_THREADS, smem>>>(out, lse, q, k, v, T, H, KV, D, 1.0f / sqrtf((float)D));
+    cudaCheckLaunch();
+}
+
+template <typename E, int DP, int RM>
+static void bwd_launch(E *dq, E *dk, E *dv, const E *dout, const E *out, const float *lse, const E *q, const E *k,
+                       const E *v, float *Di, int B, int T, int H, int KV, int D, int accumulate) {
+    constexpr int BR = FLASH_LANES * RM;
+    constexpr size_t smem = bwd_smem_bytes<DP, RM>();
+    allow_smem(flash_bwd_dkdv<E, DP, RM>, smem);
+    allow_smem(flash_bwd_dq<E, DP, RM>, smem);
+    const float scale = 1.0f / sqrtf((float)D);
+    const size_t rows = (size_t)B * T * H;
+    flash_bwd_dot<E><<<cdiv_u(rows, FLASH_DOT_WARPS), 32 * FLASH_DOT_WARPS>>>(Di, dout, out, rows, T, H, D);
+    cudaCheckLaunch();
+    const unsigned tiles = cdiv_u((size_t)T, BR);
+    flash_bwd_dkdv<E, DP, RM><<<dim3(tiles, (unsigned)KV, (unsigned)B), FLASH_THREADS, smem>>>(
+        dk, dv, dout, lse, Di, q, k, v, T, H, KV, D, scale, accumulate);
+    cudaCheckLaunch();
+    flash_bwd_dq<E, DP, RM><<<dim3(tiles, (unsigned)H, (unsigned)B), FLASH_THREADS, smem>>>(
+        dq, dout, lse, Di, q, k, v, T, H, KV, D, scale, accumulate);
+    cudaCheckLaunch();
+}
+
+// D -> the narrowest padded width DP >= D (see the top of the file).
+template <typename E>
+static void fwd_dispatch(E *out, float *lse, const E *q, const E *k, const E *v, int B, int T, int H, int KV, int D) {
+    if (D <= 32) fwd_launch<E, 32, 4>(out, lse, q, k, v, B, T, H, KV, D);
+    else if (D <= 64) fwd_launch<E, 64, 4>(out, lse, q, k, v, B, T, H, KV, D);
+    else if (D <= 128) fwd_launch<E, 128, 4>(out, lse, q, k, v, B, T, H, KV, D);
+    else fwd_launch<E, 256, 2>(out, lse, q, k, v, B, T, H, KV, D);
+}
+
+template <typename E>
+static void bwd_dispatch(E *dq, E *dk, E *dv, const E *dout, const E *out, const float *lse, const E *q, const E *k,
+                         const E *v, float *Di, int B, int T, int H, int KV, int D, int accumulate) {
+    if (D <= 32) bwd_launch<E, 32, 4>(dq, dk, dv, dout, out, lse, q, k, v, Di, B, T, H, KV, D, accumulate);
+    else if (D <= 64) bwd_launch<E, 64, 4>(dq, dk, dv, dout, out, lse, q, k, v, Di, B, T, H, KV, D, accumulate);
+    else if (D <= 128) bwd_launch<E, 128, 4>(dq, dk, dv, dout, out, lse, q, k, v, Di, B, T, H, KV, D, accumulate);
+    else bwd_launch<E, 256, 2>(dq, dk, dv, dout, out, lse, q, k, v, Di, B, T, H, KV, D, accumulate);
+}
+
+extern "C" size_t cuda_flash_scratch_floats(int B, int T, int H, int KV, int D) {
+    (void)KV;
+    (void)D;
+    return (size_t)B * H * T;  // D_i per row; dK / dV are finished in registers, no partials
+}
+
+extern "C" void cuda_flash_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                                             int B, int T, int H, int KV, int D) {
+    flash_check_shape("cuda_flash_attention_forward", B, T, H, KV, D);
+    if (B == 0 || T == 0) return;
+    fwd_dispatch<float>(out, lse, q, k, v, B, T, H, KV, D);
+}
+
+extern "C" void cuda_flash_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                                              const float *lse, const float *q, const float *k, const float *v,
+                                              float *scratch, int B, int T, int H, int KV, int D) {
+    flash_check_shape("cuda_flash_attention_backward", B, T, H, KV, D);
+    if (B == 0 || T == 0) return;
+    bwd_dispatch<float>(dq, dk, dv, dout, out, lse, q, k, v, scratch, B, T, H, KV, D, 1);
+}
+
+extern "C" void cuda_flash_attention_forward_bf16(void *out, float *lse, const void *q, const void *k, const void *v,
+                                                  int B, int T, int H, int KV, int D) {
+    flash_check_shape("cuda_flash_attention_forward_bf16", B, T, H, KV, D);
+    if (B == 0 || T == 0) return;
+    fwd_dispatch<__nv_bfloat16>((__nv_bfloat16 *)out, lse, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
+                                (const __nv_bfloat16 *)v, B, T, H, KV, D);
+}
+
+extern "C" void cuda_flash_attention_backward_bf16(void *dq, void *dk, void *dv, const void *dout, const void *out,
+                                                   const float *lse, const void *q, const void *k, const void *v,
+                                                   float *scratch, int B, int T, int H, int KV, int D) {
+    typedef __nv_bfloat16 bf;
+    flash_check_shape("cuda_flash_attention_backward_bf16", B, T, H, KV, D);
+    if (B == 0 || T == 0) return;
+    bwd_dispatch<bf>((bf *)dq, (bf *)dk, (bf *)dv, (const bf *)dout, (const bf *)out, lse, (const bf *)q,
+                     (const bf *)k, (const bf *)v, scratch, B, T, H, KV, D, 0);
+}
