@@ -1,7 +1,8 @@
 // The flash-attention kernels of common/engine/cuda/cuda_flash.cu as plain C (see flash_ref.h). Names
 // match the kernels: flash_fwd (one query tile of one (b, h)), flash_bwd_dot (D_i per row), flash_bwd_dkdv
-// (one KV tile of one (b, kv head), looping over the G query heads of its group and the query tiles on
-// and below the diagonal), flash_bwd_dq (one query tile, looping over the KV tiles up to the diagonal).
+// (one KV tile seen by one query head (b, h), looping over the query tiles on and below the diagonal,
+// into per-head partials), flash_bwd_reduce (the G heads of a group summed), flash_bwd_dq (one query
+// tile, looping over the KV tiles up to the diagonal).
 #include "tests/flash_ref.h"
 
 #include <math.h>
@@ -13,6 +14,10 @@
 #define TILE_MAX 64
 
 int flash_ref_tile(int D) { return D <= 128 ? 64 : 32; }
+
+size_t flash_ref_scratch_floats(int B, int T, int H, int D) {
+    return (size_t)B * H * T + 2 * (size_t)B * T * H * D;
+}
 
 static float dot(const float *a, const float *b, int D) {
     float s = 0.0f;
@@ -118,7 +123,9 @@ void flash_ref_backward(float *dq, float *dk, float *dv, const float *dout, cons
     const int G = H / KV, BR = flash_ref_tile(D), BC = BR, nt = (T + BR - 1) / BR;
     const size_t qs = (size_t)H * D, ks = (size_t)KV * D;
     const float scale = 1.0f / sqrtf((float)D);
-    float *Di = scratch;  // (B, H, T)
+    float *Di = scratch;                                  // (B, H, T)
+    float *pdk = Di + (size_t)B * H * T;                  // (B, T, H, D)
+    float *pdv = pdk + (size_t)B * T * H * D;             // (B, T, H, D)
     float (*p)[TILE_MAX] = mallocCheck(sizeof(float) * TILE_MAX * TILE_MAX);
     float (*ds)[TILE_MAX] = mallocCheck(sizeof(float) * TILE_MAX * TILE_MAX);
     float (*acc1)[FLASH_REF_MAX_D] = mallocCheck(sizeof(float) * TILE_MAX * FLASH_REF_MAX_D);
@@ -132,39 +139,52 @@ void flash_ref_backward(float *dq, float *dk, float *dv, const float *dout, cons
                 Di[((size_t)b * H + h) * T + t] = dot(dout + o, out + o, D);
             }
 
-    // flash_bwd_dkdv: dV_c = sum_r P_rc dout_r, dK_c = scale sum_r dS_rc q_r, over the G heads of the
-    // group and the query tiles from the diagonal on; one writer per KV row, so no atomics.
+    // flash_bwd_dkdv: per query head h and KV tile, dV_c = sum_r P_rc dout_r and dK_c = scale sum_r dS_rc q_r
+    // over the query tiles from the diagonal on, into fp32 partials (B, T, H, D); one writer per element.
     for (int b = 0; b < B; b++)
-        for (int kh = 0; kh < KV; kh++)
+        for (int h = 0; h < H; h++)
             for (int kt = 0; kt < nt; kt++) {
                 const int k0 = kt * BC;
                 for (int c = 0; c < BC; c++) {
                     memset(acc1[c], 0, sizeof(float) * D);  // dK
                     memset(acc2[c], 0, sizeof(float) * D);  // dV
                 }
-                for (int h = kh * G; h < (kh + 1) * G; h++)
-                    for (int qt = kt; qt < nt; qt++) {
-                        const int q0 = qt * BR;
-                        bwd_pair(p, ds, dout, lse, Di, q, k, v, b, h, q0, k0, BR, BC, T, H, KV, D);
-                        for (int c = 0; c < BC; c++)
-                            for (int d = 0; d < D; d++) {
-                                float sv = 0.0f, sk = 0.0f;
-                                for (int r = 0; r < BR && q0 + r < T; r++) {
-                                    const size_t o = ((size_t)b * T + q0 + r) * qs + (size_t)h * D + d;
-                                    sv += p[r][c] * dout[o];
-                                    sk += ds[r][c] * q[o];
-                                }
-                                acc2[c][d] += sv;
-                                acc1[c][d] += sk;
+                for (int qt = kt; qt < nt; qt++) {
+                    const int q0 = qt * BR;
+                    bwd_pair(p, ds, dout, lse, Di, q, k, v, b, h, q0, k0, BR, BC, T, H, KV, D);
+                    for (int c = 0; c < BC; c++)
+                        for (int d = 0; d < D; d++) {
+                            float sv = 0.0f, sk = 0.0f;
+                            for (int r = 0; r < BR && q0 + r < T; r++) {
+                                const size_t o = ((size_t)b * T + q0 + r) * qs + (size_t)h * D + d;
+                                sv += p[r][c] * dout[o];
+                                sk += ds[r][c] * q[o];
                             }
-                    }
+                            acc2[c][d] += sv;
+                            acc1[c][d] += sk;
+                        }
+                }
                 for (int c = 0; c < BC && k0 + c < T; c++) {
-                    const size_t o = ((size_t)b * T + k0 + c) * ks + (size_t)kh * D;
+                    const size_t o = ((size_t)b * T + k0 + c) * qs + (size_t)h * D;
                     for (int d = 0; d < D; d++) {
-                        dk[o + d] += scale * acc1[c][d];
-                        dv[o + d] += acc2[c][d];
+                        pdk[o + d] = scale * acc1[c][d];
+                        pdv[o + d] = acc2[c][d];
                     }
                 }
+            }
+
+    // flash_bwd_reduce: dk, dv += the partials of the G query heads of each KV head, in head order.
+    for (size_t bt = 0; bt < (size_t)B * T; bt++)
+        for (int kh = 0; kh < KV; kh++)
+            for (int d = 0; d < D; d++) {
+                float sk = 0.0f, sv = 0.0f;
+                for (int g = 0; g < G; g++) {
+                    const size_t o = (bt * H + (size_t)kh * G + g) * D + d;
+                    sk += pdk[o];
+                    sv += pdv[o];
+                }
+                dk[bt * ks + (size_t)kh * D + d] += sk;
+                dv[bt * ks + (size_t)kh * D + d] += sv;
             }
 
     // flash_bwd_dq: dQ_r = scale sum_c dS_rc k_c over the KV tiles up to the diagonal (a second pass

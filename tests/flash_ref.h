@@ -18,8 +18,10 @@ int flash_ref_tile(int D);
 void flash_ref_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        int B, int T, int H, int KV, int D);
 
-// dq, dk, dv += ... from out and lse of the forward (no probabilities stored). scratch: B*H*T floats
-// (per-row D_i = sum_d dout * out, the preprocessing kernel's output).
+// dq, dk, dv += ... from out and lse of the forward (no probabilities stored). scratch:
+// flash_ref_scratch_floats() floats: per-row D_i = sum_d dout * out (B, H, T), then the fp32 dK and dV
+// partials of every query head (B, T, H, D) each, summed over the heads of a group at the end.
+size_t flash_ref_scratch_floats(int B, int T, int H, int D);
 void flash_ref_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                         const float *lse, const float *q, const float *k, const float *v, float *scratch,
                         int B, int T, int H, int KV, int D);

@@ -170,8 +170,8 @@ static void oracle_free(Oracle *o) { free(o->out); free(o->att); free(o->dq); fr
 
 static float *flash_scratch(int B, int T, int H, int KV, int D) {
     const size_t n = cuda_flash_scratch_floats(B, T, H, KV, D);
-    // the memory plan (common/engine/memplan.h, att_scratch) reserves B*H*T + 2*B*T*KV*D floats
-    CHECK(n <= (size_t)B * H * T + 2 * (size_t)B * T * KV * D);
+    // the memory plan (common/engine/memplan.h, att_scratch) reserves B*H*T + 2*B*T*H*D floats
+    CHECK(n <= (size_t)B * H * T + 2 * (size_t)B * T * H * D);
     return cuda_malloc((n ? n : 1) * sizeof(float));
 }
 

@@ -20,11 +20,13 @@
 // to stay within the 227 KiB of shared memory per block.
 //
 // Backward, deterministic, no atomics: flash_bwd_dot makes D_i = dout_i . out_i per row;
-// flash_bwd_dkdv gives each KV tile of each (b, kv head) to one block, which loops over the G query heads
-// of its group and the query tiles on and below the diagonal, accumulating dK and dV in registers;
-// flash_bwd_dq gives each query tile to one block, which recomputes P and dS over the KV tiles up to the
-// diagonal. Every output element has one writer and a fixed summation order: results are bit-identical
-// run to run. The price is computing q.k and dout.v twice (7 tile products instead of 5).
+// flash_bwd_dkdv gives each KV tile as seen by one query head (b, h) to one block, which loops over the
+// query tiles on and below the diagonal, accumulating dK and dV in registers and storing them as fp32
+// per-head partials in the scratch; flash_bwd_reduce sums the G heads of each group in head order into
+// dk / dv (+= or overwrite); flash_bwd_dq gives each query tile to one block, which recomputes P and dS
+// over the KV tiles up to the diagonal. Every output element has one writer and a fixed summation order:
+// results are bit-identical run to run. The price is computing q.k and dout.v twice (7 tile products
+// instead of 5) and 2 B T H D floats of scratch for the partials.
 //
 // All arithmetic is fp32 on CUDA cores (no tensor cores yet); bf16 is a storage format here, converted
 // on load into shared memory and rounded once on store.
@@ -37,6 +39,7 @@
 #define FLASH_LANES 16       // threads per row group (a half-warp)
 #define FLASH_MAX_D 256
 #define FLASH_DOT_WARPS 8    // rows per block of flash_bwd_dot
+#define FLASH_REDUCE_MAX_BLOCKS 4096
 
 // ---- element access: fp32 or bf16 storage, fp32 arithmetic ---------------------------------------------
 
@@ -240,18 +243,19 @@ __device__ __forceinline__ void bwd_scores(float p[RM][RM], float ds[RM][RM], co
     }
 }
 
-// flash_ref.c "flash_bwd_dkdv": grid (tiles, KV, B). dK = scale sum dS^T Q, dV = sum P^T dO for one KV
-// tile over the G heads of its group and the query tiles qt >= kt. Thread (rg, cg) accumulates keys
-// rg * RM + i, head dims cg + 16 j. accumulate = 1: dk/dv +=; 0: overwritten.
+// flash_ref.c "flash_bwd_dkdv": grid (tiles, H, B). For one KV tile as seen by query head h: dK = scale
+// sum dS^T Q and dV = sum P^T dO over the query tiles qt >= kt, into fp32 partials pdk / pdv (B, T, H, D).
+// Thread (rg, cg) accumulates keys rg * RM + i, head dims cg + 16 j. One block per head (not per KV head)
+// keeps the longest block at nt tile pairs instead of G * nt, so a GQA group does not serialise.
 template <typename E, int DP, int RM>
 __global__ void __launch_bounds__(FLASH_THREADS)
-flash_bwd_dkdv(E *dk, E *dv, const E *dout, const float *lse, const float *Di, const E *q, const E *k, const E *v,
-               int T, int H, int KV, int D, float scale, int accumulate) {
+flash_bwd_dkdv(float *pdk, float *pdv, const E *dout, const float *lse, const float *Di, const E *q, const E *k,
+               const E *v, int T, int H, int KV, int D, float scale) {
     constexpr int BR = FLASH_LANES * RM, BC = BR, LD = DP + 1, PLD = BC + 1, DJ = DP / FLASH_LANES;
     extern __shared__ float smem[];
     float *sK = smem, *sV = sK + BC * LD, *sQ = sV + BC * LD, *sdO = sQ + BR * LD;
     float *sP = sdO + BR * LD, *sS = sP + BR * PLD, *sL = sS + BR * PLD, *sD = sL + BR;
-    const int kt = blockIdx.x, kh = blockIdx.y, b = blockIdx.z, G = H / KV, nt = (T + BR - 1) / BR;
+    const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, kh = h / (H / KV), nt = (T + BR - 1) / BR;
     const int rg = threadIdx.x / FLASH_LANES, cg = threadIdx.x % FLASH_LANES, k0 = kt * BC;
     const size_t qs = (size_t)H * D, ks = (size_t)KV * D, brow = (size_t)b * T;
 
@@ -262,45 +266,44 @@ flash_bwd_dkdv(E *dk, E *dv, const E *dout, const float *lse, const float *Di, c
     for (int i = 0; i < RM; i++)
         #pragma unroll
         for (int j = 0; j < DJ; j++) adk[i][j] = adv[i][j] = 0.0f;
-    for (int h = kh * G; h < (kh + 1) * G; h++)
-        for (int qt = kt; qt < nt; qt++) {
-            const int q0 = qt * BR;
-            __syncthreads();  // the previous pair's reads of sQ / sdO / sP / sS are done
-            load_tile<E, DP>(sQ, q, brow, q0, BR, T, qs, (size_t)h * D, D);
-            load_tile<E, DP>(sdO, dout, brow, q0, BR, T, qs, (size_t)h * D, D);
-            load_rows(sL, lse, ((size_t)b * H + h) * T, q0, BR, T);
-            load_rows(sD, Di, ((size_t)b * H + h) * T, q0, BR, T);
-            __syncthreads();
-            float p[RM][RM], ds[RM][RM];
-            bwd_scores<DP, RM>(p, ds, sQ, sdO, sK, sV, sL, sD, rg, cg, q0, k0, T, scale);
+    for (int qt = kt; qt < nt; qt++) {
+        const int q0 = qt * BR;
+        __syncthreads();  // the previous pair's reads of sQ / sdO / sP / sS are done
+        load_tile<E, DP>(sQ, q, brow, q0, BR, T, qs, (size_t)h * D, D);
+        load_tile<E, DP>(sdO, dout, brow, q0, BR, T, qs, (size_t)h * D, D);
+        load_rows(sL, lse, ((size_t)b * H + h) * T, q0, BR, T);
+        load_rows(sD, Di, ((size_t)b * H + h) * T, q0, BR, T);
+        __syncthreads();
+        float p[RM][RM], ds[RM][RM];
+        bwd_scores<DP, RM>(p, ds, sQ, sdO, sK, sV, sL, sD, rg, cg, q0, k0, T, scale);
+        #pragma unroll
+        for (int i = 0; i < RM; i++)
             #pragma unroll
-            for (int i = 0; i < RM; i++)
-                #pragma unroll
-                for (int j = 0; j < RM; j++) {
-                    sP[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = p[i][j];
-                    sS[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = ds[i][j];
-                }
-            __syncthreads();
-            // dV_c += sum_r P_rc dO_r ; dK_c += sum_r dS_rc Q_r (rows past T have P = dS = 0)
-            #pragma unroll 2
-            for (int r = 0; r < BR; r++) {
-                float pc[RM], sc[RM];
+            for (int j = 0; j < RM; j++) {
+                sP[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = p[i][j];
+                sS[(rg * RM + i) * PLD + cg + FLASH_LANES * j] = ds[i][j];
+            }
+        __syncthreads();
+        // dV_c += sum_r P_rc dO_r ; dK_c += sum_r dS_rc Q_r (rows past T have P = dS = 0)
+        #pragma unroll 2
+        for (int r = 0; r < BR; r++) {
+            float pc[RM], sc[RM];
+            #pragma unroll
+            for (int i = 0; i < RM; i++) {
+                pc[i] = sP[r * PLD + rg * RM + i];
+                sc[i] = sS[r * PLD + rg * RM + i];
+            }
+            #pragma unroll
+            for (int j = 0; j < DJ; j++) {
+                const float g = sdO[r * LD + cg + FLASH_LANES * j], a = sQ[r * LD + cg + FLASH_LANES * j];
                 #pragma unroll
                 for (int i = 0; i < RM; i++) {
-                    pc[i] = sP[r * PLD + rg * RM + i];
-                    sc[i] = sS[r * PLD + rg * RM + i];
-                }
-                #pragma unroll
-                for (int j = 0; j < DJ; j++) {
-                    const float g = sdO[r * LD + cg + FLASH_LANES * j], a = sQ[r * LD + cg + FLASH_LANES * j];
-                    #pragma unroll
-                    for (int i = 0; i < RM; i++) {
-                        adv[i][j] += pc[i] * g;
-                        adk[i][j] += sc[i] * a;
-                    }
+                    adv[i][j] += pc[i] * g;
+                    adk[i][j] += sc[i] * a;
                 }
             }
         }
+    }
     #pragma unroll
     for (int i = 0; i < RM; i++) {
         const int key = k0 + rg * RM + i;
@@ -309,10 +312,29 @@ flash_bwd_dkdv(E *dk, E *dv, const E *dout, const float *lse, const float *Di, c
         for (int j = 0; j < DJ; j++) {
             const int d = cg + FLASH_LANES * j;
             if (d >= D) continue;
-            const size_t o = (brow + key) * ks + (size_t)kh * D + d;
-            st_elem(dk, o, (accumulate ? ld_elem(dk, o) : 0.0f) + scale * adk[i][j]);
-            st_elem(dv, o, (accumulate ? ld_elem(dv, o) : 0.0f) + adv[i][j]);
+            const size_t o = (brow + key) * qs + (size_t)h * D + d;
+            pdk[o] = scale * adk[i][j];
+            pdv[o] = adv[i][j];
         }
+    }
+}
+
+// flash_ref.c "flash_bwd_reduce": dk / dv (B, T, KV, D) = (accumulate ? dk / dv : 0) + the partials of
+// the G query heads of each KV head summed in head order (a fixed order: deterministic).
+template <typename E>
+__global__ void flash_bwd_reduce(E *dk, E *dv, const float *pdk, const float *pdv, size_t n, int H, int KV, int D,
+                                 int accumulate) {
+    const int G = H / KV;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t d = i % D, row = i / D, bt = row / KV, kh = row % KV;  // i = ((b T + t) KV + kh) D + d
+        const size_t base = (bt * H + kh * G) * D + d;
+        float sk = 0.0f, sv = 0.0f;
+        for (int g = 0; g < G; g++) {
+            sk += pdk[base + (size_t)g * D];
+            sv += pdv[base + (size_t)g * D];
+        }
+        st_elem(dk, i, (accumulate ? ld_elem(dk, i) : 0.0f) + sk);
+        st_elem(dv, i, (accumulate ? ld_elem(dv, i) : 0.0f) + sv);
     }
 }
 
@@ -391,6 +413,12 @@ static void flash_check_shape(const char *what, int B, int T, int H, int KV, int
                  what, D, FLASH_MAX_D);
 }
 
+// Grid of the grid-stride reduction: enough blocks to fill the GPU, capped (sizes past 2^31 still work).
+static unsigned int reduce_grid(size_t n) {
+    const size_t g = (n + FLASH_THREADS - 1) / FLASH_THREADS;
+    return (unsigned int)(g < FLASH_REDUCE_MAX_BLOCKS ? (g ? g : 1) : FLASH_REDUCE_MAX_BLOCKS);
+}
+
 // Dynamic shared memory above 48 KiB must be allowed per kernel (and per device) before a launch; set
 // at every launch (a host-side attribute write, microseconds) so a change of device needs no bookkeeping.
 template <typename K> static void allow_smem(K kernel, size_t bytes) {
@@ -415,12 +443,15 @@ static void bwd_launch(E *dq, E *dk, E *dv, const E *dout, const E *out, const f
     allow_smem(flash_bwd_dkdv<E, DP, RM>, smem);
     allow_smem(flash_bwd_dq<E, DP, RM>, smem);
     const float scale = 1.0f / sqrtf((float)D);
-    const size_t rows = (size_t)B * T * H;
+    const size_t rows = (size_t)B * T * H, nkv = (size_t)B * T * KV * D;
+    float *pdk = Di + rows, *pdv = pdk + rows * D;  // scratch: Di (B, H, T), pdk / pdv (B, T, H, D)
     flash_bwd_dot<E><<<cdiv_u(rows, FLASH_DOT_WARPS), 32 * FLASH_DOT_WARPS>>>(Di, dout, out, rows, T, H, D);
     cudaCheckLaunch();
     const unsigned tiles = cdiv_u((size_t)T, BR);
-    flash_bwd_dkdv<E, DP, RM><<<dim3(tiles, (unsigned)KV, (unsigned)B), FLASH_THREADS, smem>>>(
-        dk, dv, dout, lse, Di, q, k, v, T, H, KV, D, scale, accumulate);
+    flash_bwd_dkdv<E, DP, RM><<<dim3(tiles, (unsigned)H, (unsigned)B), FLASH_THREADS, smem>>>(
+        pdk, pdv, dout, lse, Di, q, k, v, T, H, KV, D, scale);
+    cudaCheckLaunch();
+    flash_bwd_reduce<E><<<reduce_grid(nkv), FLASH_THREADS>>>(dk, dv, pdk, pdv, nkv, H, KV, D, accumulate);
     cudaCheckLaunch();
     flash_bwd_dq<E, DP, RM><<<dim3(tiles, (unsigned)H, (unsigned)B), FLASH_THREADS, smem>>>(
         dq, dout, lse, Di, q, k, v, T, H, KV, D, scale, accumulate);
@@ -447,8 +478,7 @@ static void bwd_dispatch(E *dq, E *dk, E *dv, const E *dout, const E *out, const
 
 extern "C" size_t cuda_flash_scratch_floats(int B, int T, int H, int KV, int D) {
     (void)KV;
-    (void)D;
-    return (size_t)B * H * T;  // D_i per row; dK / dV are finished in registers, no partials
+    return (size_t)B * H * T + 2 * (size_t)B * T * H * D;  // D_i per row, per-head dK / dV partials
 }
 
 extern "C" void cuda_flash_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
