@@ -10,11 +10,14 @@
 // - fp32: 1e-4, the rule of the existing attention tests. Both sides are fp32 and differ in summation
 //   order (tiles and the online softmax's rescaling against one normalisation) and expf ulps.
 // - bf16: q, k, v, dout are rounded to bf16 first and the CPU runs on the rounded values, so both sides
-//   see the same inputs and the GPU's math is fp32 throughout. What remains is (1) the rounding of the
-//   stored result to bf16, half an ulp = 2^-9 of a value <= max, and (2) in the backward, D_i = dout . out
-//   computed from the GPU's bf16-rounded out (each term off by <= 2^-9 relative) where the CPU uses its
-//   fp32 probabilities; that error enters dS = P (dP - D_i) and sums over keys. tol 4e-3 (2x the bound of
-//   (1)) for out and 1e-2 for dq / dk / dv (room for (2)).
+//   see the same inputs. What remains: (1) the rounding of the stored result to bf16, half an ulp = 2^-9
+//   of a value <= max; (2) in the backward, D_i = dout . out from the GPU's bf16-rounded out (each term off
+//   by <= 2^-9 relative), entering dS = P (dP - D_i); (3) on the tensor-core path (D 64 / 128), P and dS
+//   rounded to bf16 as operands of P V, P^T dO, dS K, dS^T Q (fp32 accumulation), as FlashAttention-2
+//   does. A numpy emulation of (1)-(3) against a float64 reference (T 7 .. 4096, D 64 / 128, the inputs
+//   used here) gives relative errors <= 2.5e-3 for out and <= 5.1e-3 for dq / dk / dv; the tolerances are
+//   2x that: 5e-3 for out, 1e-2 for the gradients. The CUDA-core bf16 path (other D, or unaligned
+//   pointers; checked here too) has only (1) and (2) and passes the same bounds.
 // - lse: against a double-precision log-sum-exp on sampled rows, |err| <= 1e-5 (1 + |lse|).
 // - The fp32 backward accumulates (+=): dq / dk / dv start from random values on both sides. The bf16
 //   backward overwrites: its outputs start as garbage on the device, the CPU's from zero.
@@ -41,7 +44,7 @@ int main(void) {
 #include "common/engine/ops.h"
 
 #define TOL_FP32 1e-4
-#define TOL_BF16_OUT 4e-3
+#define TOL_BF16_OUT 5e-3
 #define TOL_BF16_GRAD 1e-2
 #define TOL_LSE 1e-5
 #define LSE_SAMPLES 64            // rows per (b, h) whose lse is checked in double
@@ -62,17 +65,24 @@ static float *to_dev(const float *h, size_t n) {
     return d;
 }
 
-// x rounded to bf16 in place; returns the bf16 copy on the device.
-static void *round_to_bf16_dev(float *x, size_t n) {
+// x rounded to bf16 in place; returns the bf16 copy on the device, `shift` elements into an allocation
+// (*base, for cuda_free): shift 1 makes the pointer 2 bytes off 16-byte alignment.
+static void *round_to_bf16_dev_at(float *x, size_t n, int shift, void **base) {
     uint16_t *h = malloc(n * sizeof(uint16_t));
     for (size_t i = 0; i < n; i++) {
         h[i] = bf16_from_f32(x[i]);
         x[i] = f32_from_bf16(h[i]);
     }
-    void *d = cuda_malloc(n * sizeof(uint16_t));
+    *base = cuda_malloc((n + (size_t)shift) * sizeof(uint16_t));
+    void *d = (uint16_t *)*base + shift;
     cuda_upload(d, h, n * sizeof(uint16_t));
     free(h);
     return d;
+}
+
+static void *round_to_bf16_dev(float *x, size_t n) {
+    void *base;
+    return round_to_bf16_dev_at(x, n, 0, &base);
 }
 
 static float *download_f32(const float *d, size_t n) {
@@ -181,7 +191,8 @@ static void case_fp32(CudaCtx *cx, int B, int T, int H, int KV, int D, float qk_
     const size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * KV * D, nrow = (size_t)B * H * T;
     printf("fp32 B %d T %d H %d KV %d D %d\n", B, T, H, KV, D);
     float *q = rand_host(nq, qk_scale), *k = rand_host(nk, qk_scale), *v = rand_host(nk, 1.0f);
-    float *dout = rand_host(nq, 1.0f), *dq0 = rand_host(nq, 1.0f), *dk0 = rand_host(nk, 1.0f), *dv0 = rand_host(nk, 1.0f);
+    float *dout = rand_host(nq, 1.0f), *dq0 = rand_host(nq, 1.0f);
+    float *dk0 = rand_host(nk, 1.0f), *dv0 = rand_host(nk, 1.0f);
     Oracle o = oracle(q, k, v, dout, dq0, dk0, dv0, B, T, H, KV, D);
     float *d_q = to_dev(q, nq), *d_k = to_dev(k, nk), *d_v = to_dev(v, nk), *d_dout = to_dev(dout, nq);
     float *d_out = cuda_malloc(nq * sizeof(float)), *d_lse = cuda_malloc(nrow * sizeof(float));
@@ -231,13 +242,17 @@ static void case_fp32(CudaCtx *cx, int B, int T, int H, int KV, int D, float qk_
 }
 
 // bf16: inputs rounded first (both sides), the backward overwrites (garbage before, zeros for the CPU).
-static void case_bf16(int B, int T, int H, int KV, int D, float qk_scale) {
+// unaligned: q 2 bytes off 16-byte alignment, which sends D 64 / 128 to the CUDA-core kernels.
+static void case_bf16(int B, int T, int H, int KV, int D, float qk_scale, int unaligned) {
     char name[96];
     const size_t nq = (size_t)B * T * H * D, nk = (size_t)B * T * KV * D, nrow = (size_t)B * H * T;
-    printf("bf16 B %d T %d H %d KV %d D %d\n", B, T, H, KV, D);
+    const char *path = unaligned || (D != 64 && D != 128) ? "cuda cores" : "tensor cores";
+    printf("bf16 B %d T %d H %d KV %d D %d (%s)\n", B, T, H, KV, D, path);
     float *q = rand_host(nq, qk_scale), *k = rand_host(nk, qk_scale), *v = rand_host(nk, 1.0f);
     float *dout = rand_host(nq, 1.0f);
-    void *d_q = round_to_bf16_dev(q, nq), *d_k = round_to_bf16_dev(k, nk), *d_v = round_to_bf16_dev(v, nk);
+    void *q_base;
+    void *d_q = round_to_bf16_dev_at(q, nq, unaligned ? 1 : 0, &q_base);
+    void *d_k = round_to_bf16_dev(k, nk), *d_v = round_to_bf16_dev(v, nk);
     void *d_dout = round_to_bf16_dev(dout, nq);
     float *zq = calloc(nq, sizeof(float)), *zk = calloc(nk, sizeof(float));
     Oracle o = oracle(q, k, v, dout, zq, zk, zk, B, T, H, KV, D);
@@ -251,7 +266,8 @@ static void case_bf16(int B, int T, int H, int KV, int D, float qk_scale) {
     check_lse("lse (bf16 inputs)", d_lse, q, k, B, T, H, KV, D);
 
     float *junk_q = rand_host(nq, 100.0f), *junk_k = rand_host(nk, 100.0f);
-    void *d_dq = round_to_bf16_dev(junk_q, nq), *d_dk = round_to_bf16_dev(junk_k, nk), *d_dv = round_to_bf16_dev(junk_k, nk);
+    void *d_dq = round_to_bf16_dev(junk_q, nq), *d_dk = round_to_bf16_dev(junk_k, nk);
+    void *d_dv = round_to_bf16_dev(junk_k, nk);
     cuda_flash_attention_backward_bf16(d_dq, d_dk, d_dv, d_dout, d_out, d_lse, d_q, d_k, d_v, d_scr, B, T, H, KV, D);
     float *gq = download_bf16(d_dq, nq), *gk = download_bf16(d_dk, nk), *gv = download_bf16(d_dv, nk);
     snprintf(name, sizeof(name), "flash bf16 T%d H%d KV%d D%d dq", T, H, KV, D);
@@ -263,7 +279,7 @@ static void case_bf16(int B, int T, int H, int KV, int D, float qk_scale) {
     free(gq); free(gk); free(gv);
     oracle_free(&o);
     free(q); free(k); free(v); free(dout); free(zq); free(zk); free(junk_q); free(junk_k);
-    cuda_free(d_q); cuda_free(d_k); cuda_free(d_v); cuda_free(d_dout); cuda_free(d_out); cuda_free(d_lse);
+    cuda_free(q_base); cuda_free(d_k); cuda_free(d_v); cuda_free(d_dout); cuda_free(d_out); cuda_free(d_lse);
     cuda_free(d_scr); cuda_free(d_dq); cuda_free(d_dk); cuda_free(d_dv);
 }
 
@@ -289,7 +305,8 @@ static void bench_run(Bench *b, BenchOp op) {
     switch (op) {
     case FLASH_F32_FWD: cuda_flash_attention_forward(b->out, b->lse, b->q, b->k, b->v, B, T, H, KV, D); break;
     case FLASH_F32_BWD:
-        cuda_flash_attention_backward(b->dq, b->dk, b->dv, b->dout, b->out, b->lse, b->q, b->k, b->v, b->scr, B, T, H, KV, D);
+        cuda_flash_attention_backward(b->dq, b->dk, b->dv, b->dout, b->out, b->lse, b->q, b->k, b->v, b->scr,
+                                      B, T, H, KV, D);
         break;
     case FLASH_BF16_FWD: cuda_flash_attention_forward_bf16(b->bout, b->lse, b->bq, b->bk, b->bv, B, T, H, KV, D); break;
     case FLASH_BF16_BWD:
@@ -394,13 +411,17 @@ int main(int argc, char **argv) {
     case_fp32(NULL, 1, 4096, 2, 1, 128, 2.0f);
     case_fp32(NULL, 1, 4096, 2, 2, 64, 2.0f);
     case_fp32(NULL, 1, 8192, 2, 1, 128, 2.0f);
-    case_bf16(2, 1, 4, 2, 64, 1.0f);
-    case_bf16(2, 7, 4, 2, 128, 1.0f);
-    case_bf16(2, 128, 4, 2, 64, 1.0f);
-    case_bf16(1, 128, 4, 1, 128, 1.0f);
-    case_bf16(1, 100, 2, 1, 160, 1.0f);
-    case_bf16(1, 4096, 2, 1, 128, 2.0f);
-    case_bf16(1, 8192, 2, 1, 64, 2.0f);
+    case_bf16(2, 1, 4, 2, 64, 1.0f, 0);
+    case_bf16(2, 7, 4, 2, 128, 1.0f, 0);
+    case_bf16(2, 128, 4, 2, 64, 1.0f, 0);
+    case_bf16(1, 128, 4, 1, 128, 1.0f, 0);
+    case_bf16(1, 200, 3, 1, 128, 1.0f, 0);   // tail of 8 rows
+    case_bf16(1, 200, 3, 1, 128, 1.0f, 1);   // the same on the CUDA-core kernels
+    case_bf16(2, 77, 4, 2, 64, 1.0f, 1);
+    case_bf16(1, 100, 2, 1, 160, 1.0f, 0);
+    case_bf16(1, 4096, 2, 1, 128, 2.0f, 0);
+    case_bf16(1, 8192, 2, 1, 64, 2.0f, 0);
+    case_bf16(1, 8192, 2, 1, 128, 2.0f, 0);
     cuda_ctx_destroy(cx);
     return tests_done();
 }

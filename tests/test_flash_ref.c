@@ -92,7 +92,8 @@ static void test_case(int B, int T, int H, int KV, int D) {
     float *dq_ref = rand_buf(nq), *dk_ref = rand_buf(nk), *dv_ref = rand_buf(nk);
     float *dq = copy_buf(dq_ref, nq), *dk = copy_buf(dk_ref, nk), *dv = copy_buf(dv_ref, nk);
     const size_t rows = (size_t)(T > ORACLE_SCRATCH_ROWS ? T : ORACLE_SCRATCH_ROWS);
-    float *scratch = malloc(rows * T * sizeof(float)), *fscratch = malloc(flash_ref_scratch_floats(B, T, H, D) * sizeof(float));
+    float *scratch = malloc(rows * T * sizeof(float));
+    float *fscratch = malloc(flash_ref_scratch_floats(B, T, H, D) * sizeof(float));
     attention_backward(dq_ref, dk_ref, dv_ref, dout, att, q, k, v, scratch, B, T, H, KV, D);
     flash_ref_backward(dq, dk, dv, dout, out, lse, q, k, v, fscratch, B, T, H, KV, D);
     snprintf(name, sizeof(name), "T%d H%d KV%d D%d dq", T, H, KV, D);
