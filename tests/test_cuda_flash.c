@@ -4,6 +4,7 @@
 // on the same inputs at T 128. Exit 77 (ctest: skipped) without the CUDA backend or a device.
 //
 //   test_cuda_flash            the checks
+//   test_cuda_flash --quick    the checks up to T 300 (the CPU emulation of the kernels, tests/cuda_emu)
 //   test_cuda_flash --bench    timings of flash vs the cuBLAS attention (tests/gpu/checks/10_flash.sh)
 //
 // Tolerances (max_i |gpu_i - cpu_i| <= tol * max_i |cpu_i| per tensor, as tests/test_cuda_ops.c):
@@ -46,6 +47,7 @@ int main(void) {
 #define TOL_FP32 1e-4
 #define TOL_BF16_OUT 5e-3
 #define TOL_BF16_GRAD 1e-2
+#define BF16_GRAD_FLOOR 1e-2
 #define TOL_LSE 1e-5
 #define LSE_SAMPLES 64            // rows per (b, h) whose lse is checked in double
 #define ORACLE_SCRATCH_ROWS 512   // attention_backward wants max(threads, T) rows of T floats
@@ -100,8 +102,9 @@ static float *download_bf16(const void *d, size_t n) {
     return g;
 }
 
-// Compares host arrays (see the tolerance rule above); frees nothing.
-static void compare(const char *what, const float *cpu, const float *gpu, size_t n, double tol) {
+// Compares host arrays (see the tolerance rule above) with max |cpu| taken as at least `floor`; frees
+// nothing.
+static void compare_floor(const char *what, const float *cpu, const float *gpu, size_t n, double tol, double floor) {
     double mx = 0.0, err = 0.0;
     size_t worst = 0;
     int finite = 1;
@@ -111,10 +114,14 @@ static void compare(const char *what, const float *cpu, const float *gpu, size_t
         if (e > err || isnan(e)) { err = e; worst = i; }
         if (fabs(cpu[i]) > mx) mx = fabs(cpu[i]);
     }
-    const double rel = err / (mx > 1e-30 ? mx : 1e-30);
+    const double rel = err / (mx > floor ? mx : floor);
     printf("  %-34s n=%-9zu max|ref| %-9.3g max err %-9.3g rel %.3g (tol %.0e)\n", what, n, mx, err, rel, tol);
     CHECK_MSG(finite && rel <= tol, "%s: relative error %.3g > %.0e (worst index %zu: gpu %.9g cpu %.9g)", what, rel,
               tol, worst, gpu[worst], cpu[worst]);
+}
+
+static void compare(const char *what, const float *cpu, const float *gpu, size_t n, double tol) {
+    compare_floor(what, cpu, gpu, n, tol, 1e-30);
 }
 
 // lse of row (b, h, t) in double from the (possibly bf16-rounded) host inputs.
@@ -270,12 +277,14 @@ static void case_bf16(int B, int T, int H, int KV, int D, float qk_scale, int un
     void *d_dv = round_to_bf16_dev(junk_k, nk);
     cuda_flash_attention_backward_bf16(d_dq, d_dk, d_dv, d_dout, d_out, d_lse, d_q, d_k, d_v, d_scr, B, T, H, KV, D);
     float *gq = download_bf16(d_dq, nq), *gk = download_bf16(d_dk, nk), *gv = download_bf16(d_dv, nk);
+    // At T = 1 the exact dq and dk are 0 (P = 1, so dS = dout.v - dout.out = 0); the GPU's D_i from its
+    // bf16 out leaves ~1e-8. A floor of BF16_GRAD_FLOOR on max |ref| makes that an absolute 1e-4 check.
     snprintf(name, sizeof(name), "flash bf16 T%d H%d KV%d D%d dq", T, H, KV, D);
-    compare(name, o.dq, gq, nq, TOL_BF16_GRAD);
+    compare_floor(name, o.dq, gq, nq, TOL_BF16_GRAD, BF16_GRAD_FLOOR);
     snprintf(name, sizeof(name), "flash bf16 T%d H%d KV%d D%d dk", T, H, KV, D);
-    compare(name, o.dk, gk, nk, TOL_BF16_GRAD);
+    compare_floor(name, o.dk, gk, nk, TOL_BF16_GRAD, BF16_GRAD_FLOOR);
     snprintf(name, sizeof(name), "flash bf16 T%d H%d KV%d D%d dv", T, H, KV, D);
-    compare(name, o.dv, gv, nk, TOL_BF16_GRAD);
+    compare_floor(name, o.dv, gv, nk, TOL_BF16_GRAD, BF16_GRAD_FLOOR);
     free(gq); free(gk); free(gv);
     oracle_free(&o);
     free(q); free(k); free(v); free(dout); free(zq); free(zk); free(junk_q); free(junk_k);
@@ -393,6 +402,7 @@ int main(int argc, char **argv) {
     printf("device: %s\n", desc);
     rng_seed(&rng, 4242);
     CudaCtx *cx = cuda_ctx_create(0);
+    const int quick = argc > 1 && !strcmp(argv[1], "--quick");
     if (argc > 1 && !strcmp(argv[1], "--bench")) {
         const int rc = bench(cx);
         cuda_ctx_destroy(cx);
@@ -408,9 +418,11 @@ int main(int argc, char **argv) {
     case_fp32(NULL, 1, 130, 2, 1, 96, 1.0f);  // padded to 128, tail of 2 rows
     case_fp32(NULL, 1, 100, 2, 2, 160, 1.0f); // padded to 256 (32-row tiles)
     // long T, B 1, few heads so the CPU oracle stays quick; larger q/k so the softmax is peaked
-    case_fp32(NULL, 1, 4096, 2, 1, 128, 2.0f);
-    case_fp32(NULL, 1, 4096, 2, 2, 64, 2.0f);
-    case_fp32(NULL, 1, 8192, 2, 1, 128, 2.0f);
+    if (!quick) {
+        case_fp32(NULL, 1, 4096, 2, 1, 128, 2.0f);
+        case_fp32(NULL, 1, 4096, 2, 2, 64, 2.0f);
+        case_fp32(NULL, 1, 8192, 2, 1, 128, 2.0f);
+    }
     case_bf16(2, 1, 4, 2, 64, 1.0f, 0);
     case_bf16(2, 7, 4, 2, 128, 1.0f, 0);
     case_bf16(2, 128, 4, 2, 64, 1.0f, 0);
@@ -419,9 +431,11 @@ int main(int argc, char **argv) {
     case_bf16(1, 200, 3, 1, 128, 1.0f, 1);   // the same on the CUDA-core kernels
     case_bf16(2, 77, 4, 2, 64, 1.0f, 1);
     case_bf16(1, 100, 2, 1, 160, 1.0f, 0);
-    case_bf16(1, 4096, 2, 1, 128, 2.0f, 0);
-    case_bf16(1, 8192, 2, 1, 64, 2.0f, 0);
-    case_bf16(1, 8192, 2, 1, 128, 2.0f, 0);
+    if (!quick) {
+        case_bf16(1, 4096, 2, 1, 128, 2.0f, 0);
+        case_bf16(1, 8192, 2, 1, 64, 2.0f, 0);
+        case_bf16(1, 8192, 2, 1, 128, 2.0f, 0);
+    }
     cuda_ctx_destroy(cx);
     return tests_done();
 }
