@@ -77,11 +77,15 @@ __device__ __forceinline__ void load_rows(float *dst, const float *x, size_t row
     for (int r = threadIdx.x; r < rows; r += FLASH_THREADS) dst[r] = q0 + r < T ? x[row0 + q0 + r] : 0.0f;
 }
 
+// Shared memory of the kernels below: tiles of BR = BC = FLASH_LANES * RM rows. Forward: Q, K, V tiles and
+// P (BR, BC + 1); backward: K, V, Q, dO tiles, P and dS, and the rows' lse and D_i.
 template <int DP, int RM> constexpr size_t fwd_smem_bytes() {
-    return sizeof(float) * ((size_t)3 * 16 * RM * (DP + 1) + (size_t)16 * RM * (16 * RM + 1));
+    constexpr size_t BR = FLASH_LANES * RM;
+    return sizeof(float) * (3 * BR * (DP + 1) + BR * (BR + 1));
 }
 template <int DP, int RM> constexpr size_t bwd_smem_bytes() {
-    return sizeof(float) * ((size_t)4 * 16 * RM * (DP + 1) + (size_t)2 * 16 * RM * (16 * RM + 1) + 2 * 16 * RM);
+    constexpr size_t BR = FLASH_LANES * RM;
+    return sizeof(float) * (4 * BR * (DP + 1) + 2 * BR * (BR + 1) + 2 * BR);
 }
 
 // ---- forward (flash_ref.c: fwd_tile) -----------------------------------------------------------------
