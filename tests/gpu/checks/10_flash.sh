@@ -6,13 +6,15 @@
 set -uo pipefail
 exe="$BIN/test_cuda_flash"
 if [ ! -x "$exe" ] && [ "$MODE" = minimal ]; then
-  # The minimal build links only test_cuda_ops / test_cuda_model: link this test from its objects the
-  # same way (the CPU reference objects plus every common/engine/cuda/*.cu, cuda_flash.cu included).
+  # The minimal build links only test_cuda_ops / test_cuda_model: link this test the same way from the
+  # objects it needs (the CPU attention, the CUDA ops and the flash kernels; the plain SGEMM if there).
   flags="-O2 -std=gnu11 -D_GNU_SOURCE -DRLVR_CUDA=1 -I$(pwd) -Wall -Wextra -Wno-unknown-pragmas"
   libs="-L/usr/local/cuda/lib64 -Wl,-rpath,/usr/local/cuda/lib64 -lcudart -lcublas -lm -lpthread -lstdc++"
   pkg-config --exists openblas 2>/dev/null && libs="$libs $(pkg-config --libs openblas)"
   echo 'int main(void){return 0;}' | gcc -fopenmp -x c - -o /dev/null 2>/dev/null && flags="$flags -fopenmp"
-  gcc $flags tests/test_cuda_flash.c "$BUILD"/*.o $libs -o "$exe" || { echo "could not link $exe"; exit 1; }
+  objs=()
+  for o in check rng ops cblas_shim cuda_ops.cu cuda_flash.cu; do [ -f "$BUILD/$o.o" ] && objs+=("$BUILD/$o.o"); done
+  gcc $flags tests/test_cuda_flash.c "${objs[@]}" $libs -o "$exe" || { echo "could not link $exe"; exit 1; }
 fi
 [ -x "$exe" ] || { echo "no $exe in this build"; exit 77; }
 
