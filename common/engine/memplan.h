@@ -90,7 +90,7 @@ size_t memplan_head_rows(size_t V, size_t N);
     X(dgate, TR * N * I, A)                                                          \
     X(dup, TR * N * I, A)                                                            \
     X(emb_index, TR * (3 * N + 1), 4)                                                \
-    X(att_scratch, FL ? TR * (B * H * T + 2 * N * KV * D)                            \
+    X(att_scratch, FL ? TR * (B * H * T + 2 * N * H * D)                             \
                       : (3 * N * H * D + 4 * N * KV * D + B * KV * T * T), 4)
 
 // Bytes of the activation slab (the sum of the aligned fields).

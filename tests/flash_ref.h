@@ -1,0 +1,27 @@
+// Test support (not product code): the tiled flash-attention algorithm of common/engine/cuda/cuda_flash.cu
+// written as plain C loops, so the algorithm (tiling, online softmax, lse, the backward from lse) is
+// checked on the CPU against attention_forward / attention_backward of common/engine/ops.h. Each
+// function below corresponds to one kernel of cuda_flash.cu and walks its tiles in the same order with
+// the same tile sizes; what a CUDA thread block keeps in registers / shared memory is a local tile here.
+//
+// Layouts as attention_forward: q (B, T, H, D), k / v (B, T, KV, D), out (B, T, H, D), lse (B, H, T);
+// query head h reads KV head h / (H / KV); scale 1/sqrt(D); causal. D <= FLASH_REF_MAX_D.
+#pragma once
+#include <stddef.h>
+
+#define FLASH_REF_MAX_D 256
+
+// Rows of a query tile = keys of a KV tile: 64 for D <= 128, 32 above (shared memory on the GPU).
+int flash_ref_tile(int D);
+
+// out overwritten; lse (B, H, T) = log sum_s exp(scale q_t . k_s) over s <= t.
+void flash_ref_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                       int B, int T, int H, int KV, int D);
+
+// dq, dk, dv += ... from out and lse of the forward (no probabilities stored). scratch:
+// flash_ref_scratch_floats() floats: per-row D_i = sum_d dout * out (B, H, T), then the fp32 dK and dV
+// partials of every query head (B, T, H, D) each, summed over the heads of a group at the end.
+size_t flash_ref_scratch_floats(int B, int T, int H, int D);
+void flash_ref_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                        const float *lse, const float *q, const float *k, const float *v, float *scratch,
+                        int B, int T, int H, int KV, int D);
