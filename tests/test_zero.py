@@ -105,10 +105,6 @@ if __name__ == "__main__":
     try:
         main(tmp)
     finally:
-        from test_learner_e2e import FAILS
         if not os.environ.get("RLVR_TEST_KEEP"):
             shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print("%d failure(s)" % len(FAILS))
-        sys.exit(1)
-    print("all checks passed")
+    sys.exit(check.summary())
