@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/core/bf16.h"
 #include "common/core/check.h"
 #include "common/tasks/verifier.h"
 #include "common/io/model_io.h"
+
+#define BF16_EXP_MASK 0x7f80u   // all-ones exponent: inf or NaN
 
 void rollout_gen_opts_default(RolloutGenOpts *o) {
     memset(o, 0, sizeof *o);
@@ -52,6 +55,19 @@ int rollout_engine_set_weights(RolloutEngine *e, const float *w, size_t n, int64
         if (!isfinite(w[i]))
             return rlvr_err(err, errlen, "weights version %lld: parameter %zu is not finite; keeping the old weights", (long long)version, i);
     memcpy(e->model.params, w, n * sizeof(float));   // Infer reads params directly: no re-init needed
+    e->version = version;
+    e->version_from_coordinator = 1;
+    return 0;
+}
+
+int rollout_engine_set_weights_bf16(RolloutEngine *e, const uint16_t *w, size_t n, int64_t version, char *err, size_t errlen) {
+    if (n != e->model.num_params)
+        return rlvr_err(err, errlen, "bf16 weights version %lld have %zu values but the model has %zu parameters (hint: the learner and "
+                        "this worker use different model configs; check --model)", (long long)version, n, e->model.num_params);
+    for (size_t i = 0; i < n; i++)
+        if ((w[i] & BF16_EXP_MASK) == BF16_EXP_MASK)
+            return rlvr_err(err, errlen, "bf16 weights version %lld: parameter %zu is not finite; keeping the old weights", (long long)version, i);
+    for (size_t i = 0; i < n; i++) e->model.params[i] = f32_from_bf16(w[i]);
     e->version = version;
     e->version_from_coordinator = 1;
     return 0;

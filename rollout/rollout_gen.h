@@ -57,6 +57,9 @@ void rollout_engine_free(RolloutEngine *e);
 
 // Installs a float32 parameter buffer (n floats, the model's layout). -1 with err when n differs.
 int rollout_engine_set_weights(RolloutEngine *e, const float *w, size_t n, int64_t version, char *err, size_t errlen);
+// Installs n bf16 values (a bf16 learner's broadcast), widened to fp32 exactly (common/core/bf16.h).
+// -1 with err when n differs or a value is not finite (the old weights are kept).
+int rollout_engine_set_weights_bf16(RolloutEngine *e, const uint16_t *w, size_t n, int64_t version, char *err, size_t errlen);
 // Installs the weights of a model file (HF directory or native .h5). -1 with err when it cannot be
 // read or its architecture differs from the engine's.
 int rollout_engine_load_weights(RolloutEngine *e, const char *path, int64_t version, char *err, size_t errlen);

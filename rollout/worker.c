@@ -104,6 +104,8 @@ static int take_weights(Worker *w, double timeout_s, char *err, size_t errlen) {
         if (rc != 0) return rlvr_err(err, errlen, "%s", e2);
     } else if (ww.data) {
         rc = rollout_engine_set_weights(&w->eng, ww.data, ww.n, ww.version, e2, sizeof e2);
+    } else if (ww.bf16) {
+        rc = rollout_engine_set_weights_bf16(&w->eng, ww.bf16, ww.n, ww.version, e2, sizeof e2);
     } else {
         rc = rollout_engine_load_weights(&w->eng, ww.path, ww.version, e2, sizeof e2);
     }

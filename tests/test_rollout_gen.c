@@ -9,6 +9,7 @@
 #include "common/core/check.h"
 #include "common/engine/infer.h"
 #include "common/engine/sampler.h"
+#include "common/core/bf16.h"
 #include "rollout/rollout_gen.h"
 #include "tests/harness.h"
 #include "common/io/model_io.h"
@@ -172,6 +173,25 @@ static void test_generate(void) {
     CHECK_EQ_INT(g4.policy_version, 4);
     CHECK(!groups_equal(&g4, &alone[0]));
     wire_group_free(&g4);
+    // bf16 weights (a bf16 learner's broadcast): widened exactly; wrong size / non-finite refused.
+    uint16_t *h = malloc(m2.num_params * sizeof(uint16_t));
+    for (size_t i = 0; i < m2.num_params; i++) h[i] = bf16_from_f32(m2.params[i]);
+    CHECK(rollout_engine_set_weights_bf16(&e, h, m2.num_params + 1, 5, err, sizeof err) == -1);
+    CHECK(strstr(err, "bf16") != NULL && strstr(err, "parameters") != NULL);
+    const uint16_t keep = h[7];
+    h[7] = 0x7fc0;   // NaN
+    CHECK(rollout_engine_set_weights_bf16(&e, h, m2.num_params, 5, err, sizeof err) == -1);
+    CHECK(strstr(err, "not finite") != NULL && e.version == 4);
+    h[7] = keep;
+    CHECK(rollout_engine_set_weights_bf16(&e, h, m2.num_params, 5, err, sizeof err) == 0);
+    CHECK_EQ_INT(e.version, 5);
+    int exact = 1, rounded = 0;
+    for (size_t i = 0; i < m2.num_params; i++) {
+        exact &= e.model.params[i] == f32_from_bf16(h[i]);
+        rounded += e.model.params[i] != m2.params[i];
+    }
+    CHECK_MSG(exact && rounded > 0, "bf16 install: exact widening %d, %d values changed by the rounding", exact, rounded);
+    free(h);
     model_free(&m2);
 
     // Entropies off.
