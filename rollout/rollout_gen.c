@@ -9,12 +9,16 @@
 #include "common/core/check.h"
 #include "common/tasks/verifier.h"
 #include "common/io/model_io.h"
+#ifdef RLVR_CUDA
+#include "common/engine/cuda/cuda_gen_backend.h"
+#endif
 
 #define BF16_EXP_MASK 0x7f80u   // all-ones exponent: inf or NaN
 
 void rollout_gen_opts_default(RolloutGenOpts *o) {
     memset(o, 0, sizeof *o);
     o->max_batch = 32;
+    device_opts_default(&o->device);
     o->send_entropies = 1;
     o->zero_one_reward = 0;
     quality_params_default(&o->quality);
@@ -23,8 +27,10 @@ void rollout_gen_opts_default(RolloutGenOpts *o) {
 int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_coordinator,
                         const RolloutGenOpts *o, char *err, size_t errlen) {
     memset(e, 0, sizeof *e);
-    if (o->max_batch < 1) return rlvr_err(err, errlen, "rollout: max_batch = %d must be >= 1", o->max_batch);
+    if (o->max_batch < 0) return rlvr_err(err, errlen, "rollout: max_batch = %d must be >= 1 (or 0 on cuda: as memory allows)", o->max_batch);
     if (quality_params_check(&o->quality, err, errlen) != 0) return -1;
+    if (device_opts_available(&o->device, "rollout", err, errlen) != 0) return -1;
+    if (o->max_batch < 1 && o->device.kind == DEVICE_CPU) return rlvr_err(err, errlen, "rollout: max_batch = %d must be >= 1", o->max_batch);
     if (tokenizer_from_model(&e->tok, m, err, errlen) != 0) return -1;
     if (e->tok.vocab_size > m->cfg.vocab_size) {
         rlvr_err(err, errlen, "rollout: tokenizer '%s' has %d tokens but the model's vocab_size is %d (hint: wrong model for this tokenizer)",
@@ -40,8 +46,17 @@ int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_co
     return 0;
 }
 
+static void gpu_free(RolloutEngine *e) {
+#ifdef RLVR_CUDA
+    if (e->gpu) cuda_gen_free(e->gpu);
+#endif
+    free(e->gpu);
+    e->gpu = NULL;
+}
+
 void rollout_engine_free(RolloutEngine *e) {
     if (e->inf_ready) infer_free(&e->inf);
+    gpu_free(e);
     model_free(&e->model);
     tokenizer_free(&e->tok);
     memset(e, 0, sizeof *e);
@@ -55,6 +70,9 @@ int rollout_engine_set_weights(RolloutEngine *e, const float *w, size_t n, int64
         if (!isfinite(w[i]))
             return rlvr_err(err, errlen, "weights version %lld: parameter %zu is not finite; keeping the old weights", (long long)version, i);
     memcpy(e->model.params, w, n * sizeof(float));   // Infer reads params directly: no re-init needed
+#ifdef RLVR_CUDA
+    if (e->gpu) cuda_gen_load_params(e->gpu, e->model.params);
+#endif
     e->version = version;
     e->version_from_coordinator = 1;
     return 0;
@@ -68,6 +86,9 @@ int rollout_engine_set_weights_bf16(RolloutEngine *e, const uint16_t *w, size_t 
         if ((w[i] & BF16_EXP_MASK) == BF16_EXP_MASK)
             return rlvr_err(err, errlen, "bf16 weights version %lld: parameter %zu is not finite; keeping the old weights", (long long)version, i);
     for (size_t i = 0; i < n; i++) e->model.params[i] = f32_from_bf16(w[i]);
+#ifdef RLVR_CUDA
+    if (e->gpu) cuda_gen_load_params_bf16(e->gpu, w);   // as sent: no rounding on the device
+#endif
     e->version = version;
     e->version_from_coordinator = 1;
     return 0;
@@ -122,6 +143,28 @@ int rollout_gen_params(const RolloutEngine *e, const WireAssign *a, GenParams *g
     return sampler_params_validate(&gp->sampler, err, errlen);
 }
 
+// The GPU engine for `seq` positions per slot (re-created, never shrunk); its slot count is
+// max_batch, or what the memory fraction allows when max_batch is 0.
+static int ensure_gpu(RolloutEngine *e, int seq, char *err, size_t errlen) {
+#ifdef RLVR_CUDA
+    if (e->gpu && seq <= e->inf_seq) return 0;
+    const int ns = (seq + 63) / 64 * 64;
+    gpu_free(e);
+    CudaGen *g = mallocCheck(sizeof *g);
+    if (cuda_gen_init(g, &e->model, &e->opts.device, 0, e->opts.max_batch, ns, err, errlen) != 0) {
+        free(g);
+        return -1;
+    }
+    e->gpu = g;
+    e->inf_batch = g->be.max_batch;
+    e->inf_seq = ns;
+    return 0;
+#else
+    (void)e; (void)seq;
+    return rlvr_err(err, errlen, "rollout: device cuda: this build has no CUDA backend; rebuild with -DRLVR_CUDA=ON");
+#endif
+}
+
 // Grows the Infer state to hold `batch` slots of `seq` positions (re-created, never shrunk).
 static int ensure_infer(RolloutEngine *e, int batch, int seq, char *err, size_t errlen) {
     if (e->inf_ready && batch <= e->inf_batch && seq <= e->inf_seq) return 0;
@@ -167,8 +210,18 @@ int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGr
         n_req += a[j]->group_size;
         if (a[j]->n_prompt > max_prompt) max_prompt = a[j]->n_prompt;
     }
-    int batch = n_req < e->opts.max_batch ? n_req : e->opts.max_batch;
-    if (ensure_infer(e, batch, max_prompt + gp.max_new_tokens, err, errlen) != 0) return -1;
+    GenBackend be;
+    memset(&be, 0, sizeof be);
+    if (e->opts.device.kind == DEVICE_CUDA) {
+        if (ensure_gpu(e, max_prompt + gp.max_new_tokens, err, errlen) != 0) return -1;
+#ifdef RLVR_CUDA
+        be = ((CudaGen *)e->gpu)->be;
+#endif
+    } else {
+        int batch = n_req < e->opts.max_batch ? n_req : e->opts.max_batch;
+        if (ensure_infer(e, batch, max_prompt + gp.max_new_tokens, err, errlen) != 0) return -1;
+        infer_backend(&e->inf, &be);
+    }
 
     const int **prompts = mallocCheck((size_t)n * sizeof(int *));   // (n)
     int *plens = mallocCheck((size_t)n * sizeof(int));              // (n)
@@ -199,7 +252,7 @@ int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGr
             gen_output_alloc(&go[r], gp.max_new_tokens);
         }
     double t0 = now_seconds();
-    int rc = infer_generate(&e->inf, n, prompts, plens, n_req, reqs, &gp, go, err, errlen);
+    int rc = genloop_run(&be, n, prompts, plens, n_req, reqs, &gp, go, NULL, err, errlen);
     double t1 = now_seconds();
     float gen_each = (float)((t1 - t0) / n);   // per group: the batch's time shared out
     if (rc == 0) {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/engine/device.h"
 #include "common/engine/infer.h"
 #include "common/engine/model.h"
 #include "common/tasks/quality.h"
@@ -19,7 +20,9 @@
 #include "proto/wire.h"
 
 typedef struct {
-    int max_batch;         // samples decoded together (engine slots); larger batches run in waves
+    int max_batch;         // samples decoded together (engine slots); a finished one's slot is refilled at once
+                           // (on cuda, 0 = as many as gpu_memory_fraction allows)
+    DeviceOpts device;     // cpu | cuda, fp32 | bf16, gpu memory fraction (common/engine/device.h)
     int send_entropies;    // 1: fill WireResponse.entropies
     int zero_one_reward;   // 0: +1 / -1 (paper), 1: 1 / 0
     QualityParams quality;
@@ -29,7 +32,7 @@ void rollout_gen_opts_default(RolloutGenOpts *o);   // max_batch 32, entropies o
 
 // Seconds spent per phase, accumulated across calls.
 typedef struct {
-    double gen_s;     // prefill + decode (infer_generate)
+    double gen_s;     // prefill + decode (genloop_run)
     double score_s;   // detokenise + verifier + quality flags
     double weights_s; // installing new weights
     uint64_t tokens;  // sampled tokens
@@ -37,12 +40,15 @@ typedef struct {
 } RolloutTimers;
 
 // The engine a worker keeps between batches: the model (config + current weights), the tokenizer and
-// an Infer state resized on demand.
+// the generation engine resized on demand: an Infer (cpu) or the GPU engine (cuda; first visible
+// device, pin it with CUDA_VISIBLE_DEVICES). The host copy of the weights is kept in both cases (a
+// resized GPU engine is loaded from it).
 typedef struct {
     Model model;
     Tokenizer tok;
     Infer inf;
-    int inf_ready, inf_batch, inf_seq;   // current Infer capacity
+    int inf_ready, inf_batch, inf_seq;   // current engine capacity (Infer or GPU)
+    void *gpu;                            // CudaGen (common/engine/cuda/cuda_gen_backend.h) when device is cuda
     int64_t version;                      // policy version of model.params (-1: none installed)
     int version_from_coordinator;         // 0: weights came from a local --model fallback
     RolloutGenOpts opts;
@@ -50,7 +56,8 @@ typedef struct {
 
 // Takes ownership of *m (its config, params and tokenizer text; m is zeroed). The tokenizer is the
 // model's (tokenizer_from_model). version: the policy version of m's weights (-1 when they are placeholders).
-// Returns 0, or -1 with err (unknown tokenizer, tokenizer larger than the vocabulary).
+// Returns 0, or -1 with err (unknown tokenizer, tokenizer larger than the vocabulary, device cuda
+// without the CUDA backend or without a visible GPU).
 int rollout_engine_init(RolloutEngine *e, Model *m, int64_t version, int from_coordinator,
                         const RolloutGenOpts *o, char *err, size_t errlen);
 void rollout_engine_free(RolloutEngine *e);

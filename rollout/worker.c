@@ -19,11 +19,22 @@ void worker_config_default(WorkerConfig *c) {
     memset(c, 0, sizeof *c);
     RlvrConfig rc;
     config_defaults(&rc);
-    c->credits = (int)rc.rollout_credits;
+    c->credits = 0;
     c->status_interval = 5.0;
     c->weights_timeout = 30.0;
     c->model_version = 0;
     rollout_gen_opts_default(&c->gen);
+    c->gen.max_batch = (int)rc.rollout_max_batch;
+    device_kind_parse(rc.rollout_device, &c->gen.device.kind);          // the schema's own defaults: always valid
+    device_precision_parse(rc.rollout_precision, &c->gen.device.precision);
+    c->gen.device.mem_fraction = rc.rollout_gpu_memory_fraction;
+}
+
+// Credits before the group size is known (rollout.credits' default).
+static int initial_credits(void) {
+    RlvrConfig rc;
+    config_defaults(&rc);
+    return (int)rc.rollout_credits;
 }
 
 typedef struct {
@@ -40,6 +51,8 @@ typedef struct {
     double t0, last_status;
     double t_first_gen, recv_before, send_before, wwait_before;   // start of the active window
     uint64_t last_groups, last_tokens;
+    int credits;                   // asked of the coordinator now
+    int credits_derived;           // 1 once derived from the first assignment's group size
 } Worker;
 
 static void say(const Worker *w, const char *fmt, ...) RLVR_PRINTF(2, 3);
@@ -134,7 +147,7 @@ static void status_line(Worker *w, double now, int force) {
     fprintf(stderr, "rollout %s: prompts %llu | %.2f groups/s | %.0f tok/s | policy v%lld | leases %llu/%d\n", w->cc.worker_id,
             (unsigned long long)w->st->groups_sent, (double)(w->st->groups_sent - w->last_groups) / dt,
             (double)(w->st->t.tokens - w->last_tokens) / dt, (long long)(w->eng_ready ? w->eng.version : -1),
-            (unsigned long long)held, w->cfg->credits);
+            (unsigned long long)held, w->credits);
     w->last_status = now;
     w->last_groups = w->st->groups_sent;
     w->last_tokens = w->st->t.tokens;
@@ -206,6 +219,23 @@ static void send_groups(Worker *w, WireGroup *g, int n) {
     st->active_weights_wait_s = st->weights_wait_s - w->wwait_before;
 }
 
+// Without --credits: once the group size G is known, enough groups to fill the engine's slots plus
+// one queued (see worker.h), within the coordinator's max_credits.
+static void derive_credits(Worker *w) {
+    if (w->cfg->credits > 0 || w->credits_derived || w->npend == 0) return;
+    w->credits_derived = 1;
+    const int G = w->pend[0].group_size > 0 ? w->pend[0].group_size : 1;
+    int slots = w->cfg->gen.max_batch > 0 ? w->cfg->gen.max_batch : w->eng.inf_batch;
+    if (slots < 1) slots = G;   // GPU slot count unknown until its engine exists: one group's worth
+    int want = (slots + G - 1) / G + 1;
+    WireWelcome wl;
+    if (wire_client_welcome(w->cl, &wl) && wl.max_credits > 0 && want > wl.max_credits) want = wl.max_credits;
+    if (want <= w->credits) return;
+    say(w, "credits %d -> %d (%d slots / group size %d, plus one group queued)", w->credits, want, slots, G);
+    w->credits = want;
+    wire_client_set_credits(w->cl, want);
+}
+
 // One round: gather assignments, pick a compatible batch, make sure the weights are recent enough,
 // generate, send. Returns 1 to go on, 0 to stop (reason set), -1 fatal.
 static int round_once(Worker *w, char *err, size_t errlen) {
@@ -223,6 +253,7 @@ static int round_once(Worker *w, char *err, size_t errlen) {
     st->recv_s += now_seconds() - t0;
     if (r < 0) { snprintf(st->stop_reason, sizeof st->stop_reason, "client closed"); return 0; }
     if (!w->npend || *w->stop) return 1;   // stopping: the goodbye hands back what is pending
+    derive_credits(w);
     // A welcome always precedes its session's assignments: look again now that they are here.
     uint64_t rw = st->rewinds;
     if (check_rewind(w, err, errlen) != 0) return -1;
@@ -310,7 +341,8 @@ int worker_run(const WorkerConfig *cfg, volatile sig_atomic_t *stop, WorkerStats
     w->cfg = cfg; w->st = st; w->stop = stop;
     w->t0 = w->last_status = now_seconds();
     if (cfg->threads > 0) omp_set_num_threads(cfg->threads);
-    if (cfg->credits < 1) return rlvr_err(err, errlen, "rollout: --credits %d must be >= 1", cfg->credits);
+    if (cfg->credits < 0) return rlvr_err(err, errlen, "rollout: --credits %d must be >= 1", cfg->credits);
+    w->credits = cfg->credits > 0 ? cfg->credits : initial_credits();
 
     wire_client_config_default(&w->cc);
     snprintf(w->cc.worker_id, sizeof w->cc.worker_id, "%s", cfg->id);
@@ -319,7 +351,7 @@ int worker_run(const WorkerConfig *cfg, volatile sig_atomic_t *stop, WorkerStats
         gethostname(host, sizeof host - 1);
         snprintf(w->cc.worker_id, sizeof w->cc.worker_id, "%.50s:%d", host, (int)getpid());
     }
-    w->cc.credits = cfg->credits;
+    w->cc.credits = w->credits;
     w->cc.weights_retry_s = 0.5;   // a fresh SUB socket misses what was published before it joined
     w->cc.quiet = cfg->quiet;
     if (!cfg->gen.send_entropies) w->cc.caps &= ~(uint32_t)WIRE_CAP_ENTROPIES;
@@ -359,8 +391,9 @@ int worker_run(const WorkerConfig *cfg, volatile sig_atomic_t *stop, WorkerStats
         if (w->eng_ready) rollout_engine_free(&w->eng);
         return -1;
     }
-    say(w, "connecting to %s (credits %d, %d threads)", cfg->endpoint[0] ? cfg->endpoint : w->cc.rendezvous, cfg->credits,
-        omp_get_max_threads());
+    say(w, "connecting to %s (credits %d%s, %d threads, device %s %s)", cfg->endpoint[0] ? cfg->endpoint : w->cc.rendezvous, w->credits,
+        cfg->credits > 0 ? "" : ", derived from the group size at the first assignment", omp_get_max_threads(),
+        device_kind_name(cfg->gen.device.kind), device_precision_name(cfg->gen.device.precision));
 
     int rc = 0, stopping = 0;
     for (;;) {

@@ -8,6 +8,12 @@
 // assignment.policy_version - max_staleness (from the welcome): with max_staleness 0 (on-policy) it
 // waits for exactly the version the coordinator is on.
 //
+// Credits (prompt groups held at once): with --credits N, N. Otherwise the worker starts with
+// rollout.credits' default and, once the first assignment tells it the group size G, asks for
+// ceil(slots / G) + 1: enough groups to fill every engine slot plus one more queued, so the next
+// batch is in hand when this one ends (capped by the welcome's max_credits, 4 x the learner's
+// rollout.credits).
+//
 // Where the model architecture comes from (the broadcast carries only the float buffer): --model PATH,
 // else a "model" key in the rendezvous file, else the first HDF5 snapshot the coordinator announces.
 #pragma once
@@ -23,7 +29,7 @@ typedef struct {
     char id[WIRE_ID_LEN];        // "" -> host:pid
     char model[1024];            // architecture + fallback weights ("" -> see above)
     int64_t model_version;       // policy version assumed for --model weights (default 0)
-    int credits;                 // leases held at once (prefetch)
+    int credits;                 // leases held at once (prefetch); 0: derived, see below
     int threads;                 // OpenMP threads for the engine (0: leave OMP_NUM_THREADS alone)
     double status_interval;      // seconds between status lines on stderr (0: none)
     long max_prompts;            // stop after this many groups (0: no limit)
@@ -35,7 +41,7 @@ typedef struct {
     char stats_path[1024];       // write final stats JSON here ("" -> none)
 } WorkerConfig;
 
-void worker_config_default(WorkerConfig *c);   // 2 credits, status every 5 s, model_version 0
+void worker_config_default(WorkerConfig *c);   // derived credits, rollout.* defaults, status every 5 s, model_version 0
 
 typedef struct {
     RolloutTimers t;
