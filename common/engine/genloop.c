@@ -71,11 +71,29 @@ static int validate(const GenBackend *be, int n_prompts, const int *const *promp
     return 0;
 }
 
+// One request's prompt rows are checked when it is pulled (genloop_run checks them all up front).
+int genloop_check_request(const GenBackend *be, const GenParams *p, const int *prompt, int plen, const GenOutput *out,
+                          char *err, size_t errlen) {
+    const int V = be->vocab, T = be->max_seq;
+    if (plen < 1) return rlvr_err(err, errlen, "generate: a prompt is empty; give at least one token (e.g. BOS)");
+    if (plen + p->max_new_tokens > T)
+        return rlvr_err(err, errlen, "generate: a prompt has %d tokens; with max_new_tokens %d it needs %d positions "
+                        "but the engine was created with max_seq %d: raise max_seq or lower max_new_tokens",
+                        plen, p->max_new_tokens, plen + p->max_new_tokens, T);
+    for (int t = 0; t < plen; t++)
+        if (prompt[t] < 0 || prompt[t] >= V)
+            return rlvr_err(err, errlen, "generate: prompt token %d = %d is outside the vocabulary (0..%d)", t, prompt[t], V - 1);
+    if (out->cap < p->max_new_tokens)
+        return rlvr_err(err, errlen, "generate: an output has capacity %d < max_new_tokens %d (use gen_output_alloc)", out->cap, p->max_new_tokens);
+    return 0;
+}
+
 // The scheduler's buffers for one run (B slots).
 typedef struct {
-    int *slot_req;       // (B) request decoding in each slot, -1 free
-    int *slot_new;       // (B) 1 when the slot's request started in the current step
-    int *leader;         // (n_prompts) slot that prefills prompt j in the current step, -1 none
+    GenPull *slot;       // (B) the request decoding in each slot
+    int *busy;           // (B) 1 while a request decodes in the slot
+    int *fresh;          // (B) 1 when the slot's request started in the current step
+    int *lead;           // (B) 1 when the slot prefills its prompt in full in the current step
     int *rs, *rp, *rt;   // (cap_rows) rows: slot, position, token
     int cap_rows;
     int *orow, *oslot;   // (B) outputs: row, slot
@@ -96,16 +114,23 @@ static void push_row(Sched *s, int *n, int slot, int pos, int tok) {
     (*n)++;
 }
 
-int genloop_run(const GenBackend *be, int n_prompts, const int *const *prompts, const int *prompt_lens,
-                int n_req, const GenRequest *reqs, const GenParams *p, GenOutput *out, GenStats *stats,
-                char *err, size_t errlen) {
-    if (validate(be, n_prompts, prompts, prompt_lens, n_req, reqs, p, out, err, errlen) != 0) return -1;
+static int same_prompt(const GenPull *a, const GenPull *b) { return a->prompt == b->prompt && a->plen == b->plen; }
+
+static void sched_free(Sched *s) {
+    free(s->slot); free(s->busy); free(s->fresh); free(s->lead); free(s->rs); free(s->rp); free(s->rt);
+    free(s->orow); free(s->oslot); free(s->oseed); free(s->odraw); free(s->otok); free(s->olp); free(s->oent);
+    free(s->fslot); free(s->fsrc);
+}
+
+int genloop_stream(const GenBackend *be, const GenParams *p, const GenSource *src, GenStats *stats, char *err, size_t errlen) {
+    if (validate(be, 0, NULL, NULL, 0, NULL, p, NULL, err, errlen) != 0) return -1;
     GenStats st = {0};
     const int B = be->max_batch;
     Sched s;
-    s.slot_req = mallocCheck((size_t)B * sizeof(int));
-    s.slot_new = mallocCheck((size_t)B * sizeof(int));
-    s.leader = mallocCheck((size_t)imax(n_prompts, 1) * sizeof(int));
+    s.slot = callocCheck((size_t)B, sizeof(GenPull));
+    s.busy = callocCheck((size_t)B, sizeof(int));
+    s.fresh = callocCheck((size_t)B, sizeof(int));
+    s.lead = callocCheck((size_t)B, sizeof(int));
     s.cap_rows = imax(B, 64);
     s.rs = mallocCheck((size_t)s.cap_rows * sizeof(int));
     s.rp = mallocCheck((size_t)s.cap_rows * sizeof(int));
@@ -115,70 +140,70 @@ int genloop_run(const GenBackend *be, int n_prompts, const int *const *prompts, 
     s.otok = mallocCheck((size_t)B * sizeof(int));
     s.olp = mallocCheck((size_t)B * sizeof(float)); s.oent = mallocCheck((size_t)B * sizeof(float));
     s.fslot = mallocCheck((size_t)B * sizeof(int)); s.fsrc = mallocCheck((size_t)B * sizeof(int));
-    for (int b = 0; b < B; b++) { s.slot_req[b] = -1; be->reset_slot(be->ctx, b); }
-    for (int j = 0; j < n_prompts; j++) s.leader[j] = -1;
+    for (int b = 0; b < B; b++) be->reset_slot(be->ctx, b);
 
-    int next = 0;   // next queued request
     for (;;) {
         int n = 0, nout = 0, nfol = 0;
         // Slots already decoding: one row each (their last sampled token).
         for (int b = 0; b < B; b++) {
-            s.slot_new[b] = 0;
-            const int r = s.slot_req[b];
-            if (r < 0) continue;
-            const GenOutput *o = &out[r];
-            push_row(&s, &n, b, prompt_lens[reqs[r].prompt] + o->n - 1, o->tokens[o->n - 1]);
+            s.fresh[b] = s.lead[b] = 0;
+            if (!s.busy[b]) continue;
+            const GenOutput *o = s.slot[b].out;
+            push_row(&s, &n, b, s.slot[b].plen + o->n - 1, o->tokens[o->n - 1]);
             s.orow[nout] = n - 1; s.oslot[nout] = b; nout++;
         }
-        // Free slots: refilled from the queue at once.
-        for (int b = 0; b < B && next < n_req; b++) {
-            if (s.slot_req[b] >= 0) continue;
-            const int r = next++, j = reqs[r].prompt, plen = prompt_lens[j];
-            out[r].n = 0;
-            out[r].finish = FINISH_NONE;
-            s.slot_req[b] = r;
-            s.slot_new[b] = 1;
-            if (s.leader[j] >= 0) {   // another sample of this prompt is prefilled in this step
-                s.fslot[nfol] = b; s.fsrc[nfol] = s.leader[j]; nfol++;
+        // Free slots: refilled at once from what the source has ready.
+        for (int b = 0; b < B; b++) {
+            if (s.busy[b]) continue;
+            GenPull q;
+            if (!src->pull(src->ud, &q)) break;
+            if (genloop_check_request(be, p, q.prompt, q.plen, q.out, err, errlen) != 0) { sched_free(&s); return -1; }
+            q.out->n = 0;
+            q.out->finish = FINISH_NONE;
+            s.slot[b] = q;
+            s.busy[b] = s.fresh[b] = 1;
+            int leader = -1, from = -1;
+            for (int c = 0; c < B; c++) {
+                if (c == b || !s.busy[c] || !same_prompt(&s.slot[c], &q)) continue;
+                if (s.lead[c]) leader = c;                           // prefilled in this step: share its last row
+                else if (!s.fresh[c] && q.plen > 1) from = c;        // decoding since an earlier step: copy its prefix
+            }
+            if (leader >= 0) {
+                s.fslot[nfol] = b; s.fsrc[nfol] = leader; nfol++;
                 int lr = -1;
                 for (int k = 0; k < nout; k++)
-                    if (s.oslot[k] == s.leader[j]) lr = s.orow[k];
+                    if (s.oslot[k] == leader) lr = s.orow[k];
                 s.orow[nout] = lr; s.oslot[nout] = b; nout++;
                 continue;
             }
-            int src = -1;   // a slot that has decoded this prompt since an earlier step
-            for (int c = 0; c < B && plen > 1 && src < 0; c++)
-                if (c != b && s.slot_req[c] >= 0 && !s.slot_new[c] && reqs[s.slot_req[c]].prompt == j) src = c;
-            if (src >= 0) {
-                be->copy_prefix(be->ctx, b, src, plen - 1);
+            if (from >= 0) {
+                be->copy_prefix(be->ctx, b, from, q.plen - 1);
                 st.prefix_copies++;
-                push_row(&s, &n, b, plen - 1, prompts[j][plen - 1]);
+                push_row(&s, &n, b, q.plen - 1, q.prompt[q.plen - 1]);
                 st.prefill_rows++;
             } else {
-                for (int t = 0; t < plen; t++) push_row(&s, &n, b, t, prompts[j][t]);
-                st.prefill_rows += plen;
-                s.leader[j] = b;
+                for (int t = 0; t < q.plen; t++) push_row(&s, &n, b, t, q.prompt[t]);
+                st.prefill_rows += q.plen;
+                s.lead[b] = 1;
             }
             s.orow[nout] = n - 1; s.oslot[nout] = b; nout++;
         }
-        if (nout == 0) break;
+        if (nout == 0) break;   // nothing decoding and nothing ready
         for (int k = 0; k < nout; k++) {
-            const int r = s.slot_req[s.oslot[k]];
-            s.oseed[k] = reqs[r].seed;
-            s.odraw[k] = (uint64_t)out[r].n;
+            const GenPull *q = &s.slot[s.oslot[k]];
+            s.oseed[k] = q->seed;
+            s.odraw[k] = (uint64_t)q->out->n;
         }
         be->step(be->ctx, n, s.rs, s.rp, s.rt, nout, s.orow, s.oslot, &p->sampler, s.oseed, s.odraw, s.otok, s.olp, s.oent);
         st.steps++;
         st.rows += n;
         for (int f = 0; f < nfol; f++) {
-            be->copy_prefix(be->ctx, s.fslot[f], s.fsrc[f], prompt_lens[reqs[s.slot_req[s.fslot[f]]].prompt]);
+            be->copy_prefix(be->ctx, s.fslot[f], s.fsrc[f], s.slot[s.fslot[f]].plen);
             st.prefix_copies++;
         }
-        for (int b = 0; b < B; b++)
-            if (s.slot_new[b]) s.leader[reqs[s.slot_req[b]].prompt] = -1;
         for (int k = 0; k < nout; k++) {
-            const int b = s.oslot[k], r = s.slot_req[b];
-            GenOutput *o = &out[r];
+            const int b = s.oslot[k];
+            GenOutput *o = s.slot[b].out;
             o->tokens[o->n] = s.otok[k];
             o->logprobs[o->n] = s.olp[k];
             o->entropies[o->n] = s.oent[k];
@@ -186,14 +211,43 @@ int genloop_run(const GenBackend *be, int n_prompts, const int *const *prompts, 
             if (is_stop(p, s.otok[k])) o->finish = FINISH_STOP;
             else if (o->n >= p->max_new_tokens) o->finish = FINISH_LENGTH;
             if (o->finish != FINISH_NONE) {
-                s.slot_req[b] = -1;
+                s.busy[b] = 0;
                 be->reset_slot(be->ctx, b);
+                if (src->done) src->done(src->ud, &s.slot[b]);
             }
         }
     }
-    free(s.slot_req); free(s.slot_new); free(s.leader); free(s.rs); free(s.rp); free(s.rt);
-    free(s.orow); free(s.oslot); free(s.oseed); free(s.odraw); free(s.otok); free(s.olp); free(s.oent);
-    free(s.fslot); free(s.fsrc);
+    sched_free(&s);
     if (stats) *stats = st;
     return 0;
+}
+
+// genloop_run's source: the requests in order.
+typedef struct {
+    const int *const *prompts;
+    const int *prompt_lens;
+    const GenRequest *reqs;
+    GenOutput *out;
+    int n_req, next;
+} ArraySource;
+
+static int array_pull(void *ud, GenPull *q) {
+    ArraySource *a = ud;
+    if (a->next >= a->n_req) return 0;
+    const int r = a->next++, j = a->reqs[r].prompt;
+    q->prompt = a->prompts[j];
+    q->plen = a->prompt_lens[j];
+    q->seed = a->reqs[r].seed;
+    q->out = &a->out[r];
+    q->tag = NULL;
+    return 1;
+}
+
+int genloop_run(const GenBackend *be, int n_prompts, const int *const *prompts, const int *prompt_lens,
+                int n_req, const GenRequest *reqs, const GenParams *p, GenOutput *out, GenStats *stats,
+                char *err, size_t errlen) {
+    if (validate(be, n_prompts, prompts, prompt_lens, n_req, reqs, p, out, err, errlen) != 0) return -1;
+    ArraySource a = {prompts, prompt_lens, reqs, out, n_req, 0};
+    const GenSource src = {&a, array_pull, NULL};
+    return genloop_stream(be, p, &src, stats, err, errlen);
 }

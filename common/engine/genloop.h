@@ -86,6 +86,33 @@ typedef struct {
     long prefix_copies;   // copy_prefix calls
 } GenStats;
 
+// ---- streaming: requests pulled from a source while others decode --------------------------------
+typedef struct {
+    const int *prompt;   // (plen) requests with the same pointer and length share the prompt's prefill
+    int plen;
+    uint64_t seed;       // the sample's seed
+    GenOutput *out;      // filled while it decodes; cap >= max_new_tokens
+    void *tag;           // the caller's, handed back to done
+} GenPull;
+
+typedef struct {
+    void *ud;
+    // The next request to start in a free slot: 1 with *req filled, or 0 when none is ready now (asked
+    // again at the next step while a slot is free; the run ends when no request decodes and this says 0).
+    int (*pull)(void *ud, GenPull *req);
+    // A request finished (req->out complete). May be NULL.
+    void (*done)(void *ud, const GenPull *req);
+} GenSource;
+
+// Runs the source's requests on the backend, a free slot refilled from the source at every step.
+// A request that cannot run (genloop_check_request) stops the run: -1 with err (the source should
+// check first). Otherwise 0.
+int genloop_stream(const GenBackend *be, const GenParams *p, const GenSource *src, GenStats *stats, char *err, size_t errlen);
+// 0 when a prompt of plen tokens can run on the backend with p into out; else -1 with err naming the
+// problem (too long for max_seq, a token outside the vocabulary, an output too small).
+int genloop_check_request(const GenBackend *be, const GenParams *p, const int *prompt, int plen, const GenOutput *out,
+                          char *err, size_t errlen);
+
 // Runs n_req requests over n_prompts prompts (prompts[j] has prompt_lens[j] >= 1 tokens, BOS
 // included if the model wants one) on the backend. out (n_req) must be allocated with
 // cap >= p->max_new_tokens. stats may be NULL. Returns 0, or -1 with err when an argument is invalid
