@@ -194,6 +194,65 @@ int rollout_score(const char *verifier, const char *gold, const char *text, size
     return 0;
 }
 
+// The group of assignment a from its G finished samples go (G): tokens, log-probs (checked finite
+// and <= 0), entropies, finish reasons, rewards and quality flags. 0, or -1 with err (g left empty).
+static int build_group(RolloutEngine *e, const WireAssign *a, const GenOutput *go, float gen_seconds, WireGroup *g,
+                       RolloutTimers *t, char *err, size_t errlen) {
+    const int G = a->group_size;
+    size_t ntok = 0;
+    for (int i = 0; i < G; i++) ntok += (size_t)go[i].n;
+    size_t nf = e->opts.send_entropies ? 3 : 2;   // tokens, logprobs[, entropies]
+    g->arena_ = mallocCheck(ntok * nf * 4 + 4);
+    g->responses = callocCheck((size_t)G, sizeof(WireResponse));
+    g->n_responses = G;
+    g->prompt_id = a->prompt_id;
+    g->lease_id = a->lease_id;
+    g->seed = a->seed;
+    g->policy_version = e->version;
+    int32_t *tokp = (int32_t *)g->arena_;
+    float *lpp = (float *)(tokp + ntok), *enp = lpp + ntok;
+    size_t cap = 0;
+    char *text = NULL;   // grown by tokenizer_decode
+    int rc = 0;
+    for (int i = 0; i < G && rc == 0; i++) {
+        const GenOutput *o = &go[i];
+        WireResponse *w = &g->responses[i];
+        w->n_tokens = o->n;
+        w->tokens = tokp; w->logprobs = lpp;
+        w->entropies = e->opts.send_entropies ? enp : NULL;
+        for (int k = 0; k < o->n; k++) {
+            float lp = o->logprobs[k];
+            if (lp > 0.0f && lp < 1e-6f) lp = 0.0f;   // rounding of log(1)
+            if (!isfinite(lp) || lp > 0.0f) {
+                rc = rlvr_err(err, errlen, "prompt %llu sample %d token %d: log-prob %g is not a finite value <= 0 "
+                              "(numerical trouble in the model; check the weights)", (unsigned long long)a->prompt_id, i, k, (double)lp);
+                break;
+            }
+            tokp[k] = o->tokens[k];
+            lpp[k] = lp;
+            if (w->entropies) enp[k] = isfinite(o->entropies[k]) && o->entropies[k] > 0 ? o->entropies[k] : 0.0f;
+        }
+        tokp += o->n; lpp += o->n;
+        if (w->entropies) enp += o->n;
+        w->finish = o->finish == FINISH_STOP ? WIRE_FINISH_STOP : WIRE_FINISH_LENGTH;
+        w->gen_seconds = gen_seconds;
+        if (rc != 0) break;
+        double s0 = now_seconds();
+        size_t len = tokenizer_decode(&e->tok, o->tokens, (size_t)o->n, TOK_SKIP_SPECIAL, &text, &cap);
+        rc = rollout_score(a->verifier, a->answer, text, len, e->opts.zero_one_reward, &e->opts.quality, w, err, errlen);
+        if (t) {
+            t->score_s += now_seconds() - s0;
+            t->tokens += (uint64_t)o->n;
+            t->samples++;
+            t->correct += (uint64_t)w->correct;
+        }
+    }
+    if (t) t->groups++;
+    free(text);
+    if (rc != 0) wire_group_free(g);
+    return rc;
+}
+
 int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGroup *out, RolloutTimers *t,
                      char *err, size_t errlen) {
     if (n < 1) return rlvr_err(err, errlen, "rollout_generate: no assignments");
@@ -255,63 +314,10 @@ int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGr
     int rc = genloop_run(&be, n, prompts, plens, n_req, reqs, &gp, go, NULL, err, errlen);
     double t1 = now_seconds();
     float gen_each = (float)((t1 - t0) / n);   // per group: the batch's time shared out
-    if (rc == 0) {
-        size_t cap = 0;
-        char *text = NULL;   // grown by tokenizer_decode
-        for (int j = 0, r = 0; j < n && rc == 0; j++) {
-            WireGroup *g = &out[j];
-            const int G = a[j]->group_size;
-            size_t ntok = 0;
-            for (int i = 0; i < G; i++) ntok += (size_t)go[r + i].n;
-            size_t nf = e->opts.send_entropies ? 3 : 2;   // tokens, logprobs[, entropies]
-            g->arena_ = mallocCheck(ntok * nf * 4 + 4);
-            g->responses = callocCheck((size_t)G, sizeof(WireResponse));
-            g->n_responses = G;
-            g->prompt_id = a[j]->prompt_id;
-            g->lease_id = a[j]->lease_id;
-            g->seed = a[j]->seed;
-            g->policy_version = e->version;
-            int32_t *tokp = (int32_t *)g->arena_;
-            float *lpp = (float *)(tokp + ntok), *enp = lpp + ntok;
-            for (int i = 0; i < G && rc == 0; i++, r++) {
-                const GenOutput *o = &go[r];
-                WireResponse *w = &g->responses[i];
-                w->n_tokens = o->n;
-                w->tokens = tokp; w->logprobs = lpp;
-                w->entropies = e->opts.send_entropies ? enp : NULL;
-                for (int k = 0; k < o->n; k++) {
-                    float lp = o->logprobs[k];
-                    if (lp > 0.0f && lp < 1e-6f) lp = 0.0f;   // rounding of log(1)
-                    if (!isfinite(lp) || lp > 0.0f) {
-                        rc = rlvr_err(err, errlen, "prompt %llu sample %d token %d: log-prob %g is not a finite value <= 0 "
-                                      "(numerical trouble in the model; check the weights)", (unsigned long long)a[j]->prompt_id, i, k, (double)lp);
-                        break;
-                    }
-                    tokp[k] = o->tokens[k];
-                    lpp[k] = lp;
-                    if (w->entropies) enp[k] = isfinite(o->entropies[k]) && o->entropies[k] > 0 ? o->entropies[k] : 0.0f;
-                }
-                tokp += o->n; lpp += o->n;
-                if (w->entropies) enp += o->n;
-                w->finish = o->finish == FINISH_STOP ? WIRE_FINISH_STOP : WIRE_FINISH_LENGTH;
-                w->gen_seconds = gen_each;
-                if (rc != 0) break;
-                double s0 = now_seconds();
-                size_t len = tokenizer_decode(&e->tok, o->tokens, (size_t)o->n, TOK_SKIP_SPECIAL, &text, &cap);
-                rc = rollout_score(a[j]->verifier, a[j]->answer, text, len, e->opts.zero_one_reward, &e->opts.quality, w, err, errlen);
-                if (t) {
-                    t->score_s += now_seconds() - s0;
-                    t->tokens += (uint64_t)o->n;
-                    t->samples++;
-                    t->correct += (uint64_t)w->correct;
-                }
-            }
-            if (t) t->groups++;
-        }
-        free(text);
-        if (rc != 0)
-            for (int j = 0; j < n; j++) wire_group_free(&out[j]);
-    }
+    for (int j = 0, r = 0; j < n && rc == 0; r += a[j]->group_size, j++)
+        rc = build_group(e, a[j], go + r, gen_each, &out[j], t, err, errlen);
+    if (rc != 0)
+        for (int j = 0; j < n; j++) wire_group_free(&out[j]);
     if (t) t->gen_s += t1 - t0;
     for (int r = 0; r < n_req; r++) gen_output_free(&go[r]);
     free(go); free(reqs); free(prompts); free(plens); free(ptoks);
