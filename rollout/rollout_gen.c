@@ -180,6 +180,120 @@ static int ensure_infer(RolloutEngine *e, int batch, int seq, char *err, size_t 
     return 0;
 }
 
+// ---- streaming ---------------------------------------------------------------------------------------
+static int build_group(RolloutEngine *e, const WireAssign *a, const GenOutput *go, float gen_seconds, WireGroup *g,
+                       RolloutTimers *t, char *err, size_t errlen);
+
+// One assignment in flight: its prompt (as int), its G outputs, how many samples started / finished.
+typedef struct {
+    const WireAssign *a;
+    int *prompt;      // (n_prompt)
+    GenOutput *go;    // (G)
+    int started, finished;
+    double t0;
+} StreamGroup;
+
+typedef struct {
+    RolloutEngine *e;
+    const RolloutFeed *feed;
+    const GenBackend *be;
+    const GenParams *gp;
+    RolloutTimers *t;
+    StreamGroup *cur;   // the group whose samples are being handed out
+    int live;           // groups started and not yet done
+} Stream;
+
+static void stream_group_free(StreamGroup *g) {
+    for (int i = 0; i < g->a->group_size; i++) gen_output_free(&g->go[i]);
+    free(g->go);
+    free(g->prompt);
+    free(g);
+}
+
+// The next sample: of the current group, else of the feed's next usable assignment.
+static int stream_pull(void *ud, GenPull *q) {
+    Stream *s = ud;
+    while (!s->cur) {
+        const WireAssign *a;
+        if (!s->feed->next(s->feed->ud, s->be->max_seq - s->gp->max_new_tokens, &a)) return 0;
+        char err[512];
+        StreamGroup *g = callocCheck(1, sizeof *g);
+        g->a = a;
+        g->prompt = mallocCheck((size_t)(a->n_prompt > 0 ? a->n_prompt : 1) * sizeof(int));
+        for (int i = 0; i < a->n_prompt; i++) g->prompt[i] = a->prompt_tokens[i];
+        g->go = mallocCheck((size_t)a->group_size * sizeof(GenOutput));
+        for (int i = 0; i < a->group_size; i++) gen_output_alloc(&g->go[i], s->gp->max_new_tokens);
+        int ok = a->group_size >= 1;
+        if (!ok) rlvr_err(err, sizeof err, "prompt %llu: group size %d", (unsigned long long)a->prompt_id, a->group_size);
+        if (ok && !verifier_known(a->verifier)) {
+            ok = 0;
+            rlvr_err(err, sizeof err, "prompt %llu: unknown verifier '%s' (known: " VERIFIER_NAMES ")", (unsigned long long)a->prompt_id, a->verifier);
+        }
+        if (ok && genloop_check_request(s->be, s->gp, g->prompt, a->n_prompt, &g->go[0], err, sizeof err) != 0) ok = 0;
+        if (!ok) {
+            stream_group_free(g);
+            WireGroup none;
+            memset(&none, 0, sizeof none);
+            s->feed->done(s->feed->ud, a, &none, -1, err);
+            continue;
+        }
+        g->t0 = now_seconds();
+        s->cur = g;
+        s->live++;
+    }
+    StreamGroup *g = s->cur;
+    const int i = g->started++;
+    q->prompt = g->prompt;
+    q->plen = g->a->n_prompt;
+    q->seed = sampler_seed(g->a->seed, g->a->prompt_id, (uint64_t)i);
+    q->out = &g->go[i];
+    q->tag = g;
+    if (g->started == g->a->group_size) s->cur = NULL;
+    return 1;
+}
+
+static void stream_done(void *ud, const GenPull *q) {
+    Stream *s = ud;
+    StreamGroup *g = q->tag;
+    if (++g->finished < g->a->group_size) return;
+    char err[1024] = "";
+    WireGroup wg;
+    memset(&wg, 0, sizeof wg);
+    const int rc = build_group(s->e, g->a, g->go, (float)(now_seconds() - g->t0), &wg, s->t, err, sizeof err);
+    const WireAssign *a = g->a;
+    stream_group_free(g);
+    s->live--;
+    s->feed->done(s->feed->ud, a, &wg, rc, err);
+}
+
+int rollout_generate_stream(RolloutEngine *e, const WireAssign *first, const RolloutFeed *feed, RolloutTimers *t,
+                            char *err, size_t errlen) {
+    if (e->version < 0) return rlvr_err(err, errlen, "rollout_generate_stream: no weights installed yet");
+    GenParams gp;
+    if (rollout_gen_params(e, first, &gp, err, errlen) != 0) return -1;
+    GenBackend be;
+    memset(&be, 0, sizeof be);
+    const int seq = first->n_prompt + gp.max_new_tokens;
+    if (e->opts.device.kind == DEVICE_CUDA) {
+        if (ensure_gpu(e, seq, err, errlen) != 0) return -1;
+#ifdef RLVR_CUDA
+        be = ((CudaGen *)e->gpu)->be;
+#endif
+    } else {
+        if (ensure_infer(e, e->opts.max_batch, seq, err, errlen) != 0) return -1;
+        infer_backend(&e->inf, &be);
+    }
+    Stream s = {e, feed, &be, &gp, t, NULL, 0};
+    const GenSource src = {&s, stream_pull, stream_done};
+    const double t0 = now_seconds();
+    const int rc = genloop_stream(&be, &gp, &src, NULL, err, errlen);   // requests were checked when pulled
+    if (t) t->gen_s += now_seconds() - t0;
+    // The parameters are checked before anything starts and every request when it is pulled, so a
+    // failure with groups in flight is a bug, not bad input.
+    if (rc != 0 && s.live > 0) die("rollout_generate_stream: %s with %d groups in flight", err, s.live);
+    return rc;
+}
+
 int rollout_score(const char *verifier, const char *gold, const char *text, size_t len, int zero_one_reward,
                   const QualityParams *qp, WireResponse *r, char *err, size_t errlen) {
     int ok = verify(verifier, gold ? gold : "", text, NULL, 0);

@@ -86,6 +86,26 @@ int rollout_gen_params(const RolloutEngine *e, const WireAssign *a, GenParams *g
 int rollout_generate(RolloutEngine *e, const WireAssign *const *a, int n, WireGroup *out, RolloutTimers *t,
                      char *err, size_t errlen);
 
+// Streaming generation: groups start in free engine slots while earlier ones decode, and each is
+// handed back as soon as its G samples are done (the worker's loop: rollout/worker.c).
+typedef struct {
+    void *ud;
+    // The next assignment to start: 1 with *a set (valid until done is called for it), 0 when none is
+    // ready now (asked again at the next step while a slot is free). It must use first's sampling
+    // settings and a prompt of at most max_prompt tokens (what the engine was sized for).
+    int (*next)(void *ud, int max_prompt, const WireAssign **a);
+    // a's group: rc 0 with *g (the callee owns it: wire_group_free), or rc -1 with err (g empty): the
+    // assignment cannot be generated (unknown verifier, token outside the vocabulary, numerical trouble).
+    void (*done)(void *ud, const WireAssign *a, WireGroup *g, int rc, const char *err);
+} RolloutFeed;
+
+// Runs the feed until it has nothing ready and every started group is done; the engine is sized
+// for first's settings (max_batch slots, first's prompt + max_new_tokens, at least what it held).
+// Returns 0, or -1 with err when the engine cannot be set up (groups already done were handed back;
+// none is left running).
+int rollout_generate_stream(RolloutEngine *e, const WireAssign *first, const RolloutFeed *feed, RolloutTimers *t,
+                            char *err, size_t errlen);
+
 // Scores one response text: reward, correct and the quality flags of *r (other fields untouched).
 // An unknown verifier name is an error (-1, err says which names are known).
 int rollout_score(const char *verifier, const char *gold, const char *text, size_t len, int zero_one_reward,

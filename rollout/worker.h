@@ -2,8 +2,15 @@
 // hello, take assignments within its credits, make sure the weights are recent enough, generate and
 // score groups (rollout/rollout_gen.h), send them, and say goodbye when told to stop.
 //
+// Rounds: the oldest assignment and the compatible ones that fit the engine's slots are committed (and
+// generated even if a stop comes); while they decode, every slot that frees up takes the next
+// compatible pending assignment (newly arrived ones included: a group's slot is refilled at once), and
+// each group is sent as soon as its samples are done. The round ends when nothing decodes; assignments
+// with other sampling settings wait for the next round.
+//
 // Weights: the worker installs every newer version the coordinator announces (CRC-checked chunks or
-// an HDF5 snapshot path) between batches, never while a batch is being generated, and records the
+// an HDF5 snapshot path) between rounds, never while one is being generated (a version that arrives
+// mid-round stops new groups from starting; it is installed once the round drains), and records the
 // version that produced each group. Before generating an assignment it needs weights no older than
 // assignment.policy_version - max_staleness (from the welcome): with max_staleness 0 (on-policy) it
 // waits for exactly the version the coordinator is on.
@@ -54,6 +61,7 @@ typedef struct {
     // tail after the last group are left out).
     double active_s, active_recv_s, active_send_s, active_weights_wait_s;
     uint64_t groups_sent, groups_failed, weights_installed, rewinds;
+    uint64_t groups_streamed;   // started in free slots while a round's earlier groups decoded
     int64_t policy_version;
     char stop_reason[64];
 } WorkerStats;
