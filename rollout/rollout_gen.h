@@ -39,7 +39,7 @@ typedef struct {
     uint64_t samples, groups, correct;
 } RolloutTimers;
 
-// The engine a worker keeps between batches: the model (config + current weights), the tokenizer and
+// The engine a worker keeps between rounds: the model (config + current weights), the tokenizer and
 // the generation engine resized on demand: an Infer (cpu) or the GPU engine (cuda; first visible
 // device, pin it with CUDA_VISIBLE_DEVICES). The host copy of the weights is kept in both cases (a
 // resized GPU engine is loaded from it).

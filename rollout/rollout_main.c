@@ -48,7 +48,7 @@ static void usage(FILE *f) {
             "  --stats FILE             write the final stats (JSON) to FILE\n"
             "  --gen-delay S            testing aid: sleep S seconds before each batch (simulates a slow model)\n"
             "  --quiet                  only errors on stderr\n"
-            "SIGINT / SIGTERM: stop taking work, finish and send the batch in hand, say goodbye (the coordinator\n"
+            "SIGINT / SIGTERM: stop taking work, finish and send the groups in hand, say goodbye (the coordinator\n"
             "re-queues assignments not started), exit 0. A second signal kills the process at once.\n");
 }
 

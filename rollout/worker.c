@@ -489,7 +489,7 @@ int worker_run(const WorkerConfig *cfg, volatile sig_atomic_t *stop, WorkerStats
         if (*stop && !stopping) {
             stopping = 1;
             snprintf(st->stop_reason, sizeof st->stop_reason, "signal");
-            wire_client_set_credits(w->cl, 0);   // no new work while the batch in hand finishes
+            wire_client_set_credits(w->cl, 0);   // no new work while the groups in hand finish
             break;
         }
         if (cfg->max_prompts > 0 && (long)st->groups_sent >= cfg->max_prompts) {

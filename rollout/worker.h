@@ -67,7 +67,7 @@ typedef struct {
 } WorkerStats;
 
 // Runs until *stop becomes non-zero (signal handler), max_prompts groups are done, or a fatal error.
-// On stop it finishes the batch in hand, sends it, and says goodbye (the coordinator re-queues any
+// On stop it finishes the groups in hand (no new one starts), sends them, and says goodbye (the coordinator re-queues any
 // assignment not yet started). Returns 0, or -1 with err (no rendezvous, unusable model, ...).
 int worker_run(const WorkerConfig *cfg, volatile sig_atomic_t *stop, WorkerStats *st, char *err, size_t errlen);
 
