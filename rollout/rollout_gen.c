@@ -266,14 +266,14 @@ static void stream_done(void *ud, const GenPull *q) {
     s->feed->done(s->feed->ud, a, &wg, rc, err);
 }
 
-int rollout_generate_stream(RolloutEngine *e, const WireAssign *first, const RolloutFeed *feed, RolloutTimers *t,
-                            char *err, size_t errlen) {
+int rollout_generate_stream(RolloutEngine *e, const WireAssign *first, int max_prompt, const RolloutFeed *feed,
+                            RolloutTimers *t, char *err, size_t errlen) {
     if (e->version < 0) return rlvr_err(err, errlen, "rollout_generate_stream: no weights installed yet");
     GenParams gp;
     if (rollout_gen_params(e, first, &gp, err, errlen) != 0) return -1;
     GenBackend be;
     memset(&be, 0, sizeof be);
-    const int seq = first->n_prompt + gp.max_new_tokens;
+    const int seq = (max_prompt > first->n_prompt ? max_prompt : first->n_prompt) + gp.max_new_tokens;
     if (e->opts.device.kind == DEVICE_CUDA) {
         if (ensure_gpu(e, seq, err, errlen) != 0) return -1;
 #ifdef RLVR_CUDA

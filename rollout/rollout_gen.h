@@ -100,11 +100,11 @@ typedef struct {
 } RolloutFeed;
 
 // Runs the feed until it has nothing ready and every started group is done; the engine is sized
-// for first's settings (max_batch slots, first's prompt + max_new_tokens, at least what it held).
-// Returns 0, or -1 with err when the engine cannot be set up (groups already done were handed back;
-// none is left running).
-int rollout_generate_stream(RolloutEngine *e, const WireAssign *first, const RolloutFeed *feed, RolloutTimers *t,
-                            char *err, size_t errlen);
+// for first's settings: max_batch slots of max(max_prompt, first's prompt) + max_new_tokens positions
+// (at least what it held; give the longest prompt the caller will hand out first). Returns 0, or -1
+// with err when the engine cannot be set up (nothing was started).
+int rollout_generate_stream(RolloutEngine *e, const WireAssign *first, int max_prompt, const RolloutFeed *feed,
+                            RolloutTimers *t, char *err, size_t errlen);
 
 // Scores one response text: reward, correct and the quality flags of *r (other fields untouched).
 // An unknown verifier name is an error (-1, err says which names are known).

@@ -402,7 +402,10 @@ static int round_once(Worker *w, char *err, size_t errlen) {
     }
     const RolloutFeed feed = {w, feed_next, feed_done};
     char e2[1024];
-    if (rollout_generate_stream(&w->eng, w->commit[0], &feed, &st->t, e2, sizeof e2) != 0) {
+    int longest = 0;   // the engine holds every committed prompt; streamed ones must fit what it holds
+    for (int j = 0; j < w->ncommit; j++)
+        if (w->commit[j]->n_prompt > longest) longest = w->commit[j]->n_prompt;
+    if (rollout_generate_stream(&w->eng, w->commit[0], longest, &feed, &st->t, e2, sizeof e2) != 0) {
         // Nothing started (the engine or the batch's settings are unusable): report each assignment.
         say(w, "generation failed: %s", e2);
         for (int j = w->icommit; j < w->ncommit; j++) {
