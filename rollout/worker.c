@@ -250,10 +250,10 @@ static void send_groups(Worker *w, WireGroup *g, int n) {
 // one queued (see worker.h), within the coordinator's max_credits.
 static void derive_credits(Worker *w) {
     if (w->cfg->credits > 0 || w->credits_derived || w->npend == 0) return;
-    w->credits_derived = 1;
     const int G = w->pend[0]->group_size > 0 ? w->pend[0]->group_size : 1;
-    int slots = w->cfg->gen.max_batch > 0 ? w->cfg->gen.max_batch : w->eng.inf_batch;
-    if (slots < 1) slots = G;   // GPU slot count unknown until its engine exists: one group's worth
+    const int slots = w->cfg->gen.max_batch > 0 ? w->cfg->gen.max_batch : w->eng.inf_batch;
+    if (slots < 1) return;   // --max-batch 0 on a GPU: the slot count is known once its engine exists (next round)
+    w->credits_derived = 1;
     int want = (slots + G - 1) / G + 1;
     WireWelcome wl;
     if (wire_client_welcome(w->cl, &wl) && wl.max_credits > 0 && want > wl.max_credits) want = wl.max_credits;

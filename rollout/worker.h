@@ -19,7 +19,8 @@
 // rollout.credits' default and, once the first assignment tells it the group size G, asks for
 // ceil(slots / G) + 1: enough groups to fill every engine slot plus one more queued, so the next
 // batch is in hand when this one ends (capped by the welcome's max_credits, 4 x the learner's
-// rollout.credits).
+// rollout.credits). With --max-batch 0 on a GPU the slots are counted once its engine exists, at the
+// second round.
 //
 // Where the model architecture comes from (the broadcast carries only the float buffer): --model PATH,
 // else a "model" key in the rendezvous file, else the first HDF5 snapshot the coordinator announces.
