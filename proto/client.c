@@ -15,7 +15,7 @@
 #include "common/core/check.h"
 #include "proto/transport.h"
 
-typedef struct { int64_t version; uint8_t *buf; uint64_t total, got_bytes; uint32_t n_chunks, n_got, crc; uint8_t *got; double t_last; } Assembly;
+typedef struct { int64_t version; uint8_t *buf; uint64_t total, got_bytes; uint32_t n_chunks, n_got, crc; uint8_t *got; double t_last; WireDtype dtype; } Assembly;
 
 struct WireClient {
     WireClientConfig cfg;
@@ -46,7 +46,7 @@ struct WireClient {
     double last_wreq;
     int ready_kind;                // 0 none, 1 data, 2 path
     int64_t ready_version, taken_version;
-    uint8_t *ready_buf; uint64_t ready_bytes;
+    uint8_t *ready_buf; uint64_t ready_bytes; WireDtype ready_dtype;
     char *ready_path; uint64_t ready_nparams;
     uint8_t *taken_buf; char *taken_path;
 };
@@ -202,7 +202,7 @@ static void on_chunk(WireClient *c, const WireWeightsChunk *ch, double now) {
     int64_t have = c->ready_kind ? c->ready_version : c->taken_version;
     if (ch->version <= have) return;
     if (ch->version > c->want_version) c->want_version = ch->version;
-    if (a->version != ch->version || a->total != ch->total_bytes || a->n_chunks != ch->n_chunks || a->crc != ch->crc32) {
+    if (a->version != ch->version || a->total != ch->total_bytes || a->n_chunks != ch->n_chunks || a->crc != ch->crc32 || a->dtype != ch->dtype) {
         if (ch->total_bytes > c->cfg.max_weights_bytes) {
             c->st.bad_msgs++;
             if (!c->cfg.quiet) fprintf(stderr, "client: weights version %lld is %llu bytes, over max_weights_bytes; ignored\n", (long long)ch->version, (unsigned long long)ch->total_bytes);
@@ -213,6 +213,7 @@ static void on_chunk(WireClient *c, const WireWeightsChunk *ch, double now) {
         a->total = ch->total_bytes;
         a->n_chunks = ch->n_chunks;
         a->crc = ch->crc32;
+        a->dtype = ch->dtype;
         a->buf = mallocCheck(a->total);
         a->got = callocCheck(a->n_chunks, 1);
     }
@@ -231,16 +232,22 @@ static void on_chunk(WireClient *c, const WireWeightsChunk *ch, double now) {
         return;
     }
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
-    for (uint64_t i = 0; i < a->total / 4; i++) {
+    for (uint64_t i = 0; a->dtype == WIRE_DTYPE_F32 && i < a->total / 4; i++) {
         float f;
         wire_le_load_f32(&f, a->buf + 4 * i, 1);
         memcpy(a->buf + 4 * i, &f, 4);
+    }
+    for (uint64_t i = 0; a->dtype == WIRE_DTYPE_BF16 && i < a->total / 2; i++) {
+        uint16_t h;
+        wire_le_load_u16(&h, a->buf + 2 * i, 1);
+        memcpy(a->buf + 2 * i, &h, 2);
     }
 #endif
     free(c->ready_buf); free(c->ready_path);
     c->ready_path = NULL;
     c->ready_buf = a->buf;
     c->ready_bytes = a->total;
+    c->ready_dtype = a->dtype;
     a->buf = NULL;
     c->ready_kind = 1;
     c->ready_version = a->version;
@@ -547,8 +554,9 @@ int wire_client_weights(WireClient *c, WireWeights *out, double timeout_s) {
         memset(out, 0, sizeof *out);
         out->version = c->ready_version;
         if (c->ready_kind == 1) {
-            out->data = (const float *)c->taken_buf;
-            out->n = c->ready_bytes / 4;
+            out->n = c->ready_bytes / wire_dtype_bytes(c->ready_dtype);
+            if (c->ready_dtype == WIRE_DTYPE_BF16) out->bf16 = (const uint16_t *)c->taken_buf;
+            else out->data = (const float *)c->taken_buf;
         } else {
             out->path = c->taken_path;
             out->n_params = c->ready_nparams;

@@ -59,9 +59,17 @@ typedef struct {
     uint64_t weights_complete, weights_bad_crc, weights_requests, bad_msgs;
 } WireClientStats;
 
-// A complete, CRC-verified weights version (data) or an HDF5 snapshot announcement (path).
+// A complete, CRC-verified weights version (data when it came as f32, bf16 when it came as bf16; n
+// values, host byte order) or an HDF5 snapshot announcement (path).
 // Pointers stay valid until the next wire_client_weights call or wire_client_close.
-typedef struct { int64_t version; const float *data; size_t n; const char *path; uint64_t n_params; } WireWeights;
+typedef struct {
+    int64_t version;
+    const float *data;
+    size_t n;
+    const char *path;
+    uint64_t n_params;
+    const uint16_t *bf16;
+} WireWeights;
 
 WireClient *wire_client_open(const WireClientConfig *cfg, char *err, size_t errlen);   // sends hello + credits
 

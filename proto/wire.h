@@ -163,14 +163,20 @@ typedef struct { char worker[WIRE_ID_LEN]; char reason[WIRE_ID_LEN]; } WireGoodb
 typedef struct { char code[WIRE_ID_LEN]; char *message; uint64_t prompt_id; } WireError;
 typedef struct { int64_t have_version; } WireWeightsRequest;
 
+// Element type of a weights broadcast: what the learner computes with (fp32 learners send f32, bf16
+// learners bf16: the upper half of the fp32 bits, rounded to nearest even; common/core/bf16.h).
+typedef enum { WIRE_DTYPE_F32 = 0, WIRE_DTYPE_BF16 = 1 } WireDtype;
+size_t wire_dtype_bytes(WireDtype d);   // 4 or 2
+
 typedef struct {
     int64_t version;
-    uint64_t total_bytes;         // whole float32 buffer
-    uint64_t offset;              // of this chunk
+    uint64_t total_bytes;         // whole buffer: n_params * wire_dtype_bytes(dtype), little-endian
+    uint64_t offset;              // of this chunk, in bytes (whole elements)
     uint32_t index, n_chunks;
-    uint32_t crc32;               // CRC-32 (zlib) of the whole buffer
+    uint32_t crc32;               // CRC-32 (zlib) of the whole buffer's bytes as sent
     const uint8_t *data;          // chunk bytes; points into the received message when decoded
     size_t len;
+    WireDtype dtype;              // "f32" or "bf16"
 } WireWeightsChunk;
 
 typedef struct { int64_t version; char *path; uint64_t n_params; } WireWeightsPath;
@@ -237,4 +243,6 @@ uint32_t wire_crc32(uint32_t crc, const void *data, size_t len);
 void wire_le_store_i32(uint8_t *dst, const int32_t *src, size_t n);
 void wire_le_load_i32(int32_t *dst, const uint8_t *src, size_t n);
 void wire_le_store_f32(uint8_t *dst, const float *src, size_t n);
+void wire_le_store_u16(uint8_t *dst, const uint16_t *src, size_t n);   // bf16 weights
+void wire_le_load_u16(uint16_t *dst, const uint8_t *src, size_t n);
 void wire_le_load_f32(float *dst, const uint8_t *src, size_t n);

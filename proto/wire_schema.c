@@ -18,7 +18,7 @@
 
 static const char *const cap_names[] = {"entropies", "weights_chunks", "weights_hdf5", NULL};   // WIRE_CAP_* bits
 static const char *const finish_names[] = {"stop", "length", NULL};                            // WireFinish values
-static const char *const dtype_names[] = {"f32", NULL};
+static const char *const dtype_names[] = {"f32", "bf16", NULL};                               // WireDtype values
 
 static const WireField hello[] = {
     {K("worker"), WK_STRBUF, WF_REQ, AT(WireHello, worker), GE(1), .hint = "hint: use host:pid"},
@@ -127,7 +127,7 @@ static const WireField weights_chunk[] = {
     {K("index"), WK_U32, WF_REQ, AT(WireWeightsChunk, index)},
     {K("n_chunks"), WK_U32, WF_REQ, AT(WireWeightsChunk, n_chunks)},
     {K("crc32"), WK_U32, WF_REQ, AT(WireWeightsChunk, crc32)},
-    {K("dtype"), WK_ENUM, WF_REQ, .names = dtype_names, .hint = "only \"f32\" is defined"},
+    {K("dtype"), WK_ENUM, WF_REQ, AT(WireWeightsChunk, dtype), .names = dtype_names, .hint = "expected \"f32\" or \"bf16\""},
     {K("data"), WK_BYTES, WF_REQ, AT(WireWeightsChunk, data), COUNT(WireWeightsChunk, len), UPTO(0, WL_MAX_CHUNK)},
 };
 

@@ -97,6 +97,16 @@ void wire_le_load_i32(int32_t *dst, const uint8_t *src, size_t n) { load_u32((ui
 void wire_le_store_f32(uint8_t *dst, const float *src, size_t n) { store_u32(dst, (const uint32_t *)src, n); }
 void wire_le_load_f32(float *dst, const uint8_t *src, size_t n) { load_u32((uint32_t *)dst, src, n); }
 
+void wire_le_store_u16(uint8_t *dst, const uint16_t *src, size_t n) {
+    if (WIRE_HOST_LE) { memcpy(dst, src, n * 2); return; }
+    for (size_t i = 0; i < n; i++) { dst[2 * i] = (uint8_t)src[i]; dst[2 * i + 1] = (uint8_t)(src[i] >> 8); }
+}
+
+void wire_le_load_u16(uint16_t *dst, const uint8_t *src, size_t n) {
+    if (WIRE_HOST_LE) { memcpy(dst, src, n * 2); return; }
+    for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+}
+
 // ---- msgpack pre-check ---------------------------------------------------------------------------
 static uint64_t be_read(const uint8_t *p, int nbytes) {
     uint64_t v = 0;

@@ -224,15 +224,20 @@ void wire_group_settle_verdicts(WireGroup *g) {
         if (g->responses[i].correct == WIRE_CORRECT_ABSENT) g->responses[i].correct = g->responses[i].reward == 1.0f;
 }
 
-// The chunk lies inside the buffer, in whole floats.
+size_t wire_dtype_bytes(WireDtype d) { return d == WIRE_DTYPE_BF16 ? 2 : 4; }
+
+// The chunk lies inside the buffer, in whole elements of its dtype.
 static int check_chunk(WireReport *r, const WireMsg *m) {
     const WireWeightsChunk *c = &m->u.chunk;
-    if (c->total_bytes == 0 || c->total_bytes % 4)
-        return wire_fail(r, WIRE_BAD_LENGTH, NULL, "'total_bytes' = %llu must be a positive multiple of 4", (unsigned long long)c->total_bytes);
+    const size_t es = wire_dtype_bytes(c->dtype);
+    const char *what = c->dtype == WIRE_DTYPE_BF16 ? "bf16 values" : "floats";
+    if (c->total_bytes == 0 || c->total_bytes % es)
+        return wire_fail(r, WIRE_BAD_LENGTH, NULL, "'total_bytes' = %llu must be a positive multiple of %zu (dtype %s)",
+                         (unsigned long long)c->total_bytes, es, c->dtype == WIRE_DTYPE_BF16 ? "bf16" : "f32");
     if (c->n_chunks < 1 || c->index >= c->n_chunks) return wire_fail(r, WIRE_BAD_VALUE, NULL, "chunk 'index' %u of 'n_chunks' %u", c->index, c->n_chunks);
-    if (c->len % 4 || c->offset % 4 || c->offset > c->total_bytes || c->len > c->total_bytes - c->offset)
-        return wire_fail(r, WIRE_BAD_LENGTH, NULL, "chunk [%llu, +%zu) does not fit in 'total_bytes' %llu in whole floats",
-                         (unsigned long long)c->offset, c->len, (unsigned long long)c->total_bytes);
+    if (c->len % es || c->offset % es || c->offset > c->total_bytes || c->len > c->total_bytes - c->offset)
+        return wire_fail(r, WIRE_BAD_LENGTH, NULL, "chunk [%llu, +%zu) does not fit in 'total_bytes' %llu in whole %s",
+                         (unsigned long long)c->offset, c->len, (unsigned long long)c->total_bytes, what);
     return 0;
 }
 

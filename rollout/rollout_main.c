@@ -26,13 +26,20 @@ static void usage(FILE *f) {
             "                           the learner restarts\n"
             "  --connect ENDPOINT       coordinator ROUTER endpoint, e.g. tcp://host:5555\n"
             "  --id NAME                worker name (default host:pid); must be unique among workers\n"
-            "  --credits N              assignments held at once (default rollout.credits, 2); they are batched together\n"
+            "  --credits N              assignments held at once; they are batched together (default: ceil(max-batch / G) + 1\n"
+            "                           once the group size G is known: every slot filled plus one group queued)\n"
             "  --threads N              OpenMP threads for generation (default: OMP_NUM_THREADS)\n"
             "  --model PATH             model (HF directory or .h5) giving the architecture; its weights are used only\n"
             "                           until the coordinator's arrive (default: the rendezvous 'model' key, else the\n"
             "                           first HDF5 snapshot the coordinator announces)\n"
             "  --model-version V        policy version to assume for --model's weights (default 0)\n"
-            "  --max-batch N            samples decoded together (default 32)\n"
+            "  --max-batch N            engine slots: samples decoded together, a finished one's slot refilled at once\n"
+            "                           (default rollout.max_batch, 32; 0 with --device cuda: as many as memory allows)\n"
+            "  --device cpu|cuda        where to generate (default rollout.device, cpu); cuda needs a -DRLVR_CUDA=ON build\n"
+            "                           and uses the first visible GPU (pin one with CUDA_VISIBLE_DEVICES)\n"
+            "  --precision fp32|bf16    cuda weights / KV cache / activations (default rollout.precision, fp32)\n"
+            "  --gpu-memory-fraction F  share of the GPU's memory this worker takes, in (0, 1] (default 0.9); workers\n"
+            "                           sharing a GPU give fractions that add up to at most ~0.9\n"
             "  --no-entropies           do not send per-token entropies\n"
             "  --reward pm1|01          reward for correct / wrong: +1/-1 (default) or 1/0\n"
             "  --status-interval S      seconds between status lines on stderr (default 5; 0 = none)\n"
@@ -41,7 +48,7 @@ static void usage(FILE *f) {
             "  --stats FILE             write the final stats (JSON) to FILE\n"
             "  --gen-delay S            testing aid: sleep S seconds before each batch (simulates a slow model)\n"
             "  --quiet                  only errors on stderr\n"
-            "SIGINT / SIGTERM: stop taking work, finish and send the batch in hand, say goodbye (the coordinator\n"
+            "SIGINT / SIGTERM: stop taking work, finish and send the groups in hand, say goodbye (the coordinator\n"
             "re-queues assignments not started), exit 0. A second signal kills the process at once.\n");
 }
 
@@ -82,8 +89,15 @@ int main(int argc, char **argv) {
             if (cli_parse_long(v, 1, 4096, &l) != 0) { fprintf(stderr, "rollout: --threads '%s' must be an integer in 1..4096\n", v); return 2; }
             cfg.threads = (int)l;
         } else if (!strcmp(a, "--max-batch")) {
-            if (cli_parse_long(v, 1, 65536, &l) != 0) { fprintf(stderr, "rollout: --max-batch '%s' must be an integer in 1..65536\n", v); return 2; }
+            if (cli_parse_long(v, 0, 65536, &l) != 0) { fprintf(stderr, "rollout: --max-batch '%s' must be an integer in 0..65536\n", v); return 2; }
             cfg.gen.max_batch = (int)l;
+        } else if (!strcmp(a, "--device")) {
+            if (device_kind_parse(v, &cfg.gen.device.kind) != 0) { fprintf(stderr, "rollout: --device '%s' must be cpu or cuda\n", v); return 2; }
+        } else if (!strcmp(a, "--precision")) {
+            if (device_precision_parse(v, &cfg.gen.device.precision) != 0) { fprintf(stderr, "rollout: --precision '%s' must be fp32 or bf16\n", v); return 2; }
+        } else if (!strcmp(a, "--gpu-memory-fraction")) {
+            if (cli_parse_double(v, &d) != 0 || !(d > 0 && d <= 1)) { fprintf(stderr, "rollout: --gpu-memory-fraction '%s' must be a number in (0, 1]\n", v); return 2; }
+            cfg.gen.device.mem_fraction = d;
         } else if (!strcmp(a, "--max-prompts")) {
             if (cli_parse_long(v, 0, 1L << 40, &l) != 0) { fprintf(stderr, "rollout: --max-prompts '%s' must be an integer >= 0\n", v); return 2; }
             cfg.max_prompts = l;
@@ -106,6 +120,15 @@ int main(int argc, char **argv) {
             return 2;
         }
         if (bad) return 2;
+    }
+    if (cfg.gen.max_batch == 0 && cfg.gen.device.kind != DEVICE_CUDA) {
+        fprintf(stderr, "rollout: --max-batch 0 (as many as memory allows) needs --device cuda\n");
+        return 2;
+    }
+    char derr[512];
+    if (device_opts_available(&cfg.gen.device, "rollout", derr, sizeof derr) != 0) {
+        fprintf(stderr, "%s\n", derr);
+        return 2;
     }
     if (!cfg.run_dir[0] == !cfg.endpoint[0]) {
         fprintf(stderr, "rollout: give exactly one of --run-dir DIR or --connect ENDPOINT\n");

@@ -29,6 +29,11 @@ check "-n 3 prints 3 headers" '[ "$(printf "%s\n" "$s3" | grep -c "^=== sample")
 first="$(printf "%s\n" "$s3" | awk '/^=== sample 0/{f=1;next} /^=== sample 1/{f=0} f')"
 check "sample 0 of -n 3 equals the -n 1 run" '[ "$first" = "$s1" ]'
 
+# --batch: fewer slots than samples (finished ones refilled) gives the same samples.
+s3b="$("$BIN/rlvr" generate --model "$tmp/m" --prompt "x=1" --max-tokens 10 --seed 7 --top-p 0.9 -n 3 --batch 1)"; rc=$?
+check "-n 3 --batch 1 exit 0" '[ $rc -eq 0 ]'
+check "-n 3 --batch 1 equals -n 3" '[ "$s3b" = "$s3" ]'
+
 expect_err() {  # name, expected substring, args...
   local name="$1" want="$2"; shift 2
   local msg; msg="$("$BIN/rlvr" generate "$@" 2>&1 >/dev/null)"; local rc=$?
@@ -46,4 +51,18 @@ expect_err "unknown option" "unknown option" --model "$tmp/m" --prompt a --bogus
 expect_err "missing model" "cannot load model" --model "$tmp/nope" --prompt a
 expect_err "no tokenizer" "tokenizer" --model "$ROOT/tests/fixtures/llama_tied" --prompt a
 expect_err "non-ASCII prompt" "offset" --model "$tmp/m" --prompt "$(printf 'a\001b')"
+expect_err "bad device" "cpu or cuda" --model "$tmp/m" --prompt a --device gpu
+expect_err "bf16 on the cpu" "needs device cuda" --model "$tmp/m" --prompt a --precision bf16
+expect_err "bad memory fraction" "gpu-memory-fraction" --model "$tmp/m" --prompt a --gpu-memory-fraction 1.5
+# --device cuda: a build without the backend names -DRLVR_CUDA=ON; one with it but no GPU names CUDA_VISIBLE_DEVICES.
+msg="$(CUDA_VISIBLE_DEVICES= "$BIN/rlvr" generate --model "$tmp/m" --prompt a --device cuda 2>&1 >/dev/null)"; rc=$?
+check "cuda without a device: exit 2" '[ $rc -eq 2 ]'
+check "cuda without a device: says how to get one" 'printf "%s" "$msg" | grep -q -e "-DRLVR_CUDA=ON" -e "CUDA_VISIBLE_DEVICES"'
+for sub in score eval; do
+  msg="$(CUDA_VISIBLE_DEVICES= "$BIN/rlvr" $sub --model "$tmp/m" --tokens 1,2 --data arith --device cuda 2>&1 >/dev/null)"; rc=$?
+  check "$sub --device cuda without a device: exit 2" '[ $rc -eq 2 ]'
+  check "$sub --device cuda without a device: says how to get one" 'printf "%s" "$msg" | grep -q -e "-DRLVR_CUDA=ON" -e "CUDA_VISIBLE_DEVICES"'
+done
+msg="$("$BIN/rlvr" analyze entropy --model "$tmp/m" --data arith --device cuda 2>&1 >/dev/null)"; rc=$?
+check "analyze --device cuda: exit 2, refused" '[ $rc -eq 2 ] && printf "%s" "$msg" | grep -q "CPU engine"'
 exit $fail

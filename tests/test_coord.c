@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/core/bf16.h"
 #include "common/core/check.h"
 #include "learner/coordinator/coordinator.h"
 #include "proto/client.h"
@@ -632,11 +633,23 @@ static void test_weights(void) {
     CHECK(coord_publish_weights_path(c, 4, "/shared/run/weights_v4.h5", n, err, sizeof err) == 0);
     CHECK(wire_client_weights(cl, &ww, 3.0) == 1);
     CHECK(ww.version == 4 && ww.data == NULL && ww.path && strcmp(ww.path, "/shared/run/weights_v4.h5") == 0 && ww.n_params == n);
+    // bf16 from a bf16 learner: 2 bytes a value on the wire, handed over as bf16 (the worker widens)
+    uint16_t *h = mallocCheck(n * sizeof(uint16_t));
+    for (size_t i = 0; i < n; i++) h[i] = bf16_from_f32(w[i]);
+    CHECK(coord_publish_weights_bf16(c, 5, h, n, err, sizeof err) == 0);
+    CHECK(wire_client_weights(cl, &ww, 3.0) == 1);
+    CHECK(ww.version == 5 && ww.n == n && ww.data == NULL && ww.path == NULL);
+    CHECK(ww.bf16 && memcmp(ww.bf16, h, n * sizeof(uint16_t)) == 0);
+    // and back to f32 (the buffer changes dtype and size)
+    CHECK(coord_publish_weights(c, 6, w, n, err, sizeof err) == 0);
+    CHECK(wire_client_weights(cl, &ww, 3.0) == 1);
+    CHECK(ww.version == 6 && ww.bf16 == NULL && ww.data && memcmp(ww.data, w, n * sizeof(float)) == 0);
     WireClientStats cs;
     wire_client_stats(cl, &cs);
     CHECK_EQ_INT(cs.weights_bad_crc, 0);
     wire_client_close(cl, NULL);
     wire_client_close(late, NULL);
+    free(h);
     free(w);
     coord_free(c);
 }

@@ -5,6 +5,8 @@
 //   - sampling is batch invariant: a sample alone, in its group, in a shuffled batch of mixed prompts,
 //     in waves of a smaller engine and with another thread count gives bit-identical tokens /
 //     log-probs / entropies;
+//   - continuous batching: responses of very different lengths through 8 slots equal max_batch 1 bit
+//     for bit and take fewer forward steps than waves; a group's prompt is prefilled once;
 //   - top-k = 1 equals greedy; top-p keeps the smallest set with mass >= p (crafted distribution)
 //     and sampling frequencies follow the renormalised kept set; stop tokens and max length set the
 //     right finish reason; reported log-probs / entropies equal a full recompute at temperature T.
@@ -275,6 +277,116 @@ static void test_batch_invariance(void) {
     model_free(&m);
 }
 
+// A source that releases one group of G = 6 requests every 5 pulls that found nothing new.
+typedef struct {
+    const int *const *prompts;
+    const int *plens;
+    const GenRequest *req;
+    GenOutput *out;
+    int next, idle;
+    int done[64];
+} StreamSrc;
+
+static int stream_pull(void *ud, GenPull *q) {
+    StreamSrc *s = ud;
+    const int released = 6 * (1 + s->idle / 5);
+    if (s->next >= 24) return 0;
+    if (s->next >= released) { s->idle++; return 0; }
+    const int r = s->next++;
+    q->prompt = s->prompts[s->req[r].prompt];
+    q->plen = s->plens[s->req[r].prompt];
+    q->seed = s->req[r].seed;
+    q->out = &s->out[r];
+    q->tag = (void *)(size_t)r;
+    return 1;
+}
+
+static void stream_done(void *ud, const GenPull *q) {
+    StreamSrc *s = ud;
+    s->done[(size_t)q->tag]++;
+}
+
+// Continuous batching (common/engine/genloop.h): responses of very different lengths (many stop
+// tokens, long max_new_tokens) through 8 slots give the same bits as one slot at a time, and take
+// fewer forward steps than waves of 8 would (a wave waits for its longest response: max n per wave).
+static void test_continuous_batching(void) {
+    Model m;
+    make_model(&m, ARCH_QWEN2, 128, 64, 128, 2, 4, 2, 1, 0, 10000.0f);
+    char err[256];
+    GenParams gp;
+    gen_params_default(&gp);
+    gp.max_new_tokens = 64;
+    gp.n_stop = 10;   // ~8% of the vocabulary stops a response: lengths spread from 1 to max_new_tokens
+    for (int i = 0; i < gp.n_stop; i++) gp.stop[i] = 2 + 11 * i;
+    enum { NP = 4, G = 6, NR = NP * G, B = 8 };
+    int p0[4] = {1, 40, 41, 42}, p1[9] = {1, 50, 51, 52, 53, 54, 55, 56, 57}, p2[1] = {1}, p3[6] = {1, 90, 91, 92, 93, 94};
+    const int *prompts[NP] = {p0, p1, p2, p3};
+    const int plens[NP] = {4, 9, 1, 6};
+    GenRequest req[NR];
+    for (int r = 0; r < NR; r++) { req[r].prompt = r / G; req[r].seed = sampler_seed(5, (uint64_t)(r / G), (uint64_t)(r % G)); }
+    GenOutput cont[NR], one[NR];
+    for (int r = 0; r < NR; r++) { gen_output_alloc(&cont[r], gp.max_new_tokens); gen_output_alloc(&one[r], gp.max_new_tokens); }
+    Infer s8, s1;
+    CHECK(infer_init(&s8, &m, B, 80, err, sizeof(err)) == 0);
+    CHECK(infer_init(&s1, &m, 1, 80, err, sizeof(err)) == 0);
+    GenBackend be;
+    infer_backend(&s8, &be);
+    GenStats st;
+    const uint64_t calls0 = s8.forward_calls;
+    CHECK(genloop_run(&be, NP, prompts, plens, NR, req, &gp, cont, &st, err, sizeof(err)) == 0);
+    CHECK_EQ_INT((int)(s8.forward_calls - calls0), (int)st.steps);
+    CHECK(infer_generate(&s1, NP, prompts, plens, NR, req, &gp, one, err, sizeof(err)) == 0);
+    int same = 0, nmin = gp.max_new_tokens, nmax = 0;
+    long tokens = 0;
+    for (int r = 0; r < NR; r++) {
+        same += same_output(&cont[r], &one[r]);
+        if (cont[r].n < nmin) nmin = cont[r].n;
+        if (cont[r].n > nmax) nmax = cont[r].n;
+        tokens += cont[r].n;
+    }
+    CHECK_MSG(same == NR, "continuous batching over %d slots: %d of %d requests differ from max_batch = 1", B, NR - same, NR);
+    CHECK_MSG(nmax >= 4 * nmin && nmax >= 16, "response lengths %d..%d do not spread enough for the test", nmin, nmax);
+    long wave_steps = 0;   // waves of B: each runs until its longest response is done (prefill step included)
+    for (int w0 = 0; w0 < NR; w0 += B) {
+        int mx = 0;
+        for (int r = w0; r < w0 + B && r < NR; r++) if (cont[r].n > mx) mx = cont[r].n;
+        wave_steps += mx;
+    }
+    CHECK_MSG(st.steps < wave_steps, "continuous batching took %ld steps, waves of %d would take %ld", st.steps, B, wave_steps);
+    // A group's prompt is prefilled once per run of its samples, not once per sample.
+    long full = 0;
+    for (int r = 0; r < NR; r++) full += plens[req[r].prompt];
+    CHECK_MSG(st.prefill_rows < full && st.prefix_copies > 0, "prompt rows %ld (one prefill per sample: %ld), prefix copies %ld",
+              st.prefill_rows, full, st.prefix_copies);
+    // Refilled slots keep the batch full: tokens sampled per step close to B while the queue lasts.
+    printf("continuous batching: %d requests, lengths %d..%d, %ld tokens in %ld steps (waves of %d: %ld steps), "
+           "%ld prompt rows, %ld prefix copies; identical to max_batch 1\n",
+           NR, nmin, nmax, tokens, st.steps, B, wave_steps, st.prefill_rows, st.prefix_copies);
+    // Request order does not matter either: reversed queue, same bits per request.
+    GenRequest rev[NR];
+    GenOutput back[NR];
+    for (int r = 0; r < NR; r++) { rev[r] = req[NR - 1 - r]; gen_output_alloc(&back[r], gp.max_new_tokens); }
+    CHECK(infer_generate(&s8, NP, prompts, plens, NR, rev, &gp, back, err, sizeof(err)) == 0);
+    same = 0;
+    for (int r = 0; r < NR; r++) same += same_output(&back[r], &cont[NR - 1 - r]);
+    CHECK_MSG(same == NR, "reversed request order: %d of %d requests differ", NR - same, NR);
+    // Streaming: the groups become available one at a time, every 5 pulls that find nothing, while
+    // earlier ones decode (a worker receiving assignments): same bits, each request done exactly once.
+    StreamSrc ss = {prompts, plens, req, back, 0, 0, {0}};
+    for (int r = 0; r < NR; r++) back[r].n = -1;
+    const GenSource src = {&ss, stream_pull, stream_done};
+    CHECK(genloop_stream(&be, &gp, &src, &st, err, sizeof err) == 0);
+    same = 0;
+    int once = 1;
+    for (int r = 0; r < NR; r++) { same += same_output(&back[r], &cont[r]); once &= ss.done[r] == 1; }
+    CHECK_MSG(same == NR && once, "streamed groups: %d of %d requests differ, done once each: %d", NR - same, NR, once);
+    printf("streamed groups (one group every 5 empty pulls): %ld steps, identical\n", st.steps);
+    for (int r = 0; r < NR; r++) { gen_output_free(&cont[r]); gen_output_free(&one[r]); gen_output_free(&back[r]); }
+    infer_free(&s8);
+    infer_free(&s1);
+    model_free(&m);
+}
+
 static void test_greedy_topk_stop_length(void) {
     Model m;
     make_model(&m, ARCH_LLAMA, 128, 48, 80, 2, 4, 2, 0, 1, 10000.0f);
@@ -475,6 +587,7 @@ int main(void) {
     test_kv_vs_full_random();
     test_kv_vs_fixtures();
     test_batch_invariance();
+    test_continuous_batching();
     test_greedy_topk_stop_length();
     return tests_done();
 }

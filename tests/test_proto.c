@@ -81,7 +81,7 @@ static WireMsg sample(WireType t, WireResponse *rs) {
     case WIRE_WEIGHTS_REQUEST: m.u.weights_request.have_version = 3; break;
     case WIRE_WEIGHTS_CHUNK: {
         static uint8_t payload[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-        m.u.chunk = (WireWeightsChunk){9, 48, 16, 1, 3, 0xCAFEBABEu, payload, 16};
+        m.u.chunk = (WireWeightsChunk){9, 48, 16, 1, 3, 0xCAFEBABEu, payload, 16, WIRE_DTYPE_F32};
         break;
     }
     case WIRE_WEIGHTS_PATH: m.u.path = (WireWeightsPath){9, "/shared/run/weights_v9.h5", 1234567}; break;
@@ -219,6 +219,7 @@ static void test_round_trips(void) {
             CHECK(d.u.chunk.version == 9 && d.u.chunk.total_bytes == 48 && d.u.chunk.offset == 16 && d.u.chunk.index == 1);
             CHECK(d.u.chunk.n_chunks == 3 && d.u.chunk.crc32 == 0xCAFEBABEu && d.u.chunk.len == 16);
             CHECK(memcmp(d.u.chunk.data, m.u.chunk.data, 16) == 0);
+            CHECK(d.u.chunk.dtype == WIRE_DTYPE_F32);
             break;
         case WIRE_WEIGHTS_PATH:
             CHECK(d.u.path.version == 9 && strcmp(d.u.path.path, "/shared/run/weights_v9.h5") == 0 && d.u.path.n_params == 1234567);
@@ -551,6 +552,28 @@ static void test_value_rules(void) {
     m = sample(WIRE_WEIGHTS_CHUNK, rs);
     m.u.chunk.total_bytes = 50;
     expect_struct(&m, WIRE_BAD_LENGTH, "total_bytes", &lim);
+    // bf16 chunks: whole 2-byte values, "bf16" on the wire and back.
+    m = sample(WIRE_WEIGHTS_CHUNK, rs);
+    m.u.chunk.dtype = WIRE_DTYPE_BF16;
+    m.u.chunk.total_bytes = 50;   // 25 bf16 values: fine for bf16, not for f32 (above)
+    {
+        WireBuf bb;
+        wire_buf_init(&bb, 256);
+        wire_encode(&m, &bb);
+        WireMsg d;
+        char e2[256];
+        CHECK(wire_decode(bb.data, bb.len, &lim, &d, e2, sizeof e2) == WIRE_OK);
+        CHECK(d.type == WIRE_WEIGHTS_CHUNK && d.u.chunk.dtype == WIRE_DTYPE_BF16 && d.u.chunk.total_bytes == 50);
+        wire_msg_free(&d);
+        wire_buf_free(&bb);
+    }
+    m.u.chunk.total_bytes = 49;
+    expect_struct(&m, WIRE_BAD_LENGTH, "bf16", &lim);
+    m = sample(WIRE_WEIGHTS_CHUNK, rs);
+    m.u.chunk.dtype = WIRE_DTYPE_BF16;
+    m.u.chunk.offset = 15;
+    m.u.chunk.len = 2;
+    expect_struct(&m, WIRE_BAD_LENGTH, "bf16 values", &lim);
     m = sample(WIRE_WEIGHTS_CHUNK, rs);
     v = lim;
     v.max_chunk_bytes = 8;
@@ -1262,7 +1285,7 @@ static void golden_messages(WireType t, GoldenSink sink, void *ctx) {
             memset(&m, 0, sizeof m);
             m.type = t;
             m.u.chunk = (WireWeightsChunk){(int64_t)i - 1, widths[i % 5] * 4, widths[(i + 2) % 5], (uint32_t)i * 1000u, (uint32_t)i * 70000u + 1,
-                                           i == 3 ? 0xffffffffu : 0xCAFEBABEu + (uint32_t)i, lens[i] ? bytes : NULL, lens[i]};
+                                           i == 3 ? 0xffffffffu : 0xCAFEBABEu + (uint32_t)i, lens[i] ? bytes : NULL, lens[i], WIRE_DTYPE_F32};
             sink(ctx, &m);
         }
         break;

@@ -130,6 +130,22 @@ def test_sigterm(d, model):
     check(st.get("stop_reason") == "signal", "sigterm: stats say it stopped on a signal")
 
 
+def test_derived_credits(d, model):
+    """Without --credits a worker asks for ceil(max_batch / G) + 1 groups once it knows G."""
+    h = Harness(d, model, "--prompts", "6", "--group", "2", "--max-tokens", "8", "--timeout", str(T))
+    # 2 credits at first: both groups (4 samples) committed; the 2 more that the raise brings arrive during
+    # the delay and stream into the fifth slot while the first two decode.
+    w = start_worker(d, "auto", "--max-batch", "5", "--gen-delay", "0.3")
+    rc, final = h.wait(T + 10)
+    w.send_signal(signal.SIGTERM)
+    wait_proc(w, 15)
+    check(rc == 0 and final and final["missing"] == 0 and final["invalid"] == 0, "credits: every prompt done (rc %s)" % rc)
+    log = worker_log(w)
+    check("credits 2 -> 4 (5 slots / group size 2" in log, "credits: derived 2 -> ceil(5 / 2) + 1 = 4 at the first assignment")
+    st = worker_stats(d, "auto")
+    check(st.get("groups_streamed", 0) >= 1, "streaming: groups started in free slots during a round (%s)" % st.get("groups_streamed"))
+
+
 def test_cli(d):
     r = subprocess.run([ROLLOUT], capture_output=True, text=True, env=ENV)
     check(r.returncode == 2 and "--run-dir" in r.stderr, "cli: no endpoint -> exit 2 with usage")
@@ -155,7 +171,7 @@ def main():
     make_model(model, "--model-seed", "7")
     make_model(other, "--model-seed", "8")
     dirs = {}
-    for k in ("basic", "repro1", "repro2", "sigterm", "cli"):
+    for k in ("basic", "repro1", "repro2", "sigterm", "credits", "cli"):
         dirs[k] = os.path.join(base, k)
         os.makedirs(dirs[k])
     t0 = time.time()
@@ -163,6 +179,7 @@ def main():
     test_basic(dirs["basic"], model)
     test_repro(dirs["repro1"], dirs["repro2"], model, other)
     test_sigterm(dirs["sigterm"], model)
+    test_derived_credits(dirs["credits"], model)
     print("elapsed %.1f s" % (time.time() - t0))
     cleanup(base)
     finish()

@@ -9,6 +9,7 @@
 #include "common/core/check.h"
 #include "common/engine/infer.h"
 #include "common/engine/sampler.h"
+#include "common/core/bf16.h"
 #include "rollout/rollout_gen.h"
 #include "tests/harness.h"
 #include "common/io/model_io.h"
@@ -67,6 +68,28 @@ static int groups_equal(const WireGroup *x, const WireGroup *y) {
     return 1;
 }
 
+// A feed over an array of assignments, one per pull; groups kept by position.
+typedef struct {
+    const WireAssign *const *a;
+    int n, next;
+    WireGroup got[8];
+    int done[8], rc[8];
+} StreamFeed;
+
+static int sfeed_next(void *ud, int max_prompt, const WireAssign **out) {
+    StreamFeed *f = ud;
+    if (f->next >= f->n || f->a[f->next]->n_prompt > max_prompt) return 0;
+    *out = f->a[f->next++];
+    return 1;
+}
+
+static void sfeed_done(void *ud, const WireAssign *a, WireGroup *g, int rc, const char *err) {
+    StreamFeed *f = ud;
+    (void)err;
+    for (int k = 0; k < f->n; k++)
+        if (f->a[k] == a) { f->got[k] = *g; f->done[k]++; f->rc[k] = rc; }
+}
+
 static void test_generate(void) {
     Model m;
     tiny_model(&m, 7);
@@ -103,6 +126,33 @@ static void test_generate(void) {
     CHECK_MSG(rollout_generate(&e, order, 4, together, &t, err, sizeof err) == 0, "%s", err);
     int idx[4] = {2, 0, 3, 1};
     for (int k = 0; k < 4; k++) CHECK_MSG(groups_equal(&together[k], &alone[idx[k]]), "prompt %d differs when batched", idx[k]);
+
+    // Streamed (rollout_generate_stream): the assignments handed out one per pull, a 70-token prompt
+    // after a short first one (the engine is sized for the longest committed prompt): each group as alone.
+    {
+        int32_t longp[70];
+        longp[0] = 1;
+        for (int i = 1; i < 70; i++) longp[i] = '0' + i % 10;
+        WireAssign la = a[1];
+        la.prompt_tokens = longp;
+        la.n_prompt = 70;
+        la.prompt_id = 200;
+        const WireAssign *feed_order[5] = {&a[2], &la, &a[0], &a[3], &a[1]};
+        StreamFeed sf = {feed_order, 5, 0, {{0}}, {0}, {0}};
+        const RolloutFeed feed = {&sf, sfeed_next, sfeed_done};
+        CHECK(e.inf_seq < 70 + MAXN);   // the engine grows for the long prompt only if told about it
+        CHECK_MSG(rollout_generate_stream(&e, &a[2], 70, &feed, NULL, err, sizeof err) == 0, "%s", err);
+        WireGroup long_alone;
+        memset(&long_alone, 0, sizeof long_alone);
+        const WireAssign *pl = &la;
+        CHECK_MSG(rollout_generate(&e, &pl, 1, &long_alone, NULL, err, sizeof err) == 0, "%s", err);
+        const WireGroup *want[5] = {&alone[2], &long_alone, &alone[0], &alone[3], &alone[1]};
+        int ok = 1;
+        for (int k = 0; k < 5; k++) ok &= sf.done[k] == 1 && sf.rc[k] == 0 && groups_equal(&sf.got[k], want[k]);
+        CHECK_MSG(ok, "streamed groups differ from the groups generated alone (or were not all done once)");
+        for (int k = 0; k < 5; k++) wire_group_free(&sf.got[k]);
+        wire_group_free(&long_alone);
+    }
 
     // Every response: sizes, token ids, log-probs <= 0, entropies >= 0, finish reason, ids copied.
     int n_stop = 0, n_len = 0;
@@ -172,6 +222,25 @@ static void test_generate(void) {
     CHECK_EQ_INT(g4.policy_version, 4);
     CHECK(!groups_equal(&g4, &alone[0]));
     wire_group_free(&g4);
+    // bf16 weights (a bf16 learner's broadcast): widened exactly; wrong size / non-finite refused.
+    uint16_t *h = malloc(m2.num_params * sizeof(uint16_t));
+    for (size_t i = 0; i < m2.num_params; i++) h[i] = bf16_from_f32(m2.params[i]);
+    CHECK(rollout_engine_set_weights_bf16(&e, h, m2.num_params + 1, 5, err, sizeof err) == -1);
+    CHECK(strstr(err, "bf16") != NULL && strstr(err, "parameters") != NULL);
+    const uint16_t keep = h[7];
+    h[7] = 0x7fc0;   // NaN
+    CHECK(rollout_engine_set_weights_bf16(&e, h, m2.num_params, 5, err, sizeof err) == -1);
+    CHECK(strstr(err, "not finite") != NULL && e.version == 4);
+    h[7] = keep;
+    CHECK(rollout_engine_set_weights_bf16(&e, h, m2.num_params, 5, err, sizeof err) == 0);
+    CHECK_EQ_INT(e.version, 5);
+    int exact = 1, rounded = 0;
+    for (size_t i = 0; i < m2.num_params; i++) {
+        exact &= e.model.params[i] == f32_from_bf16(h[i]);
+        rounded += e.model.params[i] != m2.params[i];
+    }
+    CHECK_MSG(exact && rounded > 0, "bf16 install: exact widening %d, %d values changed by the rounding", exact, rounded);
+    free(h);
     model_free(&m2);
 
     // Entropies off.

@@ -118,7 +118,11 @@ typedef struct { bool set; double v[2]; } CfgPair;       // set == false: null (
     X(rollout_max_new_tokens, "rollout.max_new_tokens", INT, "0", "[0,)", "response tokens at most; 0 = data.max_response_length") \
     X(rollout_max_staleness, "rollout.max_staleness", INT, "0", "[0,)", "accept groups generated up to this many policy versions old; 0 = on-policy") \
     X(rollout_workers, "rollout.workers", INT, "2", "[0,)", "rollout workers the launch scripts start") \
-    X(rollout_credits, "rollout.credits", INT, "2", "[1,)", "prompt groups a worker may hold at once") \
+    X(rollout_credits, "rollout.credits", INT, "2", "[1,)", "prompt groups a worker may hold at once (the coordinator allows up to 4x; a worker without --credits asks for ceil(max_batch / n) + 1)") \
+    X(rollout_max_batch, "rollout.max_batch", INT, "32", "[0,)", "a worker's engine slots (samples decoded together; a finished one is refilled at once); 0 = as many as gpu_memory_fraction allows (cuda only)") \
+    X(rollout_device, "rollout.device", STR, "cpu", "cpu|cuda", "where a worker generates; cuda needs a build with -DRLVR_CUDA=ON and a visible GPU") \
+    X(rollout_precision, "rollout.precision", STR, "fp32", "fp32|bf16", "a cuda worker's weights, KV cache and activations (bf16: fp32 accumulation and sampling); cpu is fp32") \
+    X(rollout_gpu_memory_fraction, "rollout.gpu_memory_fraction", FLOAT, "0.9", "(0,1]", "share of the GPU's memory a cuda worker takes (weights + KV cache + work); workers sharing a GPU split it") \
     /* ---- algorithm ---- */ \
     X(algorithm_adv_estimator, "algorithm.adv_estimator", STR, "grpo", "grpo", "advantage estimator") \
     X(algorithm_norm_adv_by_std_in_grpo, "algorithm.norm_adv_by_std_in_grpo", BOOL, "true", "", "divide by the group std (false: Dr.GRPO)") \

@@ -36,15 +36,21 @@ void kv_cache_free(KVCache *c) {
     memset(c, 0, sizeof(*c));
 }
 
-void kv_cache_copy_slot(KVCache *c, int dst, int src) {
-    if (dst == src) return;
-    const size_t n = (size_t)c->len[src] * c->D;
+void kv_cache_copy_prefix(KVCache *c, int dst, int src, int len) {
+    if (dst == src || len < 0 || len > c->len[src])
+        die("kv_cache_copy_prefix: %d positions from slot %d (length %d) to slot %d", len, src, c->len[src], dst);
+    const size_t n = (size_t)len * c->D;
     for (int l = 0; l < c->L; l++)
         for (int g = 0; g < c->KV; g++) {
             memcpy(kv_cache_head(c, c->k, dst, l, g), kv_cache_head(c, c->k, src, l, g), n * sizeof(float));
             memcpy(kv_cache_head(c, c->v, dst, l, g), kv_cache_head(c, c->v, src, l, g), n * sizeof(float));
         }
-    c->len[dst] = c->len[src];
+    c->len[dst] = len;
+}
+
+void kv_cache_copy_slot(KVCache *c, int dst, int src) {
+    if (dst == src) return;
+    kv_cache_copy_prefix(c, dst, src, c->len[src]);
 }
 
 // ---- kernels (forward only; each row is computed on its own, in a fixed order) --------------------
@@ -346,6 +352,7 @@ int infer_init(Infer *s, const Model *m, int max_batch, int max_seq, char *err, 
     s->hidden_out = mallocCheck((size_t)max_batch * C * sizeof(float));
     s->logits = mallocCheck((size_t)max_batch * V * sizeof(float));
     s->samp = mallocCheck((size_t)s->nthreads * sizeof(SamplerScratch));
+    s->slot_rng = callocCheck((size_t)max_batch, sizeof(Rng));
     for (int t = 0; t < s->nthreads; t++) sampler_scratch_init(&s->samp[t], V);
     return 0;
 }
@@ -359,6 +366,7 @@ void infer_free(Infer *s) {
     if (s->samp)
         for (int t = 0; t < s->nthreads; t++) sampler_scratch_free(&s->samp[t]);
     free(s->samp);
+    free(s->slot_rng);
     memset(s, 0, sizeof(*s));
 }
 
@@ -451,6 +459,7 @@ void infer_forward(Infer *s, int n, const int *slots, const int *pos, const int 
         if (tokens[i] < 0 || tokens[i] >= cfg->vocab_size) die("infer_forward: row %d: token %d outside the vocabulary", i, tokens[i]);
         c->len[slots[i]]++;
     }
+    s->forward_calls++;
     for (int j = 0; j < n_out; j++)
         if (out_rows[j] < 0 || out_rows[j] >= n) die("infer_forward: out_rows[%d] = %d outside 0..%d", j, out_rows[j], n - 1);
     for (int r0 = 0; r0 < n; r0 += s->max_rows) {
@@ -463,144 +472,46 @@ void infer_forward(Infer *s, int n, const int *slots, const int *pos, const int 
 
 // ---- generation ------------------------------------------------------------------------------------
 
-const char *finish_reason_name(FinishReason r) {
-    return r == FINISH_STOP ? "stop" : r == FINISH_LENGTH ? "length" : "none";
-}
-
-void gen_params_default(GenParams *p) {
-    memset(p, 0, sizeof(*p));
-    sampler_params_default(&p->sampler);
-    p->max_new_tokens = 256;
-}
-
-void gen_output_alloc(GenOutput *o, int cap) {
-    memset(o, 0, sizeof(*o));
-    o->cap = cap;
-    o->tokens = mallocCheck((size_t)imax(cap, 1) * sizeof(int));
-    o->logprobs = mallocCheck((size_t)imax(cap, 1) * sizeof(float));
-    o->entropies = mallocCheck((size_t)imax(cap, 1) * sizeof(float));
-}
-
-void gen_output_free(GenOutput *o) {
-    free(o->tokens);
-    free(o->logprobs);
-    free(o->entropies);
-    memset(o, 0, sizeof(*o));
-}
-
-static int is_stop(const GenParams *p, int tok) {
-    for (int i = 0; i < p->n_stop; i++)
-        if (p->stop[i] == tok) return 1;
-    return 0;
-}
-
-// Samples row `row` of logits for the request in slot b, appends to out and sets the finish reason.
-static void sample_into(Infer *s, const GenParams *p, const float *logits_row, Rng *rng, GenOutput *o) {
+// Samples output j of a step for the request in its slot (genloop.h's backend step, CPU side).
+static void cpu_step(void *ctx, int n, const int *slots, const int *pos, const int *tokens, int n_out,
+                     const int *out_rows, const int *out_slots, const SamplerParams *sp, const uint64_t *seeds,
+                     const uint64_t *draws, int *tok, float *logp, float *ent) {
+    Infer *s = ctx;
     const int V = s->model->cfg.vocab_size;
-    SamplerScratch *sc = &s->samp[omp_get_thread_num()];
-    float lp, ent;
-    const int tok = sampler_sample(logits_row, V, &p->sampler, rng, sc, &lp, &ent);
-    o->tokens[o->n] = tok;
-    o->logprobs[o->n] = lp;
-    o->entropies[o->n] = ent;
-    o->n++;
-    if (is_stop(p, tok)) o->finish = FINISH_STOP;
-    else if (o->n >= p->max_new_tokens) o->finish = FINISH_LENGTH;
+    infer_forward(s, n, slots, pos, tokens, n_out, out_rows, s->logits);
+    #pragma omp parallel for schedule(dynamic, 1) if (n_out > 1 && (size_t)n_out * V * 8 >= s->min_parallel_work) num_threads(s->nthreads)
+    for (int j = 0; j < n_out; j++) {
+        Rng *rng = &s->slot_rng[out_slots[j]];
+        if (draws[j] == 0) rng_seed(rng, seeds[j]);   // one draw per token after that: the counter is the Rng's state
+        tok[j] = sampler_sample(s->logits + (size_t)j * V, V, sp, rng, &s->samp[omp_get_thread_num()], &logp[j], &ent[j]);
+    }
+}
+
+static void cpu_copy_prefix(void *ctx, int dst, int src, int len) {
+    kv_cache_copy_prefix(&((Infer *)ctx)->cache, dst, src, len);
+}
+
+static void cpu_reset_slot(void *ctx, int slot) {
+    ((Infer *)ctx)->cache.len[slot] = 0;
+}
+
+void infer_backend(Infer *s, GenBackend *be) {
+    memset(be, 0, sizeof *be);
+    be->ctx = s;
+    be->max_batch = s->cache.B;
+    be->max_seq = s->cache.T;
+    be->vocab = s->model->cfg.vocab_size;
+    be->step = cpu_step;
+    be->copy_prefix = cpu_copy_prefix;
+    be->reset_slot = cpu_reset_slot;
 }
 
 int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int *prompt_lens,
                    int n_req, const GenRequest *reqs, const GenParams *p, GenOutput *out,
                    char *err, size_t errlen) {
-    const ModelConfig *cfg = &s->model->cfg;
-    const int V = cfg->vocab_size, B = s->cache.B, T = s->cache.T;
-    if (sampler_params_validate(&p->sampler, err, errlen) != 0) return -1;
-    if (p->max_new_tokens < 1) return rlvr_err(err, errlen, "generate: max_new_tokens = %d must be >= 1", p->max_new_tokens);
-    if (p->n_stop < 0 || p->n_stop > INFER_MAX_STOP)
-        return rlvr_err(err, errlen, "generate: %d stop tokens given; at most %d are supported", p->n_stop, INFER_MAX_STOP);
-    for (int i = 0; i < p->n_stop; i++)
-        if (p->stop[i] < 0 || p->stop[i] >= V)
-            return rlvr_err(err, errlen, "generate: stop token %d is outside the vocabulary (0..%d)", p->stop[i], V - 1);
-    for (int j = 0; j < n_prompts; j++) {
-        if (prompt_lens[j] < 1)
-            return rlvr_err(err, errlen, "generate: prompt %d is empty; give at least one token (e.g. BOS)", j);
-        if (prompt_lens[j] + p->max_new_tokens > T)
-            return rlvr_err(err, errlen, "generate: prompt %d has %d tokens; with max_new_tokens %d it needs %d positions "
-                            "but the engine was created with max_seq %d: raise max_seq or lower max_new_tokens",
-                            j, prompt_lens[j], p->max_new_tokens, prompt_lens[j] + p->max_new_tokens, T);
-        for (int t = 0; t < prompt_lens[j]; t++)
-            if (prompts[j][t] < 0 || prompts[j][t] >= V)
-                return rlvr_err(err, errlen, "generate: prompt %d token %d = %d is outside the vocabulary (0..%d)",
-                                j, t, prompts[j][t], V - 1);
-    }
-    for (int r = 0; r < n_req; r++) {
-        if (reqs[r].prompt < 0 || reqs[r].prompt >= n_prompts)
-            return rlvr_err(err, errlen, "generate: request %d names prompt %d; there are %d prompts", r, reqs[r].prompt, n_prompts);
-        if (out[r].cap < p->max_new_tokens)
-            return rlvr_err(err, errlen, "generate: output %d has capacity %d < max_new_tokens %d (use gen_output_alloc)",
-                            r, out[r].cap, p->max_new_tokens);
-    }
-
-    int *first = mallocCheck((size_t)imax(n_prompts, 1) * sizeof(int));   // (n_prompts) slot that prefilled it
-    int *prow = mallocCheck((size_t)B * sizeof(int));        // (B) logits row of each slot's prompt
-    Rng *rng = mallocCheck((size_t)B * sizeof(Rng));           // (B)
-    int *slots = mallocCheck((size_t)B * sizeof(int)), *pos = mallocCheck((size_t)B * sizeof(int));
-    int *toks = mallocCheck((size_t)B * sizeof(int)), *outr = mallocCheck((size_t)B * sizeof(int));
-    for (int w0 = 0; w0 < n_req; w0 += B) {
-        const int nw = imin(B, n_req - w0);
-        GenOutput *o = out + w0;
-        const GenRequest *rq = reqs + w0;
-        for (int b = 0; b < B; b++) s->cache.len[b] = 0;
-        for (int j = 0; j < n_prompts; j++) first[j] = -1;
-        // Prefill: the rows of every distinct prompt of this wave in one forward call.
-        int nrows = 0, nout = 0;
-        for (int b = 0; b < nw; b++) {
-            const int j = rq[b].prompt;
-            if (first[j] >= 0) continue;
-            first[j] = b;
-            nrows += prompt_lens[j];
-        }
-        int *ps = mallocCheck((size_t)nrows * sizeof(int)), *pp = mallocCheck((size_t)nrows * sizeof(int));
-        int *pt = mallocCheck((size_t)nrows * sizeof(int));
-        nrows = 0;
-        for (int b = 0; b < nw; b++) {
-            const int j = rq[b].prompt;
-            if (first[j] != b) continue;
-            for (int t = 0; t < prompt_lens[j]; t++) { ps[nrows] = b; pp[nrows] = t; pt[nrows] = prompts[j][t]; nrows++; }
-            outr[nout] = nrows - 1;
-            prow[b] = nout++;
-        }
-        infer_forward(s, nrows, ps, pp, pt, nout, outr, s->logits);
-        free(ps); free(pp); free(pt);
-        for (int b = 0; b < nw; b++) {
-            const int f = first[rq[b].prompt];
-            if (f != b) { kv_cache_copy_slot(&s->cache, b, f); prow[b] = prow[f]; }
-            rng_seed(&rng[b], rq[b].seed);
-            o[b].n = 0;
-            o[b].finish = FINISH_NONE;
-        }
-        #pragma omp parallel for schedule(dynamic, 1) if (nw > 1 && (size_t)nw * V * 8 >= s->min_parallel_work) num_threads(s->nthreads)
-        for (int b = 0; b < nw; b++)
-            sample_into(s, p, s->logits + (size_t)prow[b] * V, &rng[b], &o[b]);
-        // Decode: one row per unfinished slot per step.
-        for (;;) {
-            int n = 0;
-            for (int b = 0; b < nw; b++) {
-                if (o[b].finish != FINISH_NONE) continue;
-                slots[n] = b;
-                pos[n] = s->cache.len[b];
-                toks[n] = o[b].tokens[o[b].n - 1];
-                outr[n] = n;
-                n++;
-            }
-            if (n == 0) break;
-            infer_forward(s, n, slots, pos, toks, n, outr, s->logits);
-            #pragma omp parallel for schedule(dynamic, 1) if (n > 1 && (size_t)n * V * 8 >= s->min_parallel_work) num_threads(s->nthreads)
-            for (int i = 0; i < n; i++)
-                sample_into(s, p, s->logits + (size_t)i * V, &rng[slots[i]], &o[slots[i]]);
-        }
-    }
-    free(first); free(prow); free(rng); free(slots); free(pos); free(toks); free(outr);
-    return 0;
+    GenBackend be;
+    infer_backend(s, &be);
+    return genloop_run(&be, n_prompts, prompts, prompt_lens, n_req, reqs, p, out, NULL, err, errlen);
 }
 
 int infer_generate_group(Infer *s, const int *prompt, int prompt_len, int G, uint64_t run_seed,

@@ -7,11 +7,12 @@
 // Shapes: B = batch slots (sequences decoded together), T = max_seq (prompt + generated tokens per
 // slot), L layers, C hidden, H query heads, KV key/value heads, D head_dim, V vocab, I MLP width.
 //
-// How a batch runs: every request is one sample (a prompt index + its own RNG seed). Each distinct
-// prompt is prefilled ONCE into the slot of its first request and its KV cache is copied to the other
-// requests of that prompt (G samples of a group share the prefill); then all slots decode together,
-// one token per active slot per step. Prompts of different lengths live in the same batch: every
-// slot has its own length, and a step feeds one row (slot, position, token) per active slot.
+// How a batch runs: every request is one sample (a prompt index + its own RNG seed). The generation
+// loop (common/engine/genloop.h) keeps the B slots full: a slot whose sequence finished is refilled at
+// the next step from the queued requests; a prompt is prefilled once and its K/V copied to the slots
+// of its other samples. Prompts of different lengths live in the same batch: every slot has its own
+// length, and a step feeds one row (slot, position, token) per active slot plus the prompt rows of
+// the requests that start.
 //
 // Batch invariance: the tokens, log-probs and entropies of a request are bit-for-bit the same
 // whatever else is in the batch, in whatever order, and whatever the thread count. Every op is
@@ -27,10 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/engine/genloop.h"
 #include "common/engine/model.h"
 #include "common/engine/sampler.h"
-
-#define INFER_MAX_STOP 16     // stop tokens per generation call
 
 // ---- KV cache --------------------------------------------------------------------------------------
 typedef struct {
@@ -45,6 +45,8 @@ int kv_cache_init(KVCache *c, const ModelConfig *cfg, int B, int T, char *err, s
 void kv_cache_free(KVCache *c);
 // Copies the first len[src] positions of slot src into slot dst (all layers) and sets len[dst].
 void kv_cache_copy_slot(KVCache *c, int dst, int src);
+// Copies the first len <= len[src] positions of slot src into slot dst != src and sets len[dst] = len.
+void kv_cache_copy_prefix(KVCache *c, int dst, int src, int len);
 // k (or v) of slot b, layer l, KV head g: (T, D), position t at offset t * D.
 static inline float *kv_cache_head(const KVCache *c, float *base, int b, int l, int g) {
     return base + (((size_t)b * c->L + l) * c->KV + g) * c->T * c->D;
@@ -69,6 +71,8 @@ typedef struct {
     float *hidden_out;       // (B, C) final-normed hidden of the rows whose logits are wanted
     float *logits;           // (B, V) logits of the current step
     SamplerScratch *samp;    // (threads) sampler scratch
+    Rng *slot_rng;           // (B) the RNG of the request decoding in each slot (infer_backend)
+    uint64_t forward_calls;  // infer_forward calls since init (tests count decode steps with it)
     int nthreads;            // OpenMP threads at init
     // A loop runs on several OpenMP threads only when it has at least this many multiply-adds (or
     // ~equivalent element ops). Default 4M (~0.1-0.2 ms on one core): a fork/join costs microseconds on
@@ -100,40 +104,15 @@ void infer_forward(Infer *s, int n, const int *slots, const int *pos, const int 
                    int n_out, const int *out_rows, float *logits_out);
 
 // ---- generation ------------------------------------------------------------------------------------
-typedef enum { FINISH_NONE = 0, FINISH_STOP = 1, FINISH_LENGTH = 2 } FinishReason;
-const char *finish_reason_name(FinishReason r);   // "none" / "stop" / "length"
-
-typedef struct {
-    SamplerParams sampler;
-    int max_new_tokens;              // >= 1
-    int n_stop;                      // stop tokens (EOS included by the caller), <= INFER_MAX_STOP
-    int stop[INFER_MAX_STOP];
-} GenParams;
-
-// Defaults: sampler defaults, max_new_tokens 256, no stop tokens.
-void gen_params_default(GenParams *p);
-
-typedef struct {
-    int prompt;     // index into the prompts array; requests sharing a prompt share its prefill
-    uint64_t seed;  // this sample's RNG seed, normally sampler_seed(run_seed, prompt_id, sample_index)
-} GenRequest;
-
-// One finished sample. Arrays are allocated by gen_output_alloc (capacity max_new_tokens).
-typedef struct {
-    int *tokens;        // (cap) generated tokens; a stop token, when hit, is the last one
-    float *logprobs;    // (cap) log-prob of each token under softmax(logits / T) (see common/engine/sampler.h)
-    float *entropies;   // (cap) entropy (nats) of that distribution at each step
-    int n;              // number generated
-    int cap;
-    FinishReason finish;  // STOP: the last token is a stop token; LENGTH: max_new_tokens reached
-} GenOutput;
-
-void gen_output_alloc(GenOutput *o, int cap);
-void gen_output_free(GenOutput *o);
+// The CPU backend of the generation loop (common/engine/genloop.h): rows through infer_forward, one
+// sampler_sample per output with the request's own Rng (xoshiro, seeded from the request's seed at its
+// first draw and advanced one draw per token, so the draw counter is implicit). Valid while s lives.
+void infer_backend(Infer *s, GenBackend *be);
 
 // General batch: n_prompts prompts (prompts[j] has prompt_lens[j] >= 1 tokens, BOS included if the
 // model wants one) and n_req requests. out (n_req) must be allocated with cap >= p->max_new_tokens.
-// Requests are run in waves of at most B (= max_batch) slots; results do not depend on the waves.
+// Requests are scheduled by genloop_run (continuous batching over the B = max_batch slots); results
+// do not depend on B, on the order of the requests or on their neighbours.
 // Returns 0, or -1 with err when an argument is invalid (prompt + max_new_tokens > max_seq,
 // token id outside the vocabulary, bad sampler parameters, ...).
 int infer_generate(Infer *s, int n_prompts, const int *const *prompts, const int *prompt_lens,

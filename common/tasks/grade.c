@@ -56,7 +56,9 @@ int grader_run(Grader *g, const GradeItem *items, int count, GradeFn fn, void *c
             r->seed = g->seeds[k * n + i] = sampler_seed(g->run_seed, items[k].seed_index, (uint64_t)i);
         }
     }
-    if (infer_generate(g->inf, count, g->ptok, g->plen, count * n, g->reqs, g->gp, g->out, err, errlen) != 0) return -1;
+    const int rc = g->be ? genloop_run(g->be, count, g->ptok, g->plen, count * n, g->reqs, g->gp, g->out, NULL, err, errlen)
+                         : infer_generate(g->inf, count, g->ptok, g->plen, count * n, g->reqs, g->gp, g->out, err, errlen);
+    if (rc != 0) return -1;
     for (int k = 0; k < count; k++) {
         const size_t b = (size_t)k * n;
         for (int i = 0; i < n; i++) {

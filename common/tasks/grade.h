@@ -35,6 +35,7 @@ typedef int (*GradeFn)(void *ctx, int k, const Graded *g, char *err, size_t errl
 
 typedef struct {
     Infer *inf;
+    const GenBackend *be;     // when set, generation runs on it (e.g. the GPU) instead of inf
     const Tokenizer *tok;
     const GenParams *gp;
     const char *verifier;

@@ -58,6 +58,7 @@ static void usage(FILE *f) {
             "                        (default: default for JSONL, the bare problem for arith; --config: data.prompt_template)\n"
             "  --chat, --chat-template NAME, --no-chat   the model's chat template around it, as rlvr eval\n"
             "  --batch N             engine slots (default 64)\n"
+            "  --device cpu          the analyses run on the CPU engine (--device cuda is refused)\n"
             "  --arith-seed S, --arith-digits D, --arith-steps K   the arithmetic split (as rlvr eval)\n"
             "  --config FILE         a training config (repeatable): the arithmetic split from trainer.seed and\n"
             "                        data.arith.*, the sampling defaults above, and (gradnorm) reward.format and\n"
@@ -374,6 +375,11 @@ int cmd_analyze(int argc, char **argv) {
     int have_cfg;
     ArithKnobs knobs;
     // The training distribution (rollout.*) is what the paper analyses, so it gives the defaults here.
+    if (so.device.kind != DEVICE_CPU) {   // the analyses read the CPU engine's activations (final-normed rows, logits)
+        fprintf(stderr, "%s: --device cuda is not supported by rlvr analyze; it runs on the CPU engine (drop --device, or "
+                "generate with rlvr eval --device cuda --out DIR and score on the CPU)\n", tool);
+        return 2;
+    }
     if (sample_opts_finish(&so, "rollout", &cfg, &have_cfg, &knobs) != 0) return 2;
     if (have_cfg) {
         o.norm_by_std = cfg.algorithm_norm_adv_by_std_in_grpo;

@@ -30,6 +30,7 @@
 #include "common/engine/tokenizer.h"
 #include "common/tasks/problems.h"
 #include "common/tasks/verifier.h"
+#include "common/tools/device_run.h"
 #include "common/tools/sample_opts.h"
 #include "common/tasks/data_stream.h"
 #include "common/io/model_io.h"
@@ -56,7 +57,13 @@ static void usage(FILE *f) {
             "  --no-chat             no chat template, whatever the config says\n"
             "  --seed S              sampling seed (default 0): sample i of problem j uses sampler_seed(S, j, i)\n"
             "  --limit P             first P problems of each benchmark only\n"
-            "  --batch N             samples decoded together (default 64)\n"
+            "  --batch N             engine slots: samples decoded together, a finished one's slot refilled at once\n"
+            "                        (default 64)\n"
+            "  --device cpu|cuda     generate on the CPU engine (default) or the GPU (-DRLVR_CUDA=ON build, first\n"
+            "                        visible GPU; its sampling draws from Philox: other samples for the same seed,\n"
+            "                        the same greedy tokens)\n"
+            "  --precision P         fp32 (default) or bf16 (cuda only)\n"
+            "  --gpu-memory-fraction F  share of the GPU's memory to use, in (0, 1] (default 0.9)\n"
             "  --arith-seed S        task seed of the arithmetic split (default 0; use the training run's task seed)\n"
             "  --arith-digits D, --arith-steps K   arithmetic knobs (defaults of common/tasks/tasks.h)\n"
             "  --config FILE         a training config (repeatable, loaded in order): the arithmetic split\n"
@@ -84,7 +91,7 @@ static void progress(int quiet, const char *name, size_t done, size_t total, dou
 typedef struct {
     const Model *m;
     const Tokenizer *tok;
-    Infer *inf;
+    const GenBackend *be;
     GenParams gp;
     int n, batch, quiet, save_responses;
     uint64_t seed;
@@ -163,7 +170,8 @@ static int run_bench(EvalRun *r, const ProblemSet *b, FILE *f, EvalTotals *tot, 
     const int n = r->n;   // the tokenizer's ids fit the model's vocabulary (checked at start)
     const int per = r->batch / n > 0 ? r->batch / n : 1;   // problems per engine call
     Grader g;
-    grader_init(&g, r->inf, r->tok, &r->gp, b->verifier, r->seed, n, per);
+    grader_init(&g, NULL, r->tok, &r->gp, b->verifier, r->seed, n, per);
+    g.be = r->be;
     GradeItem *items = mallocCheck((size_t)per * sizeof *items);
     int **ptok = mallocCheck((size_t)per * sizeof(int *));
     size_t *pidx = mallocCheck((size_t)per * sizeof(size_t));
@@ -181,7 +189,7 @@ static int run_bench(EvalRun *r, const ProblemSet *b, FILE *f, EvalTotals *tot, 
             int k = 0, e = 0;
             int *t = tokenizer_encode_alloc(r->tok, b->prompts[j], b->encode_flags, &e, e2, sizeof e2);   // [BOS] + text, or as rendered
             if (!t) e = -1;
-            if (e < 0 || k + e == 0 || k + e + r->gp.max_new_tokens > r->inf->cache.T) {
+            if (e < 0 || k + e == 0 || k + e + r->gp.max_new_tokens > r->be->max_seq) {
                 fprintf(stderr, "%srlvr eval: %s problem %s skipped: %s\n", r->quiet ? "" : "\n", b->name, b->ids[j],
                         e < 0 ? e2 : "prompt is empty or longer than the engine's context");
                 free(t);
@@ -290,8 +298,8 @@ int cmd_eval(int argc, char **argv) {
     if (rc == 0 && sample_opts_apply_chat(&so, &tok, benches, nb) != 0) rc = 2;
     EvalRun r;
     memset(&r, 0, sizeof r);
-    Infer inf;
-    int have_inf = 0;
+    ToolGen eng;
+    int have_eng = 0;
     if (rc == 0) {
         gen_params_default(&r.gp);
         r.gp.sampler.temperature = (float)temperature;
@@ -313,9 +321,9 @@ int cmd_eval(int argc, char **argv) {
             }
         int B = (int)(batch < n ? n : batch);
         if (B > (int)(n * 64)) B = (int)(n * 64);
-        if (infer_init(&inf, &m, B, longest + (int)max_tokens, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
-        else have_inf = 1;
-        r.m = &m; r.tok = &tok; r.inf = &inf; r.n = (int)n; r.batch = B; r.quiet = quiet; r.save_responses = save_responses; r.seed = seed;
+        if (tool_gen_init(&eng, &m, &so.device, B, longest + (int)max_tokens, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
+        else have_eng = 1;
+        r.m = &m; r.tok = &tok; r.be = &eng.be; r.n = (int)n; r.batch = B; r.quiet = quiet; r.save_responses = save_responses; r.seed = seed;
     }
     if (rc == 0 && out_dir && cli_mkdir_p(out_dir, err, sizeof err) != 0) { fprintf(stderr, "rlvr eval: %s\n", err); rc = 2; }
     json_t *summary = json_object(), *jb = json_object();
@@ -371,7 +379,7 @@ int cmd_eval(int argc, char **argv) {
         if (fflush(stdout) != 0) rc = 1;
     }
     json_decref(summary);
-    if (have_inf) infer_free(&inf);
+    if (have_eng) tool_gen_free(&eng);
     if (have_model) model_free(&m);
     if (have_tok) tokenizer_free(&tok);
     for (int k = 0; k < nb; k++) problem_set_free(&benches[k]);

@@ -1,9 +1,11 @@
 // rlvr generate --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
-//               [--seed S] [-n G]
+//               [--seed S] [-n G] [--batch B] [--device cpu|cuda] [--precision fp32|bf16] [--gpu-memory-fraction F]
 // Samples G continuations of one prompt with the KV-cache decoder (common/engine/infer.h) and prints them.
 // With G = 1 only the continuation is printed; with G > 1 each one follows a header line
 // "=== sample i: N tokens, finish stop|length, mean logprob X ===". The samples are seeded per sample
-// (sampler_seed(seed, 0, i)), so sample i is the same whatever G is.
+// (sampler_seed(seed, 0, i)), so sample i is the same whatever G is. On the GPU the draws come from
+// Philox instead of the CPU's xoshiro (common/engine/cuda/cuda_gen_backend.h): same seeds, other samples;
+// greedy is the same.
 // Exit codes: 0 ok, 2 bad arguments / model / prompt, 1 internal error (output write failure).
 #include <errno.h>
 #include <math.h>
@@ -18,6 +20,7 @@
 #include "common/engine/model.h"
 #include "common/engine/tokenizer.h"
 #include "common/io/model_io.h"
+#include "common/tools/device_run.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -29,7 +32,13 @@ static void usage(FILE *f) {
             "  --top-p P           nucleus sampling mass in (0, 1]; 1 = off (default 1.0)\n"
             "  --top-k K           keep the K most likely tokens; 0 = off (default 0)\n"
             "  --seed S            run seed, a non-negative integer (default 0)\n"
-            "  -n G                number of samples, decoded together (default 1)\n"
+            "  -n G                number of samples (default 1)\n"
+            "  --batch B           engine slots: samples decoded together, a finished one's slot refilled at once\n"
+            "                      (default min(G, 64))\n"
+            "  --device cpu|cuda   generate on the CPU engine (default) or the GPU (-DRLVR_CUDA=ON build, first\n"
+            "                      visible GPU)\n"
+            "  --precision P       fp32 (default) or bf16 (cuda only)\n"
+            "  --gpu-memory-fraction F  share of the GPU's memory to use, in (0, 1] (default 0.9)\n"
             "Generation stops at the model's EOS token or after --max-tokens tokens.\n");
 }
 
@@ -54,6 +63,9 @@ int cmd_generate(int argc, char **argv) {
     long max_tokens = 128, top_k = 0, G = 1;
     double temperature = 1.0, top_p = 1.0;
     unsigned long long seed = 0;
+    long batch = 0;
+    DeviceOpts dev;
+    device_opts_default(&dev);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
@@ -89,6 +101,20 @@ int cmd_generate(int argc, char **argv) {
                 fprintf(stderr, "rlvr generate: --seed '%s' must be a non-negative integer\n", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--batch")) {
+            if (cli_parse_long(v, 1, 65536, &batch) != 0) {
+                fprintf(stderr, "rlvr generate: --batch '%s' must be an integer in 1..65536\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--device")) {
+            if (device_kind_parse(v, &dev.kind) != 0) { fprintf(stderr, "rlvr generate: --device '%s' must be cpu or cuda\n", v); return 2; }
+        } else if (!strcmp(a, "--precision")) {
+            if (device_precision_parse(v, &dev.precision) != 0) { fprintf(stderr, "rlvr generate: --precision '%s' must be fp32 or bf16\n", v); return 2; }
+        } else if (!strcmp(a, "--gpu-memory-fraction")) {
+            if (cli_parse_double(v, &dev.mem_fraction) != 0 || !(dev.mem_fraction > 0 && dev.mem_fraction <= 1)) {
+                fprintf(stderr, "rlvr generate: --gpu-memory-fraction '%s' must be a number in (0, 1]\n", v);
+                return 2;
+            }
         } else if (!strcmp(a, "-n")) {
             if (cli_parse_long(v, 1, 4096, &G) != 0) {
                 fprintf(stderr, "rlvr generate: -n '%s' must be an integer in 1..4096\n", v);
@@ -106,6 +132,10 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     char err[1024];
+    if (device_opts_available(&dev, "rlvr generate", err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
     Model m;
     if (model_load(model_path, &m, err, sizeof(err)) != 0) {
         fprintf(stderr, "rlvr generate: cannot load model: %s\n", err);
@@ -144,17 +174,24 @@ int cmd_generate(int argc, char **argv) {
     for (int i = 0; i < tok.n_eos && gp.n_stop < INFER_MAX_STOP; i++)   // every EOS of the model ends the sample
         if (tok.eos_ids[i] < m.cfg.vocab_size) gp.stop[gp.n_stop++] = tok.eos_ids[i];
 
-    Infer s;
-    // More than 64 samples run in waves of 64 (same results, bounded KV-cache memory).
-    if (infer_init(&s, &m, G > 64 ? 64 : (int)G, plen + (int)max_tokens, err, sizeof(err)) != 0) {
+    // At most 64 slots by default (bounded KV-cache memory); finished samples' slots are refilled.
+    const int slots = batch > 0 ? (int)batch : G > 64 ? 64 : (int)G;
+    ToolGen eng;
+    if (tool_gen_init(&eng, &m, &dev, slots, plen + (int)max_tokens, err, sizeof(err)) != 0) {
         fprintf(stderr, "rlvr generate: %s\n", err);
         free(prompt); tokenizer_free(&tok); model_free(&m);
         return 2;
     }
     GenOutput *out = mallocCheck((size_t)G * sizeof(GenOutput));
-    for (long i = 0; i < G; i++) gen_output_alloc(&out[i], (int)max_tokens);
+    GenRequest *reqs = mallocCheck((size_t)G * sizeof(GenRequest));
+    for (long i = 0; i < G; i++) {
+        gen_output_alloc(&out[i], (int)max_tokens);
+        reqs[i].prompt = 0;
+        reqs[i].seed = sampler_seed(seed, 0, (uint64_t)i);
+    }
+    const int *prompts[1] = {prompt};
     int rc = 0;
-    if (infer_generate_group(&s, prompt, plen, (int)G, seed, 0, &gp, out, err, sizeof(err)) != 0) {
+    if (genloop_run(&eng.be, 1, prompts, &plen, (int)G, reqs, &gp, out, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "rlvr generate: %s\n", err);
         rc = 2;
     } else {
@@ -171,7 +208,8 @@ int cmd_generate(int argc, char **argv) {
     }
     for (long i = 0; i < G; i++) gen_output_free(&out[i]);
     free(out);
-    infer_free(&s);
+    free(reqs);
+    tool_gen_free(&eng);
     free(prompt);
     tokenizer_free(&tok);
     model_free(&m);

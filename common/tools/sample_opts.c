@@ -20,6 +20,7 @@ void sample_opts_init(SampleOpts *o, const char *tool, const char *help, int gre
     o->digits = o->steps = -1;
     o->temperature = temperature;
     o->top_p = top_p;
+    device_opts_default(&o->device);
 }
 
 static int push(const char **list, int *count, const char *v, const char *what, const char *tool) {
@@ -39,7 +40,7 @@ int sample_opts_parse(SampleOpts *o, int argc, char **argv, int *i) {
     if (!strcmp(a, "--no-chat")) { o->chat = 0; return 1; }
     static const char *const with_value[] = {"--model", "--out", "--template", "--chat-template", "--config", "--data", "-n", "--max-tokens",
                                              "--limit", "--batch", "--arith-digits", "--arith-steps", "--temperature",
-                                             "--top-p", "--seed", "--arith-seed"};
+                                             "--top-p", "--seed", "--arith-seed", "--device", "--precision", "--gpu-memory-fraction"};
     int known = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof *with_value && !known; k++) known = !strcmp(a, with_value[k]);
     if (!known) return 0;
@@ -63,6 +64,10 @@ int sample_opts_parse(SampleOpts *o, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--top-p")) bad = cli_parse_double(v, &o->top_p) || !(o->top_p > 0 && o->top_p <= 1), o->given_top_p = 1;
     else if (!strcmp(a, "--seed")) bad = cli_parse_u64(v, &o->seed);
     else if (!strcmp(a, "--arith-seed")) bad = cli_parse_u64(v, &o->arith_seed), o->given_arith_seed = 1;
+    else if (!strcmp(a, "--device")) bad = device_kind_parse(v, &o->device.kind);
+    else if (!strcmp(a, "--precision")) bad = device_precision_parse(v, &o->device.precision);
+    else if (!strcmp(a, "--gpu-memory-fraction"))
+        bad = cli_parse_double(v, &o->device.mem_fraction) || !(o->device.mem_fraction > 0 && o->device.mem_fraction <= 1);
     if (bad) {
         fprintf(stderr, "%s: bad value '%s' for %s (see %s for the allowed values)\n", o->tool, v, a, o->help);
         return -1;
@@ -74,6 +79,11 @@ int sample_opts_finish(SampleOpts *o, const char *defaults, RlvrConfig *cfg, int
     *have_cfg = 0;
     if (!o->model_path || o->n_data == 0) {
         fprintf(stderr, "%s: --model and --data are required (see %s)\n", o->tool, o->help);
+        return -1;
+    }
+    char derr[512];
+    if (device_opts_available(&o->device, o->tool, derr, sizeof derr) != 0) {
+        fprintf(stderr, "%s\n", derr);
         return -1;
     }
     if (o->tmpl && !prompt_template_known(o->tmpl)) {

@@ -1,9 +1,11 @@
 // The options `rlvr eval` and `rlvr analyze` share, parsed in one place: what to sample (--model,
 // --data, --template, --chat / --chat-template / --no-chat, --limit and the arithmetic split), how
-// (-n, --temperature, --top-p, --max-tokens, --batch, --seed), --out, --quiet, and training configs
+// (-n, --temperature, --top-p, --max-tokens, --batch, --seed), where (--device, --precision,
+// --gpu-memory-fraction: common/engine/device.h), --out, --quiet, and training configs
 // (--config FILE, key=value overrides) whose settings become the defaults of the flags not given.
 #pragma once
 #include "common/config/config.h"
+#include "common/engine/device.h"
 #include "common/engine/tokenizer.h"
 #include "common/tasks/problems.h"
 #include "common/tasks/tasks.h"
@@ -26,6 +28,7 @@ typedef struct {
     double temperature, top_p;
     unsigned long long seed, arith_seed;
     int quiet;
+    DeviceOpts device;         // --device / --precision / --gpu-memory-fraction (cpu, fp32, 0.9)
     int given_n, given_temp, given_top_p, given_max_tokens, given_arith_seed;
 } SampleOpts;
 
@@ -37,7 +40,8 @@ void sample_opts_init(SampleOpts *o, const char *tool, const char *help, int gre
 // it is not one, -1 when it is one with a missing or bad value (the message is printed on stderr).
 int sample_opts_parse(SampleOpts *o, int argc, char **argv, int *i);
 
-// After parsing: checks that --model and --data were given, the template is known and overrides come
+// After parsing: checks that --model and --data were given, that the device can be used (a build
+// with the CUDA backend and a visible GPU for --device cuda), the template is known and overrides come
 // with a --config; loads the configs in order, applies the overrides and validates (*cfg, and
 // *have_cfg = 1, when there was a --config); sets *knobs for the arithmetic split exactly as the
 // learner does; and fills the flags not given from the config: from eval.* when defaults is "eval",

@@ -117,6 +117,9 @@ int64_t coord_policy_version(Coordinator *c);
 // (re-published on a worker's request) and sent as CRC-checked chunks; the path form announces an
 // HDF5 snapshot on a shared filesystem. Return -1 (err) without a PUB socket.
 int coord_publish_weights(Coordinator *c, int64_t version, const float *w, size_t n, char *err, size_t errlen);
+// The same from a bf16 learner: n bf16 values (common/core/bf16.h), sent as dtype "bf16" (2 n bytes,
+// CRC over them); workers widen them to fp32 (CPU) or load them as they are (GPU, bf16 mode).
+int coord_publish_weights_bf16(Coordinator *c, int64_t version, const uint16_t *w, size_t n, char *err, size_t errlen);
 int coord_publish_weights_path(Coordinator *c, int64_t version, const char *path, uint64_t n_params, char *err, size_t errlen);
 
 void coord_counters(Coordinator *c, CoordCounters *out);

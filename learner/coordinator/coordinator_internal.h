@@ -107,8 +107,9 @@ struct Coordinator {
 
     // weights (pub_mu also serialises every use of the PUB socket)
     pthread_mutex_t pub_mu;
-    uint8_t *weights;          // (n_weights * 4,) little-endian float32
+    uint8_t *weights;          // (n_weights * 4 or 2,) little-endian float32 or bf16 (weights_dtype)
     size_t n_weights;
+    WireDtype weights_dtype;
     uint32_t weights_crc;
     char *weights_path;
     uint64_t path_n_params;

@@ -1,4 +1,5 @@
-// The weights broadcast: the current policy as CRC-checked float32 chunks, or the path of an HDF5
+// The weights broadcast: the current policy as CRC-checked chunks (float32 from an fp32 learner, bf16
+// from a bf16 learner: the wire carries what the learner computes with), or the path of an HDF5
 // snapshot, on the PUB socket; re-sent when a worker asks (it joined late or lost a chunk).
 #include <errno.h>
 #include <stdlib.h>
@@ -23,9 +24,10 @@ void coord_publish_locked(Coordinator *c) {
         wire_send(c->pub, NULL, 0, &b, 0);
         return;
     }
-    // chunks hold whole float32 values
-    size_t total = c->n_weights * sizeof(float), chunk = c->cfg.chunk_bytes / sizeof(float) * sizeof(float);
-    if (chunk == 0) chunk = sizeof(float);
+    // chunks hold whole values of the dtype
+    const size_t es = wire_dtype_bytes(c->weights_dtype);
+    size_t total = c->n_weights * es, chunk = c->cfg.chunk_bytes / es * es;
+    if (chunk == 0) chunk = es;
     uint32_t n_chunks = (uint32_t)((total + chunk - 1) / chunk);
     for (uint32_t i = 0; i < n_chunks; i++) {
         WireMsg m = {.type = WIRE_WEIGHTS_CHUNK};
@@ -36,6 +38,7 @@ void coord_publish_locked(Coordinator *c) {
         x->index = i;
         x->n_chunks = n_chunks;
         x->crc32 = c->weights_crc;
+        x->dtype = c->weights_dtype;
         x->data = c->weights + x->offset;
         x->len = total - x->offset < chunk ? total - x->offset : chunk;
         wire_buf_init(&b, x->len + MSG_HEADROOM);
@@ -44,17 +47,9 @@ void coord_publish_locked(Coordinator *c) {
     }
 }
 
-int coord_publish_weights(Coordinator *c, int64_t version, const float *w, size_t n, char *err, size_t errlen) {
-    if (!c->pub) return rlvr_err(err, errlen, "coord_publish_weights: no PUB socket (set pub_endpoint and call coord_start first)");
-    if (n == 0) return rlvr_err(err, errlen, "coord_publish_weights: empty weights");
-    pthread_mutex_lock(&c->pub_mu);
-    if (n != c->n_weights) {
-        free(c->weights);
-        c->weights = mallocCheck(n * sizeof(float));
-        c->n_weights = n;
-    }
-    wire_le_store_f32(c->weights, w, n);
-    c->weights_crc = wire_crc32(0, c->weights, n * sizeof(float));
+// Publishes the n values the learner stored in c->weights (es bytes each, little-endian).
+static void publish_buffer(Coordinator *c, int64_t version, size_t n) {
+    c->weights_crc = wire_crc32(0, c->weights, n * wire_dtype_bytes(c->weights_dtype));
     c->pub_kind = PUB_CHUNKS;
     c->pub_version = version;
     coord_publish_locked(c);
@@ -63,6 +58,35 @@ int coord_publish_weights(Coordinator *c, int64_t version, const float *w, size_
     c->k.weights_published++;
     pthread_mutex_unlock(&c->mu);
     coord_set_policy_version(c, version);
+}
+
+// pub_mu held: c->weights sized for n values of dtype d.
+static void weights_buffer(Coordinator *c, size_t n, WireDtype d) {
+    if (n != c->n_weights || d != c->weights_dtype) {
+        free(c->weights);
+        c->weights = mallocCheck(n * wire_dtype_bytes(d));
+        c->n_weights = n;
+        c->weights_dtype = d;
+    }
+}
+
+int coord_publish_weights(Coordinator *c, int64_t version, const float *w, size_t n, char *err, size_t errlen) {
+    if (!c->pub) return rlvr_err(err, errlen, "coord_publish_weights: no PUB socket (set pub_endpoint and call coord_start first)");
+    if (n == 0) return rlvr_err(err, errlen, "coord_publish_weights: empty weights");
+    pthread_mutex_lock(&c->pub_mu);
+    weights_buffer(c, n, WIRE_DTYPE_F32);
+    wire_le_store_f32(c->weights, w, n);
+    publish_buffer(c, version, n);   // unlocks pub_mu
+    return 0;
+}
+
+int coord_publish_weights_bf16(Coordinator *c, int64_t version, const uint16_t *w, size_t n, char *err, size_t errlen) {
+    if (!c->pub) return rlvr_err(err, errlen, "coord_publish_weights_bf16: no PUB socket (set pub_endpoint and call coord_start first)");
+    if (n == 0) return rlvr_err(err, errlen, "coord_publish_weights_bf16: empty weights");
+    pthread_mutex_lock(&c->pub_mu);
+    weights_buffer(c, n, WIRE_DTYPE_BF16);
+    wire_le_store_u16(c->weights, w, n);
+    publish_buffer(c, version, n);   // unlocks pub_mu
     return 0;
 }
 
