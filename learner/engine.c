@@ -205,6 +205,17 @@ void engine_params_to_host(Engine *e) {
 #endif
 }
 
+int engine_weights_bf16(Engine *e, uint16_t *host) {
+    if (!e->o.cuda || !e->o.bf16) return -1;
+#ifdef RLVR_CUDA
+    cuda_model_download_weights_bf16(CM(e), host, 0, e->m->num_params);
+    return 0;
+#else
+    (void)host;
+    return -1;
+#endif
+}
+
 void engine_state_to_host(Engine *e) {
     engine_params_to_host(e);
     if (!e->o.cuda || e->o.eval_only || !e->m->adam_m) return;

@@ -76,5 +76,9 @@ uint64_t engine_weights_checksum(const Engine *e);
 // cuda: m->params from the device (bf16: exact fp32 masters of this rank's range, bf16 values widened
 // elsewhere, so ZeRO-1 callers gather the masters). CPU: nothing to do.
 void engine_params_to_host(Engine *e);
+// cuda + bf16: the bf16 compute weights (num_params values) straight from the device into host, for the
+// weight broadcast (half the bytes, no fp32 copy); returns 0. Otherwise -1 and host is untouched: the
+// caller publishes m->params after engine_params_to_host.
+int engine_weights_bf16(Engine *e, uint16_t *host);
 // As engine_params_to_host, plus m->adam_m / adam_v of this rank's range (cuda).
 void engine_state_to_host(Engine *e);

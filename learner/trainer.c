@@ -231,6 +231,7 @@ double trainer_optimizer_step(Trainer *t, int *skipped) {
 }
 
 void trainer_sync_params(Trainer *t) { engine_params_to_host(&t->eng); }
+int trainer_weights_bf16(Trainer *t, uint16_t *host) { return engine_weights_bf16(&t->eng, host); }
 
 void trainer_gather_state(Trainer *t) { comm_gather_state(&t->comm, &t->eng); }
 

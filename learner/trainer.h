@@ -90,5 +90,8 @@ int trainer_my_rows(const RlBatch *b, int r0, int r1, int nranks, int rank, int 
 double trainer_optimizer_step(Trainer *t, int *skipped);
 // The host Model's parameters up to date (weights publishing, validation): a no-op on the CPU engine.
 void trainer_sync_params(Trainer *t);
+// The policy's bf16 weights into host (num_params values) when the engine computes in bf16 (cuda); -1
+// otherwise (publish m->params after trainer_sync_params instead).
+int trainer_weights_bf16(Trainer *t, uint16_t *host);
 // Rank 0's host Model holds the whole training state (checkpoint); every rank calls it.
 void trainer_gather_state(Trainer *t);
