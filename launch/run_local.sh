@@ -70,7 +70,10 @@ if ! rlvr_wait_rendezvous "$dir" 300 "$learner_pid"; then
   [ "$code" = 0 ] && code=1
   exit "$code"
 fi
-"$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --workers "$workers" --threads "$threads"
+# The workers read the same file and overrides: rollout.device / precision / gpu_memory_fraction /
+# max_batch say how they generate (e.g. rollout.device=cuda next to trainer.device=cuda).
+"$RLVR_ROOT/launch/rollout_pool.sh" --run-dir "$dir" --workers "$workers" --threads "$threads" \
+  -- --config "$config" "${overrides[@]}"
 rc=0
 wait "$learner_pid" || rc=$?
 learner_pid=""

@@ -40,6 +40,8 @@ static void usage(FILE *f) {
             "  --precision fp32|bf16    cuda weights / KV cache / activations (default rollout.precision, fp32)\n"
             "  --gpu-memory-fraction F  share of the GPU's memory this worker takes, in (0, 1] (default 0.9); workers\n"
             "                           sharing a GPU give fractions that add up to at most ~0.9\n"
+            "  --config FILE            take rollout.max_batch / device / precision / gpu_memory_fraction from the run's\n"
+            "                           YAML (the learner's --config); key.sub=value arguments override it, flags win\n"
             "  --no-entropies           do not send per-token entropies\n"
             "  --reward pm1|01          reward for correct / wrong: +1/-1 (default) or 1/0\n"
             "  --status-interval S      seconds between status lines on stderr (default 5; 0 = none)\n"
@@ -64,6 +66,27 @@ static int copy_arg(char *dst, size_t cap, const char *opt, const char *v) {
 int main(int argc, char **argv) {
     WorkerConfig cfg;
     worker_config_default(&cfg);
+    // First the run's config and its overrides (they set the defaults), then the flags (they win).
+    RlvrConfig run_cfg;
+    config_defaults(&run_cfg);
+    int have_rc = 0;
+    char cerr[1024];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            if (config_load_file(&run_cfg, argv[++i], cerr, sizeof cerr) != 0) { fprintf(stderr, "rollout: %s\n", cerr); return 2; }
+            have_rc = 1;
+        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+            if (config_override(&run_cfg, argv[i], cerr, sizeof cerr) != 0) { fprintf(stderr, "rollout: %s\n", cerr); return 2; }
+            have_rc = 1;
+        } else if (argv[i][0] == '-' && strcmp(argv[i], "--no-entropies") && strcmp(argv[i], "--quiet") &&
+                   strcmp(argv[i], "-h") && strcmp(argv[i], "--help")) {
+            i++;   // a flag's value (even one with '=' in it)
+        }
+    }
+    if (have_rc) {
+        if (config_validate(&run_cfg, cerr, sizeof cerr) != 0) { fprintf(stderr, "rollout: %s\n", cerr); return 2; }
+        worker_config_from(&cfg, &run_cfg);
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long l;
@@ -71,9 +94,11 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--no-entropies")) { cfg.gen.send_entropies = 0; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
+        if (a[0] != '-' && strchr(a, '=')) continue;   // a config override, applied above
         if (i + 1 >= argc) { fprintf(stderr, "rollout: %s needs a value\n", a); usage(stderr); return 2; }
         const char *v = argv[++i];
         int bad = 0;
+        if (!strcmp(a, "--config")) continue;     // loaded above
         if (!strcmp(a, "--run-dir")) bad = copy_arg(cfg.run_dir, sizeof cfg.run_dir, a, v);
         else if (!strcmp(a, "--connect")) bad = copy_arg(cfg.endpoint, sizeof cfg.endpoint, a, v);
         else if (!strcmp(a, "--id")) bad = copy_arg(cfg.id, sizeof cfg.id, a, v);

@@ -17,16 +17,21 @@
 #include "common/io/model_io.h"
 
 void worker_config_default(WorkerConfig *c) {
-    memset(c, 0, sizeof *c);
     RlvrConfig rc;
     config_defaults(&rc);
+    worker_config_from(c, &rc);
+}
+
+void worker_config_from(WorkerConfig *c, const RlvrConfig *cfg) {
+    memset(c, 0, sizeof *c);
+    const RlvrConfig rc = *cfg;
     c->credits = 0;
     c->status_interval = 5.0;
     c->weights_timeout = 30.0;
     c->model_version = 0;
     rollout_gen_opts_default(&c->gen);
     c->gen.max_batch = (int)rc.rollout_max_batch;
-    device_kind_parse(rc.rollout_device, &c->gen.device.kind);          // the schema's own defaults: always valid
+    device_kind_parse(rc.rollout_device, &c->gen.device.kind);          // validated by the schema
     device_precision_parse(rc.rollout_precision, &c->gen.device.precision);
     c->gen.device.mem_fraction = rc.rollout_gpu_memory_fraction;
 }

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config/config.h"
 #include "rollout/rollout_gen.h"
 
 typedef struct {
@@ -50,6 +51,10 @@ typedef struct {
 } WorkerConfig;
 
 void worker_config_default(WorkerConfig *c);   // derived credits, rollout.* defaults, status every 5 s, model_version 0
+// The same with rollout.max_batch / device / precision / gpu_memory_fraction from a loaded config (the
+// run's YAML: `rollout --config FILE [key=value ...]`), so a pool started with the learner's file
+// generates the way that file says; command-line flags override it.
+void worker_config_from(WorkerConfig *c, const RlvrConfig *rc);
 
 typedef struct {
     RolloutTimers t;

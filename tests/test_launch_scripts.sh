@@ -26,6 +26,18 @@ if [ -x "${RLVR_BIN:-$root/build/bin}/learner" ]; then
      "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -lt 60 ] && grep -q \"unknown key 'trainer.no_such_key'\" <<<\"\$out\" && grep -q 'exited before it published' <<<\"\$out\""
   rm -rf "$rdir"
 fi
+# A worker reads the run's config and overrides (run_local.sh passes them), flags winning.
+if [ -x "${RLVR_BIN:-$root/build/bin}/rollout" ]; then
+  R="${RLVR_BIN:-$root/build/bin}/rollout"
+  out=$("$R" --config "$root/configs/demo_cpu.yaml" rollout.precision=bf16 --run-dir /nonexistent 2>&1); rc=$?
+  ok "rollout --config: rollout.precision=bf16 on the cpu device is refused (rc $rc)" "[ $rc -eq 2 ] && grep -q 'bf16 needs device cuda' <<<\"\$out\""
+  out=$("$R" --config "$root/configs/demo_cpu.yaml" rollout.precision=bf16 --precision fp32 --run-dir /nonexistent --rendezvous-timeout 0.2 2>&1); rc=$?
+  ok "rollout: a flag overrides the config (rc $rc)" "! grep -q 'bf16 needs device cuda' <<<\"\$out\" && grep -q 'rendezvous' <<<\"\$out\""
+  out=$("$R" --config "$root/configs/demo_cpu.yaml" rollout.devicee=cuda 2>&1); rc=$?
+  ok "rollout: a mistyped key names the right one (rc $rc)" "[ $rc -eq 2 ] && grep -q \"did you mean 'rollout.device'\" <<<\"\$out\""
+  out=$("$R" --config /nonexistent.yaml 2>&1); rc=$?
+  ok "rollout: a missing --config file is named (rc $rc)" "[ $rc -eq 2 ] && grep -q 'nonexistent.yaml' <<<\"\$out\""
+fi
 out=$("$root/launch/demo_smollm2.sh" --bogus 2>&1); rc=$?
 ok "demo_smollm2 rejects unknown args (rc $rc)" "[ $rc -eq 2 ] && grep -q \"unknown argument '--bogus'\" <<<\"\$out\""
 out=$("$root/launch/rollout_pool.sh" --workers 2 2>&1); rc=$?
