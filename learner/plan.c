@@ -140,8 +140,9 @@ void plan_print(FILE *f, const LearnerPlan *lp) {
     const ModelConfig *m = &lp->mc;
     const MemPlan *p = &lp->p;
     fprintf(f, "memory plan (per GPU), model from %s\n", lp->source);
-    fprintf(f, "  shape: %.2fB parameters, hidden %d, %d layers, %d heads, %d KV heads, MLP %d, vocab %d, %s\n",
-            (double)lp->num_params / 1e9, m->hidden_size, m->num_layers, m->num_heads, m->num_kv_heads, m->intermediate_size,
+    const int billions = lp->num_params >= 1000000000u;
+    fprintf(f, "  shape: %.2f%s parameters, hidden %d, %d layers, %d heads, %d KV heads, MLP %d, vocab %d, %s\n",
+            (double)lp->num_params / (billions ? 1e9 : 1e6), billions ? "B" : "M", m->hidden_size, m->num_layers, m->num_heads, m->num_kv_heads, m->intermediate_size,
             m->vocab_size, m->tie_word_embeddings ? "tied" : "untied");
     fprintf(f, "  step:  micro-batch %d x T %d, %s, ZeRO stage %d over %d rank%s, recompute %s, flash attention %s\n",
             o->micro_batch, o->seq_len, o->precision == MEMPLAN_BF16 ? "bf16" : "fp32", o->zero_stage, o->nranks,
