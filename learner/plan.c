@@ -140,7 +140,7 @@ void plan_print(FILE *f, const LearnerPlan *lp) {
     const ModelConfig *m = &lp->mc;
     const MemPlan *p = &lp->p;
     fprintf(f, "memory plan (per GPU), model from %s\n", lp->source);
-    const int billions = lp->num_params >= 1000000000u;
+    const int billions = lp->num_params >= 100000000u;   // 0.49B, but 0.46M rather than 0.00B
     fprintf(f, "  shape: %.2f%s parameters, hidden %d, %d layers, %d heads, %d KV heads, MLP %d, vocab %d, %s\n",
             (double)lp->num_params / (billions ? 1e9 : 1e6), billions ? "B" : "M", m->hidden_size, m->num_layers, m->num_heads, m->num_kv_heads, m->intermediate_size,
             m->vocab_size, m->tie_word_embeddings ? "tied" : "untied");
