@@ -3,14 +3,9 @@
 // against trainer.gpu_memory_gib. The learner program computes it (learner --dry-run), so the plan a
 // user prints is the one a trainer.device=cuda run refuses to start on.
 //   rlvr plan --config FILE [--ranks N] [key.sub=value ...]
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "common/core/check.h"
 #include "common/tools/commands.h"
 
 int cmd_plan(int argc, char **argv) {
@@ -24,27 +19,5 @@ int cmd_plan(int argc, char **argv) {
                "  Same as: learner --dry-run [--ranks N] --config FILE ...\n");
         return argc < 2 ? 2 : 0;
     }
-    // the learner lives next to rlvr (build/bin)
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) { fprintf(stderr, "error: rlvr plan: cannot find my own path: %s\n", strerror(errno)); return 1; }
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (!slash) { fprintf(stderr, "error: rlvr plan: odd executable path %s\n", self); return 1; }
-    *slash = 0;
-    char learner[PATH_MAX + 16];
-    if (snprintf(learner, sizeof learner, "%s/learner", self) >= (int)sizeof learner) return 1;
-    if (access(learner, X_OK) != 0) {
-        fprintf(stderr, "error: rlvr plan: %s not found (build it: launch/build.sh)\n", learner);
-        return 1;
-    }
-    char **av = callocCheck((size_t)argc + 2, sizeof(char *));
-    av[0] = learner;
-    av[1] = "--dry-run";
-    for (int i = 1; i < argc; i++) av[i + 1] = argv[i];
-    av[argc + 1] = NULL;
-    execv(learner, av);
-    fprintf(stderr, "error: rlvr plan: cannot run %s: %s\n", learner, strerror(errno));
-    free(av);
-    return 1;
+    return exec_learner("plan", "--dry-run", argc, argv, NULL);
 }

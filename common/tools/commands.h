@@ -14,3 +14,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+
+// Runs the learner program next to rlvr with [first] argv[1..] [last] (execv; returns 1 only when it
+// cannot); cmd names the subcommand in errors.
+int exec_learner(const char *cmd, const char *first, int argc, char **argv, const char *last);
