@@ -107,7 +107,8 @@ struct EmuState {
     EmuFiber fiber[EMU_MAX_THREADS];
     char *stacks;  // EMU_MAX_THREADS stacks, mapped once and touched only as deep as they are used
     EmuBarrier block, warp[EMU_MAX_THREADS / 32];
-    uint64_t xch[EMU_MAX_THREADS];  // shuffle exchange, one slot per thread, values up to 8 bytes
+    uint64_t xch[2][EMU_MAX_THREADS];  // shuffle exchange, one slot per thread, values up to 8 bytes
+    unsigned xsel[EMU_MAX_THREADS];    // shuffles each thread has done in this block (buffer parity)
     unsigned nthreads, cur;
     unsigned long progress;  // barrier arrivals and thread exits: no change in a round = deadlock
     std::function<void()> body;
@@ -135,12 +136,13 @@ inline void __syncwarp(unsigned mask = 0xffffffffu) {
 // The value lane `src` of this warp put in; a source outside the warp returns the caller's own (CUDA).
 template <class V> V emu_shfl(V v, int src) {
     static_assert(sizeof(V) <= sizeof(uint64_t), "shuffle of a type wider than 8 bytes");
-    const unsigned lane = emu.cur % 32, base = emu.cur - lane;
-    memcpy(&emu.xch[emu.cur], &v, sizeof(V));
+    // Two exchange buffers used alternately: a lane can overwrite one only after the barrier of the next
+    // shuffle, which every lane reaches after reading it, so one barrier per shuffle suffices.
+    const unsigned lane = emu.cur % 32, base = emu.cur - lane, buf = emu.xsel[emu.cur]++ & 1u;
+    memcpy(&emu.xch[buf][emu.cur], &v, sizeof(V));
     __syncwarp();
     V r = v;
-    if (src >= 0 && src < 32) memcpy(&r, &emu.xch[base + (unsigned)src], sizeof(V));
-    __syncwarp();
+    if (src >= 0 && src < 32) memcpy(&r, &emu.xch[buf][base + (unsigned)src], sizeof(V));
     return r;
 }
 template <class V> V __shfl_xor_sync(unsigned mask, V v, int o) {
@@ -256,6 +258,7 @@ void emu_launch(dim3 g, dim3 b, size_t smem_bytes, void (*k)(KArgs...), typename
                 for (unsigned t = 0; t < nt; t++) {
                     if (!emu.fiber[t].started) emu_fiber_start(t);
                     emu.fiber[t].done = false;
+                    emu.xsel[t] = 0;
                 }
                 for (unsigned live = (unsigned)nt; live > 0;) {
                     live = 0;

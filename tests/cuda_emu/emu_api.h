@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <vector>
 
 #define EMU_ALLOC_ALIGN 256                        // cudaMalloc's guaranteed alignment
 #define EMU_DEVICE_BYTES ((size_t)80 << 30)        // reported total memory (an H100's 80 GiB)
@@ -321,24 +322,42 @@ inline cublasStatus_t emu_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOpe
     }
     emu_check_device(C, emu_extent(m, n, ldc, sC, batch, ct), name);
     const bool tf32 = compute == CUBLAS_COMPUTE_32F_FAST_TF32;
-    std::vector<float> out((size_t)m);
+    // op(A) as (m, k) and op(B)^T as (n, k), row-major fp32, so every dot product reads contiguous rows;
+    // fp32 sums in EMU_LANES interleaved partial sums (a fixed order, like a GPU's split accumulators).
+    enum { EMU_LANES = 8 };
+    std::vector<float> a((size_t)m * k), bt_((size_t)n * k), col((size_t)m);
     for (int b = 0; b < batch; b++) {
         const size_t oa = (size_t)b * (size_t)sA, ob = (size_t)b * (size_t)sB, oc = (size_t)b * (size_t)sC;
+        if (alpha != 0.0f) {
+            for (int i = 0; i < m; i++)
+                for (int l = 0; l < k; l++) {
+                    const float v = emu_load(A, at, oa + (ta == CUBLAS_OP_N ? (size_t)l * lda + i : (size_t)i * lda + l));
+                    a[(size_t)i * k + l] = tf32 ? emu_tf32(v) : v;
+                }
+            for (int j = 0; j < n; j++)
+                for (int l = 0; l < k; l++) {
+                    const float v = emu_load(B, bt, ob + (tb == CUBLAS_OP_N ? (size_t)j * ldb + l : (size_t)l * ldb + j));
+                    bt_[(size_t)j * k + l] = tf32 ? emu_tf32(v) : v;
+                }
+        }
         for (int j = 0; j < n; j++) {
+            const float *bj = bt_.data() + (size_t)j * k;
             for (int i = 0; i < m; i++) {
-                double s = 0.0;
-                if (alpha != 0.0f)
-                    for (int l = 0; l < k; l++) {
-                        float a = emu_load(A, at, oa + (ta == CUBLAS_OP_N ? (size_t)l * lda + i : (size_t)i * lda + l));
-                        float bb = emu_load(B, bt, ob + (tb == CUBLAS_OP_N ? (size_t)j * ldb + l : (size_t)l * ldb + j));
-                        if (tf32) a = emu_tf32(a), bb = emu_tf32(bb);
-                        s += (double)a * (double)bb;
-                    }
-                float r = alpha * (float)s;
+                float s = 0.0f;
+                if (alpha != 0.0f) {
+                    const float *ai = a.data() + (size_t)i * k;
+                    float part[EMU_LANES] = {0};
+                    int l = 0;
+                    for (; l + EMU_LANES <= k; l += EMU_LANES)
+                        for (int q = 0; q < EMU_LANES; q++) part[q] += ai[l + q] * bj[l + q];
+                    for (; l < k; l++) part[0] += ai[l] * bj[l];
+                    for (int q = 0; q < EMU_LANES; q++) s += part[q];
+                }
+                float r = alpha * s;
                 if (beta != 0.0f) r += beta * emu_load(C, ct, oc + (size_t)j * ldc + i);
-                out[(size_t)i] = r;
+                col[(size_t)i] = r;
             }
-            for (int i = 0; i < m; i++) emu_store(C, ct, oc + (size_t)j * ldc + i, out[(size_t)i]);
+            for (int i = 0; i < m; i++) emu_store(C, ct, oc + (size_t)j * ldc + i, col[(size_t)i]);
         }
     }
     return CUBLAS_STATUS_SUCCESS;
