@@ -417,7 +417,9 @@ static void check_sizing(const Model *m) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    // --quick (the CPU emulation, tests/cuda_emu): one fixture model instead of four; everything else as is.
+    const int quick = argc > 1 && !strcmp(argv[1], "--quick");
     char desc[256];
     if (cuda_device_count() == 0) {
         cuda_device_describe(desc, sizeof(desc));
@@ -429,7 +431,7 @@ int main(void) {
     char err[512];
 #ifndef RLVR_CUDA_MINIMAL
     static const char *fixtures[] = {"qwen2_gqa", "qwen2_tied", "llama_gqa", "llama_tied"};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < (quick ? 1 : 4); i++) {
         char dir[256];
         snprintf(dir, sizeof(dir), "tests/fixtures/%s", fixtures[i]);
         Model m;
@@ -439,6 +441,7 @@ int main(void) {
     }
 #endif
     (void)err;
+    (void)quick;
     Model qa, lb;
     random_model(&qa, ARCH_QWEN2, 1000, 128, 256, 3, 8, 2, 16, 1, 0);
     random_model(&lb, ARCH_LLAMA, 700, 240, 320, 2, 6, 2, 80, 0, 1);
