@@ -21,7 +21,12 @@
 // sides, the GPU still rounds every GEMM input (normed activations, attention output, SwiGLU output, the
 // final hidden state) and the K/V cache to bf16, each a relative error <= 2^-9 ~ 2e-3; a few such
 // roundings per layer, partly cancelling, give logit errors of ~1e-2 of the largest logit on these 2-3
-// layer models: TOL_BF16 = 3e-2 of max|logit|. Statistics: double sums on both sides; 1e-5 absolute.
+// layer models, growing with the decoded steps (every step's K/V row is rounded too). Run through the
+// CPU emulation of CUDA (test_cuda_infer_emu, which rounds where the device rounds), 41 steps gave
+// 0.004-0.007 on the fixture models and 0.0345 / 0.0405 on the two random ones (spread evenly over the
+// steps and rows, no jump at the 128-position attention chunks): TOL_BF16 = 6e-2 of max|logit|, 1.5x the
+// worst seen. An indexing or layout bug gives errors of order 1. Statistics: double sums on both sides;
+// 1e-5 absolute.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +52,7 @@ int main(void) {
 #endif
 
 #define TOL_FP32 1e-4
-#define TOL_BF16 3e-2
+#define TOL_BF16 6e-2
 #define TOL_STATS 1e-5
 #define NDRAWS 20000
 
