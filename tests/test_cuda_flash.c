@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "tests/harness.h"
+#include "tests/cuda_test.h"
 
 #ifndef RLVR_CUDA
 int main(void) {
@@ -55,17 +56,8 @@ int main(void) {
 
 static Rng rng;
 
-static float *rand_host(size_t n, float scale) {
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = scale * (2.0f * rng_uniform(&rng) - 1.0f);
-    return p;
-}
-
-static float *to_dev(const float *h, size_t n) {
-    float *d = cuda_malloc(n * sizeof(float));
-    cuda_upload(d, h, n * sizeof(float));
-    return d;
-}
+static float *rand_host(size_t n, float scale) { return cuda_test_rand(&rng, n, scale); }
+static float *to_dev(const float *h, size_t n) { return cuda_test_to_dev(h, n); }
 
 // x rounded to bf16 in place; returns the bf16 copy on the device, `shift` elements into an allocation
 // (*base, for cuda_free): shift 1 makes the pointer 2 bytes off 16-byte alignment.
@@ -392,14 +384,7 @@ static int bench(CudaCtx *cx) {
 }
 
 int main(int argc, char **argv) {
-    char desc[256];
-    if (cuda_device_count() == 0) {
-        cuda_device_describe(desc, sizeof(desc));
-        printf("SKIP: %s\n", desc);
-        return 77;
-    }
-    cuda_device_describe(desc, sizeof(desc));
-    printf("device: %s\n", desc);
+    if (!cuda_test_device()) return CUDA_TEST_SKIPPED;
     rng_seed(&rng, 4242);
     CudaCtx *cx = cuda_ctx_create(0);
     const int quick = argc > 1 && !strcmp(argv[1], "--quick");

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "tests/harness.h"
+#include "tests/cuda_test.h"
 
 #ifndef RLVR_CUDA
 int main(void) {
@@ -425,14 +426,7 @@ static void check_sizing(const Model *m) {
 int main(int argc, char **argv) {
     // --quick (the CPU emulation, tests/cuda_emu): one fixture model instead of four; everything else as is.
     const int quick = argc > 1 && !strcmp(argv[1], "--quick");
-    char desc[256];
-    if (cuda_device_count() == 0) {
-        cuda_device_describe(desc, sizeof(desc));
-        printf("SKIP: %s\n", desc);
-        return 77;
-    }
-    cuda_device_describe(desc, sizeof(desc));
-    printf("device: %s\n", desc);
+    if (!cuda_test_device()) return CUDA_TEST_SKIPPED;
     char err[512];
 #ifndef RLVR_CUDA_MINIMAL
     static const char *fixtures[] = {"qwen2_gqa", "qwen2_tied", "llama_gqa", "llama_tied"};

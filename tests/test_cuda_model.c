@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "tests/harness.h"
+#include "tests/cuda_test.h"
 
 #ifndef RLVR_CUDA
 int main(void) {
@@ -552,14 +553,8 @@ static void test_options(const Model *m) {
 }
 
 int main(void) {
-    char desc[256], err[512];
-    if (cuda_device_count() == 0) {
-        cuda_device_describe(desc, sizeof(desc));
-        printf("SKIP: %s\n", desc);
-        return 77;
-    }
-    cuda_device_describe(desc, sizeof(desc));
-    printf("device: %s\n", desc);
+    char err[512];
+    if (!cuda_test_device()) return CUDA_TEST_SKIPPED;
 
 #ifndef RLVR_CUDA_MINIMAL
     // (tests/gpu/device_check.sh's fallback build defines RLVR_CUDA_MINIMAL when the machine lacks the

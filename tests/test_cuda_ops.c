@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "tests/harness.h"
+#include "tests/cuda_test.h"
 
 #ifndef RLVR_CUDA
 int main(void) {
@@ -34,17 +35,8 @@ int main(void) {
 
 static Rng rng;
 
-static float *rand_host(size_t n, float scale) {
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = scale * (2.0f * rng_uniform(&rng) - 1.0f);
-    return p;
-}
-
-static float *to_dev(const float *h, size_t n) {
-    float *d = cuda_malloc(n * sizeof(float));
-    cuda_upload(d, h, n * sizeof(float));
-    return d;
-}
+static float *rand_host(size_t n, float scale) { return cuda_test_rand(&rng, n, scale); }
+static float *to_dev(const float *h, size_t n) { return cuda_test_to_dev(h, n); }
 
 static int *to_dev_i(const int *h, size_t n) {
     int *d = cuda_malloc(n * sizeof(int));
@@ -420,14 +412,7 @@ static void test_device_helpers(void) {
 }
 
 int main(void) {
-    char desc[256];
-    if (cuda_device_count() == 0) {
-        cuda_device_describe(desc, sizeof(desc));
-        printf("SKIP: %s\n", desc);
-        return 77;
-    }
-    cuda_device_describe(desc, sizeof(desc));
-    printf("device: %s\n", desc);
+    if (!cuda_test_device()) return CUDA_TEST_SKIPPED;
     rng_seed(&rng, 1234);
     CudaCtx *cx = cuda_ctx_create(0);
     test_embedding();
