@@ -7,6 +7,7 @@
 // Layouts as attention_forward: q (B, T, H, D), k / v (B, T, KV, D), out (B, T, H, D), lse (B, H, T);
 // query head h reads KV head h / (H / KV); scale 1/sqrt(D); causal. D <= FLASH_REF_MAX_D.
 #pragma once
+#include <math.h>
 #include <stddef.h>
 
 #define FLASH_REF_MAX_D 256
@@ -25,3 +26,22 @@ size_t flash_ref_scratch_floats(int B, int T, int H, int D);
 void flash_ref_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                         const float *lse, const float *q, const float *k, const float *v, float *scratch,
                         int B, int T, int H, int KV, int D);
+
+// lse of row (b, h, t) in double, straight from the definition (the oracle for both the C twin and the
+// kernels' lse; inline, so a test can use it without linking flash_ref.c).
+static inline double flash_ref_lse_double(const float *q, const float *k, int b, int h, int t, int T, int H,
+                                          int KV, int D) {
+    const int kh = h / (H / KV);
+    const double scale = 1.0 / sqrt((double)D);
+    double mx = -INFINITY, sum = 0.0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int s = 0; s <= t; s++) {
+            double dot = 0.0;
+            for (int d = 0; d < D; d++)
+                dot += (double)q[(((size_t)b * T + t) * H + h) * D + d] * k[(((size_t)b * T + s) * KV + kh) * D + d];
+            dot *= scale;
+            if (pass == 0) mx = dot > mx ? dot : mx;
+            else sum += exp(dot - mx);
+        }
+    return mx + log(sum);
+}

@@ -32,6 +32,7 @@
 
 #include "tests/harness.h"
 #include "tests/cuda_test.h"
+#include "tests/flash_ref.h"
 
 #ifndef RLVR_CUDA
 int main(void) {
@@ -116,22 +117,6 @@ static void compare(const char *what, const float *cpu, const float *gpu, size_t
     compare_floor(what, cpu, gpu, n, tol, 1e-30);
 }
 
-// lse of row (b, h, t) in double from the (possibly bf16-rounded) host inputs.
-static double lse_double(const float *q, const float *k, int b, int h, int t, int T, int H, int KV, int D) {
-    const int kh = h / (H / KV);
-    const double scale = 1.0 / sqrt((double)D);
-    double mx = -INFINITY, sum = 0.0;
-    for (int pass = 0; pass < 2; pass++)
-        for (int s = 0; s <= t; s++) {
-            double dot = 0.0;
-            for (int d = 0; d < D; d++)
-                dot += (double)q[(((size_t)b * T + t) * H + h) * D + d] * k[(((size_t)b * T + s) * KV + kh) * D + d];
-            dot *= scale;
-            if (pass == 0) mx = dot > mx ? dot : mx;
-            else sum += exp(dot - mx);
-        }
-    return mx + log(sum);
-}
 
 static void check_lse(const char *what, const float *lse_gpu_dev, const float *q, const float *k, int B, int T,
                       int H, int KV, int D) {
@@ -141,7 +126,7 @@ static void check_lse(const char *what, const float *lse_gpu_dev, const float *q
         for (int h = 0; h < H; h++)
             for (int i = 0; i < LSE_SAMPLES && i < T; i++) {
                 const int t = T <= LSE_SAMPLES ? i : (int)((long)i * (T - 1) / (LSE_SAMPLES - 1));
-                const double ref = lse_double(q, k, b, h, t, T, H, KV, D);
+                const double ref = flash_ref_lse_double(q, k, b, h, t, T, H, KV, D);
                 const double e = fabs(lse[((size_t)b * H + h) * T + t] - ref) / (1.0 + fabs(ref));
                 worst = e > worst || isnan(e) ? e : worst;
             }
