@@ -293,12 +293,11 @@ void learner_publish(Learner *L) {
     if (!L->weights_via_file && L->tr.eng.o.cuda && L->tr.eng.o.bf16) {
         // A bf16 learner sends what it computes with: the device's bf16 weights, half the bytes of
         // fp32 and no fp32 copy of the whole model (docs/protocol.md, "Weights").
-        uint16_t *w16 = mallocCheck(L->model.num_params * sizeof(uint16_t));
-        if (trainer_weights_bf16(&L->tr, w16) != 0) die("learner_publish: the bf16 engine gave no bf16 weights (bug)");
+        if (!L->weights_bf16) L->weights_bf16 = mallocCheck(L->model.num_params * sizeof(uint16_t));
+        if (trainer_weights_bf16(&L->tr, L->weights_bf16) != 0) die("learner_publish: the bf16 engine gave no bf16 weights (bug)");
         coord_set_policy_version(L->coord, L->version);
-        if (coord_publish_weights_bf16(L->coord, L->version, w16, L->model.num_params, err, sizeof err) != 0)
+        if (coord_publish_weights_bf16(L->coord, L->version, L->weights_bf16, L->model.num_params, err, sizeof err) != 0)
             learner_log(L, "warning: publishing bf16 weights version %lld failed: %s", (long long)L->version, err);
-        free(w16);
         return;
     }
     trainer_sync_params(&L->tr);

@@ -41,6 +41,7 @@ typedef struct {
     MetricsHistory hist;
     TbWriter tb;             // rank 0 with trainer.logger tensorboard (fd -1 otherwise)
     int weights_via_file;    // publish HDF5 snapshot paths instead of chunked weights
+    uint16_t *weights_bf16;  // (num_params) rank 0 of a bf16 GPU learner: the weights it publishes, reused
     int debug_check_every;   // compare parameter checksums across ranks every N steps (0: never)
     int resumed;
     long resume_opt_step;    // AdamW step count from the checkpoint

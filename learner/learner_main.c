@@ -370,6 +370,7 @@ int main(int argc, char **argv) {
         learner_write_exit_status(L, code, state);
     }
     trainer_free(&L->tr);
+    free(L->weights_bf16);
     if (L->data.src) data_close(&L->data);
     history_free(&L->hist);
     tb_close(&L->tb);
