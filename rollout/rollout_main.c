@@ -63,6 +63,14 @@ static int copy_arg(char *dst, size_t cap, const char *opt, const char *v) {
     return 0;
 }
 
+// Options without a value; every other option takes the next argument (both passes below rely on it).
+static int is_switch(const char *a) {
+    return !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "--no-entropies") || !strcmp(a, "--quiet");
+}
+
+// A `key.sub=value` config override (not an option, not an option's value).
+static int is_override(const char *a) { return a[0] != '-' && strchr(a, '=') != NULL; }
+
 int main(int argc, char **argv) {
     WorkerConfig cfg;
     worker_config_default(&cfg);
@@ -75,12 +83,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc) {
             if (config_load_file(&run_cfg, argv[++i], cerr, sizeof cerr) != 0) { fprintf(stderr, "rollout: %s\n", cerr); return 2; }
             have_rc = 1;
-        } else if (argv[i][0] != '-' && strchr(argv[i], '=')) {
+        } else if (is_override(argv[i])) {
             if (config_override(&run_cfg, argv[i], cerr, sizeof cerr) != 0) { fprintf(stderr, "rollout: %s\n", cerr); return 2; }
             have_rc = 1;
-        } else if (argv[i][0] == '-' && strcmp(argv[i], "--no-entropies") && strcmp(argv[i], "--quiet") &&
-                   strcmp(argv[i], "-h") && strcmp(argv[i], "--help")) {
-            i++;   // a flag's value (even one with '=' in it)
+        } else if (argv[i][0] == '-' && !is_switch(argv[i])) {
+            i++;   // an option's value (even one with '=' in it)
         }
     }
     if (have_rc) {
@@ -94,7 +101,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--no-entropies")) { cfg.gen.send_entropies = 0; continue; }
         if (!strcmp(a, "--quiet")) { cfg.quiet = 1; continue; }
-        if (a[0] != '-' && strchr(a, '=')) continue;   // a config override, applied above
+        if (is_override(a)) continue;   // applied above
         if (i + 1 >= argc) { fprintf(stderr, "rollout: %s needs a value\n", a); usage(stderr); return 2; }
         const char *v = argv[++i];
         int bad = 0;
